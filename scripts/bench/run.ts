@@ -1,0 +1,336 @@
+// `npm run bench [-- --quick] [--readings N --users N --slot-ms N]`: the same workload minted by several
+// strategies in turn, each on a fresh local chain with the same slot time:
+//   1 per_reading    one transaction per reading, sequential, ATA looked up and created in its own transaction
+//   2 per_user       the seed's design: group per user, check-then-create ATA, one mint per user, p-limit 5
+//   3 engine         the service's engine with its defaults
+//   4 send_ceiling   the engine's planned transactions prebuilt and signed, then only sent and confirmed
+//   5 chain_ceiling  the same transactions executed by LiteSVM in-process, no RPC
+// Fees and compute units are read back from getTransaction for every transaction each strategy sent.
+// Writes bench-results/latest.json and bench-results/latest.svg.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import BN from 'bn.js';
+import { Program } from '@coral-xyz/anchor';
+import { ComputeBudgetProgram, Connection, type Keypair, PublicKey, Transaction, type TransactionInstruction } from '@solana/web3.js';
+import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountInstruction, createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
+import { Keypair as Kp } from '@solana/web3.js';
+import pLimit from 'p-limit';
+import { startLocalnet, type Localnet } from '../../anchor-localnet/server.js';
+import { localnetAuthority, mintAddress, tokenInfoAddress } from '../../anchor-localnet/fixtures.js';
+import { loadIdl } from '../../src/chain/energyToken.js';
+import { makeMinter } from '../../src/chain/minter.js';
+import { makeRpcClient } from '../../src/chain/rpcClient.js';
+import { makeLog } from '../../src/log.js';
+import { optimizeBatch, RUNTIME_LIMITS } from '../../src/minting/optimizeBatch.js';
+import { readFileSync } from 'node:fs';
+import { address, getTransactionDecoder } from '@solana/kit';
+import { LiteSVM } from 'litesvm';
+import { readFixtures } from '../../anchor-localnet/fixtures.js';
+import { programSoPath } from '../../anchor-localnet/paths.js';
+import type { MintBatchData } from '../../src/minting/types.js';
+import { hardware, progress, table } from './support.js';
+import { ingestion } from './ingest.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    readings: { type: 'string' },
+    users: { type: 'string' },
+    'slot-ms': { type: 'string', default: '400' },
+    out: { type: 'string', default: 'bench-results/latest.json' },
+  },
+});
+const READINGS = Number(values.readings ?? (values.quick ? 100 : 1000));
+const USERS = Number(values.users ?? (values.quick ? 20 : 200));
+const SLOT_MS = Number(values['slot-ms']);
+
+const idl = loadIdl();
+const programId = new PublicKey(idl.address);
+const mint = mintAddress(programId);
+const tokenInfo = tokenInfoAddress(programId);
+const authority = localnetAuthority();
+const users = Array.from({ length: USERS }, () => Kp.generate().publicKey);
+const ataOf = (w: PublicKey) => getAssociatedTokenAddressSync(mint, w, false, TOKEN_2022_PROGRAM_ID);
+const workload: MintBatchData[] = Array.from({ length: READINGS }, (_, i) => ({
+  readingId: `r${i}`,
+  userId: `u${(i * 7) % USERS}`,
+  walletAddress: users[(i * 7) % USERS]!.toBase58(),
+  kwhAmount: '1',
+  tokensToMint: BigInt(1 + ((i * 7919) % 5_000_000_000)),
+  meterId: null,
+}));
+
+interface Run {
+  signatures: string[];
+  /** ms from the start to the confirmation of each reading */
+  latencies: number[];
+  seconds: number;
+}
+
+async function fresh(): Promise<{ net: Localnet; connection: Connection; program: Program }> {
+  const net = await startLocalnet({ slotMs: SLOT_MS });
+  const connection = new Connection(net.url, { commitment: 'confirmed', wsEndpoint: net.wsUrl });
+  // Half the users already have a token account.
+  for (let i = 0; i < USERS / 2; i += 10) {
+    await sendConfirm(connection, users.slice(i, Math.min(i + 10, USERS / 2)).map((u) => createAssociatedTokenAccountIdempotentInstruction(authority.publicKey, ataOf(u), u, mint, TOKEN_2022_PROGRAM_ID)), authority);
+  }
+  return { net, connection, program: new Program(idl, { connection } as never) };
+}
+
+async function sendConfirm(connection: Connection, ixs: TransactionInstruction[], signer: Keypair): Promise<string> {
+  const { blockhash, lastValidBlockHeight } = await connection.getLatestBlockhash('confirmed');
+  const tx = new Transaction({ feePayer: signer.publicKey, blockhash, lastValidBlockHeight }).add(...ixs);
+  tx.sign(signer);
+  const signature = await connection.sendRawTransaction(tx.serialize());
+  const res = await connection.confirmTransaction({ signature, blockhash, lastValidBlockHeight }, 'confirmed');
+  if (res.value.err) throw new Error(`transaction failed: ${JSON.stringify(res.value.err)}`);
+  return signature;
+}
+
+const mintIx = (program: Program, wallet: PublicKey, amount: bigint) =>
+  program.methods
+    .mintTokensDirect!(new BN(amount.toString()))
+    .accountsStrict({ tokenInfo, mint, userTokenAccount: ataOf(wallet), authority: authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+    .instruction();
+
+/** Check-then-create in its own transaction, as the GridTokenX gateway and the seed do. */
+async function ensureAta(connection: Connection, wallet: PublicKey, signatures: string[]): Promise<void> {
+  if (await connection.getAccountInfo(ataOf(wallet), 'confirmed')) return;
+  signatures.push(await sendConfirm(connection, [createAssociatedTokenAccountInstruction(authority.publicKey, ataOf(wallet), wallet, mint, TOKEN_2022_PROGRAM_ID)], authority));
+}
+
+async function perReading(connection: Connection, program: Program): Promise<Run> {
+  const signatures: string[] = [];
+  const latencies: number[] = [];
+  const start = performance.now();
+  for (const [i, r] of workload.entries()) {
+    const wallet = new PublicKey(r.walletAddress);
+    await ensureAta(connection, wallet, signatures);
+    signatures.push(await sendConfirm(connection, [await mintIx(program, wallet, r.tokensToMint)], authority));
+    latencies.push(performance.now() - start);
+    progress('per_reading', i + 1, READINGS);
+  }
+  return { signatures, latencies, seconds: (performance.now() - start) / 1000 };
+}
+
+async function perUser(connection: Connection, program: Program): Promise<Run> {
+  const signatures: string[] = [];
+  const latencies: number[] = [];
+  const groups = new Map<string, MintBatchData[]>();
+  for (const r of workload) groups.set(r.userId, [...(groups.get(r.userId) ?? []), r]);
+  const limit = pLimit(5);
+  let done = 0;
+  const start = performance.now();
+  await Promise.all(
+    [...groups.values()].map((rs) =>
+      limit(async () => {
+        const wallet = new PublicKey(rs[0]!.walletAddress);
+        await ensureAta(connection, wallet, signatures);
+        const total = rs.reduce((s, r) => s + r.tokensToMint, 0n);
+        signatures.push(await sendConfirm(connection, [await mintIx(program, wallet, total)], authority));
+        for (const _ of rs) latencies.push(performance.now() - start);
+        progress('per_user', (done += rs.length), READINGS);
+      }),
+    ),
+  );
+  return { signatures, latencies, seconds: (performance.now() - start) / 1000 };
+}
+
+async function engine(net: Localnet): Promise<Run> {
+  const signatures: string[] = [];
+  const latencies: number[] = [];
+  const minter = makeMinter({
+    rpc: makeRpcClient({ url: net.url, timeoutMs: 10_000 }),
+    authority,
+    programId,
+    mint,
+    idl,
+    log: makeLog('silent'),
+    limits: { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 },
+    maxBatchSize: () => READINGS,
+    concurrency: 8,
+    maxPriorityMicroLamports: 100_000n,
+    send: { pollMs: 100, rebroadcastMs: 2_000, followTimeoutMs: 120_000 },
+    onSigned: async (r) => void signatures.push(r.signature),
+  });
+  const start = performance.now();
+  let done = 0;
+  for await (const r of minter.mintStream(workload)) {
+    if (!r.success) throw new Error(`engine failed reading ${r.readingId}: ${r.error}`);
+    latencies.push(performance.now() - start);
+    progress('engine', ++done, READINGS);
+  }
+  return { signatures, latencies, seconds: (performance.now() - start) / 1000 };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
+
+async function measure(name: string, run: (f: Awaited<ReturnType<typeof fresh>>) => Promise<Run>) {
+  const f = await fresh();
+  try {
+    const r = await run(f);
+    let fee = 0;
+    let cu = 0;
+    for (const sig of r.signatures) {
+      const tx = await f.connection.getTransaction(sig, { commitment: 'confirmed', maxSupportedTransactionVersion: 0 });
+      fee += tx?.meta?.fee ?? 0;
+      cu += tx?.meta?.computeUnitsConsumed ?? 0;
+    }
+    return {
+      name,
+      readings_per_s: READINGS / r.seconds,
+      tx_per_reading: r.signatures.length / READINGS,
+      signatures_per_reading: r.signatures.length / READINGS,
+      fee_lamports_per_reading: fee / READINGS,
+      cu_per_reading: cu / READINGS,
+      p50_ms: pct(r.latencies, 50),
+      p95_ms: pct(r.latencies, 95),
+      seconds: r.seconds,
+    };
+  } finally {
+    await f.net.stop();
+  }
+}
+
+/** The engine's plan for the workload, built and signed up front: what strategies 4 and 5 send. */
+async function prebuilt(program: Program, blockhash: string): Promise<Buffer[]> {
+  const withAta = new Set(users.slice(0, USERS / 2).map((u) => u.toBase58()));
+  const plan = optimizeBatch(workload, { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 }, (w) => withAta.has(w));
+  const out: Buffer[] = [];
+  for (const tx of plan) {
+    const ixs: TransactionInstruction[] = [ComputeBudgetProgram.setComputeUnitLimit({ units: tx.computeUnits }), ComputeBudgetProgram.setComputeUnitPrice({ microLamports: 0 })];
+    for (const m of tx.mints) {
+      const wallet = new PublicKey(m.walletAddress);
+      if (m.createAta) ixs.push(createAssociatedTokenAccountIdempotentInstruction(authority.publicKey, ataOf(wallet), wallet, mint, TOKEN_2022_PROGRAM_ID));
+      ixs.push(await mintIx(program, wallet, m.amount));
+    }
+    const t = new Transaction({ feePayer: authority.publicKey, recentBlockhash: blockhash }).add(...ixs);
+    t.sign(authority);
+    out.push(t.serialize({ verifySignatures: false }));
+  }
+  return out;
+}
+
+/** How many readings each prebuilt transaction carries, for per-reading latencies. */
+const readingsPerTx = () => {
+  const withAta = new Set(users.slice(0, USERS / 2).map((u) => u.toBase58()));
+  return optimizeBatch(workload, { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 }, (w) => withAta.has(w)).map((t) => t.mints.reduce((n, m) => n + m.readingIds.length, 0));
+};
+
+async function sendCeiling(net: Localnet, program: Program): Promise<Run> {
+  const rpc = makeRpcClient({ url: net.url, timeoutMs: 10_000 });
+  const { value } = await rpc.call<{ value: { blockhash: string } }>('getLatestBlockhash', [{ commitment: 'confirmed' }]);
+  const wires = await prebuilt(program, value.blockhash);
+  const counts = readingsPerTx();
+  const latencies: number[] = [];
+  const limit = pLimit(8);
+  const start = performance.now();
+  const signatures = await Promise.all(
+    wires.map((w, i) =>
+      limit(async () => {
+        const signature = await rpc.call<string>('sendTransaction', [w.toString('base64'), { encoding: 'base64', skipPreflight: true, maxRetries: 0 }]);
+        for (;;) {
+          const st = (await rpc.call<{ value: ({ confirmationStatus: string; err: unknown } | null)[] }>('getSignatureStatuses', [[signature]])).value[0];
+          if (st?.err) throw new Error(`send_ceiling transaction failed: ${JSON.stringify(st.err)}`);
+          if (st && st.confirmationStatus !== 'processed') break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        for (let k = 0; k < counts[i]!; k++) latencies.push(performance.now() - start);
+        progress('send_ceiling', latencies.length, READINGS);
+        return signature;
+      }),
+    ),
+  );
+  return { signatures, latencies, seconds: (performance.now() - start) / 1000 };
+}
+
+/** Strategy 5: the same prebuilt bytes through LiteSVM in-process (no RPC, no confirmation wait). */
+async function chainCeiling(program: Program) {
+  const svm = new LiteSVM().withBlockhashCheck(false);
+  svm.addProgram(address(programId.toBase58()), readFileSync(programSoPath(programId.toBase58())));
+  for (const f of readFixtures()) {
+    svm.setAccount({ address: address(f.pubkey), lamports: BigInt(f.account.lamports), data: Buffer.from(f.account.data[0], 'base64'), programAddress: address(f.account.owner), executable: false, space: BigInt(f.account.space) } as never);
+  }
+  const decoder = getTransactionDecoder();
+  const blockhash = svm.latestBlockhash();
+  for (let i = 0; i < USERS / 2; i += 10) {
+    const t = new Transaction({ feePayer: authority.publicKey, recentBlockhash: blockhash }).add(
+      ...users.slice(i, Math.min(i + 10, USERS / 2)).map((u) => createAssociatedTokenAccountIdempotentInstruction(authority.publicKey, ataOf(u), u, mint, TOKEN_2022_PROGRAM_ID)),
+    );
+    t.sign(authority);
+    svm.sendTransaction(decoder.decode(t.serialize()) as never);
+  }
+  const wires = await prebuilt(program, blockhash);
+  let cu = 0;
+  const start = performance.now();
+  for (const w of wires) {
+    const r = svm.sendTransaction(decoder.decode(w) as never);
+    if ('err' in r) throw new Error(`chain_ceiling transaction failed: ${String(r.err())}`);
+    cu += Number(r.computeUnitsConsumed());
+  }
+  const seconds = (performance.now() - start) / 1000;
+  progress('chain_ceiling', READINGS, READINGS);
+  return {
+    name: 'chain_ceiling',
+    readings_per_s: READINGS / seconds,
+    tx_per_reading: wires.length / READINGS,
+    signatures_per_reading: wires.length / READINGS,
+    fee_lamports_per_reading: (wires.length * 5000) / READINGS,
+    cu_per_reading: cu / READINGS,
+    p50_ms: null as number | null,
+    p95_ms: null as number | null,
+    seconds,
+  };
+}
+
+const results = [
+  await measure('per_reading', (f) => perReading(f.connection, f.program)),
+  await measure('per_user', (f) => perUser(f.connection, f.program)),
+  await measure('engine', (f) => engine(f.net)),
+  await measure('send_ceiling', (f) => sendCeiling(f.net, f.program)),
+];
+const ceiling = await chainCeiling(new Program(idl, { connection: {} } as never));
+const all = [...results.map((r) => ({ ...r, p50_ms: r.p50_ms as number | null, p95_ms: r.p95_ms as number | null })), ceiling];
+const by = Object.fromEntries(all.map((r) => [r.name, r])) as Record<string, (typeof all)[0]>;
+const en = by.engine!;
+const ratio = (other: string) => en.readings_per_s / by[other]!.readings_per_s;
+const ratios = { vs_per_reading: ratio('per_reading'), vs_per_user: ratio('per_user'), vs_send_ceiling: ratio('send_ceiling'), vs_chain_ceiling: ratio('chain_ceiling') };
+
+process.stdout.write(`\nhardware: ${hardware()}\nworkload: ${READINGS} readings from ${USERS} users, half without a token account; slot ${SLOT_MS} ms for every strategy; confirmed commitment\n\n`);
+process.stdout.write(
+  `${table(
+    ['strategy', 'readings/s', 'tx/reading', 'fee lamports/reading', 'CU/reading', 'p50 ms', 'p95 ms', 'seconds'],
+    all.map((r) => [r.name, r.readings_per_s.toFixed(1), r.tx_per_reading.toFixed(3), r.fee_lamports_per_reading.toFixed(0), r.cu_per_reading.toFixed(0), r.p50_ms?.toFixed(0) ?? '-', r.p95_ms?.toFixed(0) ?? '-', r.seconds.toFixed(2)]),
+  )}\n\n`,
+);
+process.stdout.write(`${table(['ratio (engine readings/s ÷ other)', 'value'], Object.entries(ratios).map(([k, v]) => [k, v.toFixed(3)]))}\n`);
+
+const ingest = await ingestion({ requests: values.quick ? 50 : 300, clients: 8, serverUrl: process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test' });
+process.stdout.write(
+  `\n${table(
+    ['ingestion (100 readings per request, 8 clients)', 'readings/s', 'p50 ms', 'p99 ms'],
+    [
+      ['POST /readings into Postgres', ingest.api_readings_per_s.toFixed(0), ingest.api_p50_ms.toFixed(1), ingest.api_p99_ms.toFixed(1)],
+      ['raw multi-row INSERT, same rows', ingest.raw_insert_readings_per_s.toFixed(0), '-', '-'],
+      ['ratio', ingest.ratio.toFixed(3), '', ''],
+    ],
+  )}\n`,
+);
+
+mkdirSync('bench-results', { recursive: true });
+const strategies = Object.fromEntries(
+  all.map((r) => [r.name, { readings_per_s: r.readings_per_s, tx_per_reading: r.tx_per_reading, signatures_per_reading: r.signatures_per_reading, fee_lamports_per_reading: r.fee_lamports_per_reading, cu_per_reading: r.cu_per_reading, ...(r.p50_ms !== null ? { p50_ms: r.p50_ms, p95_ms: r.p95_ms } : {}) }]),
+);
+writeFileSync(values.out!, JSON.stringify({ hardware: hardware(), slot_ms: SLOT_MS, workload: { readings: READINGS, users: USERS, without_token_account: USERS / 2 }, strategies, ratios, ingestion: ingest }, null, 2));
+// A bar chart of readings/s on a log scale, beside the JSON.
+const maxLog = Math.log10(Math.max(...all.map((r) => r.readings_per_s)) * 1.5);
+const bars = all
+  .map((r, i) => {
+    const w = Math.max(2, (Math.log10(Math.max(1, r.readings_per_s)) / maxLog) * 520);
+    return `<text x="10" y="${40 + i * 36}" font-size="13">${r.name}</text><rect x="130" y="${26 + i * 36}" width="${w.toFixed(1)}" height="20" fill="#3b7dd8"/><text x="${(136 + w).toFixed(1)}" y="${40 + i * 36}" font-size="12">${r.readings_per_s.toFixed(1)}/s</text>`;
+  })
+  .join('');
+writeFileSync(values.out!.replace(/\.json$/, '.svg'), `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${50 + all.length * 36}" font-family="sans-serif"><text x="10" y="16" font-size="14">readings/s, log scale (${READINGS} readings, ${USERS} users, slot ${SLOT_MS} ms)</text>${bars}</svg>\n`);

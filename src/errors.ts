@@ -1,0 +1,102 @@
+// The service's typed errors: a code to branch on, the HTTP status it maps to, whether retrying may help,
+// the underlying cause, and the input field at fault where there is one. Nothing downstream parses messages.
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus = 500,
+    readonly retryable = false,
+    options?: { cause?: unknown; field?: string },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    this.field = options?.field;
+  }
+  readonly field: string | undefined;
+}
+
+/** Bad input from a caller; `field` names the offending input. */
+export class ValidationError extends AppError {
+  constructor(message: string, field?: string) {
+    super('VALIDATION_ERROR', message, 400, false, { field });
+  }
+}
+
+/** The configuration cannot start the service; the message says what to fix. */
+export class ConfigError extends AppError {
+  constructor(message: string) {
+    super('CONFIG_ERROR', message, 500);
+  }
+}
+
+/** The chain is not what the configuration promised (program, mint or authority missing or wrong). */
+export class ChainSetupError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CHAIN_SETUP_ERROR', message, 503, false, options);
+  }
+}
+
+// ---- minting ------------------------------------------------------------------------------------
+
+export class EmptyBatch extends AppError {
+  constructor() {
+    super('EMPTY_BATCH', 'the batch has no readings', 400);
+  }
+}
+
+export class BatchTooLarge extends AppError {
+  constructor(readonly size: number, readonly maxSize: number) {
+    super('BATCH_TOO_LARGE', `the batch has ${size} readings; at most ${maxSize} are allowed`, 413);
+  }
+}
+
+export class InvalidBatchData extends AppError {
+  constructor(readonly reason: string, readonly readingId?: string) {
+    super('INVALID_BATCH_DATA', readingId ? `reading ${readingId}: ${reason}` : reason, 400);
+  }
+}
+
+export class PartiallySuccessful extends AppError {
+  constructor(readonly success: number, readonly total: number) {
+    super('PARTIALLY_SUCCESSFUL', `${success} of ${total} readings minted`, 207);
+  }
+}
+
+/** A JSON-RPC or transport failure; `code` is the JSON-RPC error code or the HTTP status. */
+export class RpcFailure extends AppError {
+  constructor(readonly rpcCode: number | null, message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super('RPC_ERROR', message, 502, retryable, options);
+  }
+}
+
+/** A program error decoded from a transaction error (IDL, Anchor, Token-2022 or a builtin). */
+export class ProgramFailure extends AppError {
+  constructor(readonly errorName: string, readonly errorCode: number | null, readonly programId: string, message: string) {
+    super('PROGRAM_ERROR', message, 422);
+  }
+}
+
+export class AuthError extends AppError {
+  constructor(status: 401 | 403, message: string) {
+    super(status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message, status);
+  }
+}
+
+export class NotFound extends AppError {
+  constructor(what: string) {
+    super('NOT_FOUND', `${what} not found`, 404);
+  }
+}
+
+/** A request that contradicts what is stored (same id, different content): nothing of it is stored. */
+export class Conflict extends AppError {
+  constructor(message: string, field?: string) {
+    super('CONFLICT', message, 409, false, { field });
+  }
+}
+
+export class PayloadTooLarge extends AppError {
+  constructor(message: string) {
+    super('PAYLOAD_TOO_LARGE', message, 413);
+  }
+}

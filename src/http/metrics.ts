@@ -1,0 +1,39 @@
+// GET /metrics in Prometheus text: the queue by status, the fee payer's balance, and what batches did.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface MetricsSources {
+  queueCounts: () => Promise<Record<string, number>>;
+  feePayerLamports: () => Promise<bigint | null>;
+}
+
+export function makeMetrics(sources: MetricsSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'energy_readings',
+    help: 'Readings in the queue by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      for (const [status, n] of Object.entries(await sources.queueCounts())) this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: 'energy_fee_payer_lamports',
+    help: "The fee payer's SOL balance in lamports (-1 when the RPC does not answer)",
+    registers: [registry],
+    async collect() {
+      const l = await sources.feePayerLamports();
+      this.set(l === null ? -1 : Number(l));
+    },
+  });
+  const results = new Counter({ name: 'energy_mint_results_total', help: 'Mint results by outcome', labelNames: ['outcome'], registers: [registry] });
+  return {
+    registry,
+    recordResult: (outcome: string) => results.inc({ outcome }),
+    text: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
+
+export type Metrics = ReturnType<typeof makeMetrics>;

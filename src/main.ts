@@ -1,0 +1,34 @@
+// `npm start`: the service on its configuration (embedded defaults when nothing is set). `npm run api`
+// and `npm run worker` (src/worker.ts) run one role each and share work through Postgres.
+import { loadConfig } from './config.js';
+import { AppError } from './errors.js';
+import { makeLog } from './log.js';
+import { type Role, startService } from './service.js';
+
+export async function main(role: Role): Promise<void> {
+  try {
+    const config = loadConfig(process.env);
+    const log = makeLog(config.LOG_LEVEL).child({ role });
+    const service = await startService(config, log, role);
+    if (service.apiUrl) process.stdout.write(`API: ${service.apiUrl}\n`);
+    process.stdout.write(`Solana RPC: ${service.rpcUrl}\nSolana WebSocket: ${service.wsUrl}\n`);
+    if (service.worker) process.stdout.write('Worker: polling the queue\n');
+    process.stdout.write(`Database: ${config.DATABASE_URL ? 'postgres (DATABASE_URL)' : `PGlite in ${config.PGLITE_DIR}`}\n`);
+    if (config.embeddedChain && config.devCredentials) {
+      // Only in embedded mode, and only these fixed development values (README); real keys are never printed.
+      process.stdout.write(`Development credentials: gateway key "${config.gatewayKeys[0]}", operator token "${config.operatorToken}"\n`);
+    }
+    // SIGTERM: stop claiming, follow every signed transaction to confirmed or expired, release leases, exit.
+    const shutdown = () => void service.stop().then(() => process.exit(0));
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  } catch (e) {
+    process.stderr.write(`cannot start: ${e instanceof AppError ? e.message : String((e as Error).stack ?? e)}\n`);
+    process.exit(1);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const i = process.argv.indexOf('--role');
+  await main((i > 0 ? process.argv[i + 1] : 'all') as Role);
+}

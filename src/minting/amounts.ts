@@ -1,0 +1,73 @@
+// kWh → token base units with exact decimal arithmetic: never a float, never rounded.
+import { InvalidBatchData } from '../errors.js';
+
+/** A non-negative decimal as digits and a scale: value = digits / 10^scale. */
+interface Decimal {
+  digits: bigint;
+  scale: number;
+}
+
+const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Parse a kWh amount: a decimal string, or a JSON number only when it is exactly representable as
+ * written (at most 15 significant digits, no exponent).
+ */
+export function parseDecimal(value: unknown, what = 'amount'): Decimal {
+  let text: string;
+  if (typeof value === 'string') text = value.trim();
+  else if (typeof value === 'number' && Number.isFinite(value)) {
+    text = String(value);
+    if (/e/i.test(text) || text.replace(/^0+\.?0*|\./g, '').replace(/^0+/, '').length > 15) {
+      throw new InvalidBatchData(`${what} ${text} is not exactly representable as a JSON number; send it as a decimal string`);
+    }
+  } else throw new InvalidBatchData(`${what} must be a decimal string or a number`);
+  const m = DECIMAL.exec(text);
+  if (!m) throw new InvalidBatchData(`${what} "${text}" is not a non-negative decimal number`);
+  const frac = m[2] ?? '';
+  return { digits: BigInt(m[1]! + frac), scale: frac.length };
+}
+
+export interface Rate {
+  /** Tokens per kWh, as a decimal string (e.g. "1", "0.5"). */
+  tokensPerKwh: string;
+  decimals: number;
+  /** The largest kWh one reading may carry. */
+  maxKwh: string;
+}
+
+/** Compare two decimals. */
+function cmp(a: Decimal, b: Decimal): number {
+  const s = Math.max(a.scale, b.scale);
+  const x = a.digits * 10n ** BigInt(s - a.scale);
+  const y = b.digits * 10n ** BigInt(s - b.scale);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** tokens = kWh × rate × 10^decimals, exactly; finer than the token's precision is refused, not rounded. */
+export function kwhToTokens(kwh: unknown, rate: Rate): { kwh: string; tokens: bigint } {
+  const k = parseDecimal(kwh, 'kwh_amount');
+  if (k.digits === 0n) throw new InvalidBatchData('kwh_amount must be greater than 0');
+  if (cmp(k, parseDecimal(rate.maxKwh)) > 0) throw new InvalidBatchData(`kwh_amount exceeds the maximum of ${rate.maxKwh} kWh per reading`);
+  const r = parseDecimal(rate.tokensPerKwh);
+  const numerator = k.digits * r.digits * 10n ** BigInt(rate.decimals);
+  const denominator = 10n ** BigInt(k.scale + r.scale);
+  if (numerator % denominator !== 0n) {
+    throw new InvalidBatchData(`kwh_amount ${formatDecimal(k)} gives tokens finer than the token's ${rate.decimals} decimals`);
+  }
+  return { kwh: formatDecimal(k), tokens: numerator / denominator };
+}
+
+/** The largest tokens one reading can yield (max kWh × rate), for the start-up check against the cap. */
+export function maxTokensPerReading(rate: Rate): bigint {
+  const k = parseDecimal(rate.maxKwh);
+  const r = parseDecimal(rate.tokensPerKwh);
+  return (k.digits * r.digits * 10n ** BigInt(rate.decimals)) / 10n ** BigInt(k.scale + r.scale);
+}
+
+export function formatDecimal(d: Decimal): string {
+  if (d.scale === 0) return d.digits.toString();
+  const s = d.digits.toString().padStart(d.scale + 1, '0');
+  const out = `${s.slice(0, -d.scale)}.${s.slice(-d.scale)}`.replace(/\.?0+$/, '');
+  return out;
+}

@@ -1,0 +1,58 @@
+// The rescuer, at start and periodically: settles transactions whose claimers are gone (a crash, a
+// killed process) by their recorded signature, and takes back leases that ran out with nothing signed.
+import type { RpcClient, TransactionErrorJson } from '../chain/rpcClient.js';
+import { fateOf } from '../chain/sendAndConfirm.js';
+import type { Db } from '../db/client.js';
+import type { Log } from '../log.js';
+import { abandonedTransactions, completeReadings, markTransaction, releaseFailed, type RetryPolicy, takeBackExpiredLeases } from './repo.js';
+
+export interface RescueReport {
+  confirmed: number;
+  failed: number;
+  expired: number;
+  pending: number;
+  leasesTakenBack: number;
+}
+
+export interface RescueDeps {
+  db: Db;
+  rpc: RpcClient;
+  /** A transaction error as a person can act on it (src/chain/programErrors). */
+  explain: (err: TransactionErrorJson) => string;
+  log: Log;
+  policy: RetryPolicy;
+}
+
+export async function rescue(deps: RescueDeps): Promise<RescueReport> {
+  const report: RescueReport = { confirmed: 0, failed: 0, expired: 0, pending: 0, leasesTakenBack: 0 };
+  for (const tx of await abandonedTransactions(deps.db)) {
+    const log = deps.log.child({ signature: tx.signature });
+    const fate = await fateOf(deps.rpc, { signature: tx.signature, wire: tx.raw, lastValidBlockHeight: tx.lastValidBlockHeight }).catch((e: Error) => {
+      log.warn({ err: e.message }, 'rescue: chain not reachable; will look again');
+      return { status: 'pending' as const };
+    });
+    switch (fate.status) {
+      case 'confirmed':
+        await completeReadings(deps.db, null, tx.readingIds, tx.signature);
+        log.info({ readings: tx.readingIds.length }, 'rescue: transaction had landed; readings completed');
+        break;
+      case 'failed': {
+        const reason = deps.explain(fate.err);
+        await markTransaction(deps.db, tx.signature, 'failed', reason);
+        await releaseFailed(deps.db, null, tx.readingIds, reason, deps.policy, tx.signature);
+        log.info({ reason }, 'rescue: transaction had failed; readings released');
+        break;
+      }
+      case 'expired':
+        await markTransaction(deps.db, tx.signature, 'expired');
+        await releaseFailed(deps.db, null, tx.readingIds, `transaction ${tx.signature} expired without landing`, deps.policy, tx.signature);
+        log.info('rescue: blockhash expired without the transaction; readings back to pending');
+        break;
+      case 'pending':
+        break;
+    }
+    report[fate.status]++;
+  }
+  report.leasesTakenBack = await takeBackExpiredLeases(deps.db);
+  return report;
+}

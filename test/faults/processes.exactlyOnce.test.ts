@@ -1,0 +1,229 @@
+// Separate processes on one Postgres database and one chain: two workers never mint a reading twice; a
+// worker killed with SIGKILL between signing and confirming loses nothing and mints nothing twice after a
+// restart; and an SSE client of an API process receives the results a separate worker produces.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Keypair } from '@solana/web3.js';
+import { TOKEN_2022_PROGRAM_ID, getAccount } from '@solana/spl-token';
+import { and, arrayOverlaps, eq, inArray, sql } from 'drizzle-orm';
+import { insertReadings } from '../../src/readings/repo.js';
+import { mintTransactions, readings } from '../../src/db/schema.js';
+import { AUTHORITY_KEYPAIR_PATH, REPO_ROOT } from '../../anchor-localnet/paths.js';
+import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/db.js';
+import { startTestChain, type TestChain } from '../support/localnet.js';
+import { ataOf, MINT, TOKEN_INFO } from '../support/energyToken.js';
+import { PublicKey } from '@solana/web3.js';
+import { reconcile } from '../../src/minting/reconcile.js';
+import { makeRpcClient } from '../../src/chain/rpcClient.js';
+
+const N = Number(process.env.FAULTS_READINGS ?? 2000);
+let chain: TestChain;
+let t: TestDatabase | null = null;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  if (!(await postgresAvailable())) return;
+  chain = await startTestChain({ slotMs: 50 });
+  t = await freshPostgres();
+}, 60_000);
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await t?.drop();
+  await chain?.stop();
+});
+
+function start(role: 'worker' | 'api', env: Record<string, string> = {}): Promise<{ child: ChildProcess; apiUrl: string | null }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', role], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH,
+      PORT: '0',
+      DATABASE_URL: t!.url!,
+      SOLANA_RPC_URL: chain.url,
+      SOLANA_WS_URL: chain.wsUrl,
+      AUTHORITY_KEYPAIR_PATH,
+      GATEWAY_API_KEYS: 'gw',
+      OPERATOR_TOKEN: 'op',
+      BATCH_INTERVAL_MS: '100',
+      BLOCKCHAIN_MAX_BATCH_SIZE: '250',
+      LEASE_MS: '3000',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${role} did not start:\n${out}`)), 30_000);
+    child.stderr!.on('data', (d) => (out += String(d)));
+    child.stdout!.on('data', (d) => {
+      out += String(d);
+      const ready = role === 'api' ? /API: (\S+)/.exec(out) : /Worker: polling/.exec(out);
+      if (ready) {
+        clearTimeout(timer);
+        resolve({ child, apiUrl: role === 'api' ? ready[1]! : null });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${role} exited with ${code}:\n${out}`)));
+  });
+}
+
+const stop = (c: ChildProcess, signal: NodeJS.Signals) =>
+  new Promise<void>((r) => {
+    if (c.exitCode !== null || c.signalCode !== null) return r();
+    c.once('exit', () => r());
+    c.kill(signal);
+  });
+
+async function seed(n: number, users: Keypair['publicKey'][], tag: string) {
+  const rows = Array.from({ length: n }, (_, i) => ({
+    id: `${tag}-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    meterId: `meter-${tag}`,
+    userId: `u${i % users.length}`,
+    walletAddress: users[i % users.length]!.toBase58(),
+    kwhAmount: '1',
+    tokensToMint: BigInt(1 + ((i * 7919) % 1_000_000)),
+    readingTimestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000),
+  }));
+  for (let i = 0; i < rows.length; i += 500) await insertReadings(t!.database.db, rows.slice(i, i + 500));
+  return rows;
+}
+
+async function waitCompleted(ids: string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await t!.database.db.select({ n: sql<number>`count(*)::int` }).from(readings).where(and(eq(readings.status, 'completed'), inArray(readings.id, ids)));
+    if (row!.n === ids.length) return;
+    if (Date.now() > deadline) throw new Error(`only ${row!.n} of ${ids.length} readings completed in time`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The three figures: minted twice, lost, and on-chain balances against the sums of readings. */
+async function verify(rows: Awaited<ReturnType<typeof seed>>) {
+  const ids = new Set(rows.map((r) => r.id));
+  const confirmed = await t!.database.db.select().from(mintTransactions).where(sql`status = 'confirmed'`);
+  const carried = confirmed.flatMap((tx) => tx.readingIds).filter((id) => ids.has(id));
+  expect(carried.length).toBe(new Set(carried).size); // 0 minted twice
+  const stored = await t!.database.db.select().from(readings).where(inArray(readings.id, [...ids]));
+  expect(stored.filter((r) => r.status !== 'completed')).toEqual([]); // 0 lost
+  const sums = new Map<string, bigint>();
+  for (const r of rows) sums.set(r.walletAddress, (sums.get(r.walletAddress) ?? 0n) + r.tokensToMint);
+  for (const [wallet, sum] of sums) {
+    const acc = await getAccount(chain.connection, ataOf(new PublicKey(wallet)), 'confirmed', TOKEN_2022_PROGRAM_ID);
+    expect(acc.amount).toBe(sum);
+  }
+  // And the reconciliation command agrees: every wallet and the mint's supply match the database.
+  const r = await reconcile(t!.database.db, makeRpcClient({ url: chain.url, timeoutMs: 5000 }), MINT.toBase58());
+  expect(r.differences).toEqual([]);
+  expect(r.supply).toBe(r.completedTotal);
+}
+
+
+
+it(`two worker processes on one database mint ${N} readings, each exactly once`, async () => {
+  if (!t) return;
+  const users = Array.from({ length: 200 }, () => Keypair.generate().publicKey);
+  const rows = await seed(N, users, 'aaaaaaaa');
+  const [a, b] = await Promise.all([start('worker'), start('worker')]);
+  await waitCompleted(rows.map((r) => r.id), 240_000);
+  await Promise.all([stop(a.child, 'SIGTERM'), stop(b.child, 'SIGTERM')]);
+  await verify(rows);
+}, 300_000);
+
+it('a worker killed with SIGKILL between signing and confirming: after a restart nothing is lost or minted twice', async () => {
+  if (!t || !chain.localnet) return;
+  const users = Array.from({ length: 30 }, () => Keypair.generate().publicKey);
+  const rows = await seed(150, users, 'bbbbbbbb');
+  chain.localnet.hooks.pauseSlots(); // transactions land but cannot reach "confirmed"
+  const first = await start('worker');
+  const deadline = Date.now() + 30_000;
+  while ((await t.database.db.select().from(mintTransactions).where(arrayOverlaps(mintTransactions.readingIds, rows.map((r) => r.id)))).length === 0) {
+    if (Date.now() > deadline) throw new Error('the worker signed nothing');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop(first.child, 'SIGKILL').finally(() => chain.localnet!.hooks.resumeSlots());
+  const second = await start('worker');
+  await waitCompleted(rows.map((r) => r.id), 120_000);
+  await stop(second.child, 'SIGTERM');
+  await verify(rows);
+}, 200_000);
+
+it('an SSE client of an API process receives results produced by a separate worker process', async () => {
+  if (!t || !chain.localnet) return;
+  const api = await start('api', { WORKER: 'off' });
+  const user = Keypair.generate().publicKey;
+  chain.localnet.hooks.pauseSlots();
+  const posted = await fetch(`${api.apiUrl}/readings`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer gw', 'content-type': 'application/json' },
+    body: JSON.stringify({ readings: [1, 2, 3].map((i) => ({ meter_id: 'sse', user_id: 'u', wallet_address: user.toBase58(), kwh_amount: String(i), reading_timestamp: new Date(Date.UTC(2026, 1, 1, 0, 0, i)).toISOString() })) }),
+  });
+  const ids = ((await posted.json()) as any).readings.map((r: any) => r.reading_id) as string[];
+  const worker = await start('worker');
+  let batchId: string | null = null;
+  while (!batchId) {
+    const r = (await (await fetch(`${api.apiUrl}/readings/${ids[0]}`, { headers: { authorization: 'Bearer gw' } })).json()) as any;
+    batchId = r.batch_id;
+    if (!batchId) await new Promise((res) => setTimeout(res, 50));
+  }
+  const events = fetch(`${api.apiUrl}/batches/${batchId}/events?access_token=gw`).then((r) => r.text());
+  await new Promise((r) => setTimeout(r, 300)); // subscribed while nothing is confirmed yet
+  chain.localnet.hooks.resumeSlots();
+  const text = await events;
+  const results = [...text.matchAll(/event: result\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!));
+  expect(results.map((r) => r.reading_id).sort()).toEqual([...ids].sort());
+  expect(results.every((r) => r.success && r.tx_signature)).toBe(true);
+  expect(text).toMatch(/event: summary/);
+  await Promise.all([stop(worker.child, 'SIGTERM'), stop(api.child, 'SIGTERM')]);
+}, 120_000);
+
+const KILL_POINTS = Number(process.env.KILL_POINTS ?? 5);
+
+it(`a worker SIGKILLed at ${KILL_POINTS} random points of one run and restarted each time: nothing lost or minted twice`, async () => {
+  if (!t) return;
+  const users = Array.from({ length: 60 }, () => Keypair.generate().publicKey);
+  const rows = await seed(Number(process.env.KILL_READINGS ?? 300), users, 'cccccccc');
+  let state = Number(process.env.FAULTS_SEED ?? 7);
+  const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let k = 0; k < KILL_POINTS; k++) {
+    const w = await start('worker', { BLOCKCHAIN_MAX_BATCH_SIZE: '40' });
+    // Anywhere in claim → sign → record → send → confirm: the worker cycles every 100 ms.
+    await new Promise((r) => setTimeout(r, 50 + random() * 1_500));
+    await stop(w.child, 'SIGKILL');
+  }
+  const last = await start('worker');
+  await waitCompleted(rows.map((r) => r.id), 180_000);
+  await stop(last.child, 'SIGTERM');
+  await verify(rows);
+}, 400_000);
+
+// Last: it mints one token outside the service on purpose.
+it('npm run reconcile prints no differences, and exits 1 when the chain disagrees', async () => {
+  if (!t || !chain.localnet) return;
+  const run = () =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/reconcile.ts'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH, DATABASE_URL: t!.url!, SOLANA_RPC_URL: chain.url, AUTHORITY_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o' },
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += String(d)));
+      child.stderr.on('data', (d) => (out += String(d)));
+      child.on('exit', (code) => resolve({ code, out }));
+    });
+  const ok = await run();
+  expect(ok.out).toMatch(/ 0 differences; mint supply (\d+), completed readings \1\n/);
+  expect(ok.code).toBe(0);
+  // Mint one token outside the service: the supply no longer matches.
+  const [row] = await t.database.db.select().from(readings).where(eq(readings.status, 'completed')).limit(1);
+  const auth = (await import('../support/energyToken.js')).authority();
+  const program = (await import('../support/energyToken.js')).anchorProgram(chain.connection, auth);
+  const BN = (await import('bn.js')).default;
+  await program.methods.mintTokensDirect!(new BN(1))
+    .accountsStrict({ tokenInfo: TOKEN_INFO, mint: MINT, userTokenAccount: ataOf(new PublicKey(row!.walletAddress)), authority: auth.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+    .rpc();
+  const bad = await run();
+  expect(bad.out).toMatch(/DIFF wallet/);
+  expect(bad.code).toBe(1);
+}, 120_000);

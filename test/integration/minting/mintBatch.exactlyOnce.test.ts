@@ -1,0 +1,103 @@
+// The engine on the local chain: every reading gets a result carrying the signature that minted it, and
+// every balance on chain equals the exact sum of that user's readings.
+import { Keypair, PublicKey, Transaction } from '@solana/web3.js';
+import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAccount } from '@solana/spl-token';
+import { startTestChain, type TestChain } from '../../support/localnet.js';
+import { ataOf, authority, MINT } from '../../support/energyToken.js';
+import { reading, testMinter } from '../../support/minter.js';
+import type { MintResult } from '../../../src/minting/types.js';
+import { BatchTooLarge, EmptyBatch, InvalidBatchData } from '../../../src/errors.js';
+import { partialFailure } from '../../../src/chain/minter.js';
+
+let chain: TestChain;
+beforeAll(async () => {
+  chain = await startTestChain();
+});
+afterAll(() => chain.stop());
+
+async function createAtas(owners: PublicKey[]) {
+  const auth = authority();
+  for (let i = 0; i < owners.length; i += 10) {
+    const { blockhash, lastValidBlockHeight } = await chain.connection.getLatestBlockhash('confirmed');
+    const tx = new Transaction({ feePayer: auth.publicKey, blockhash, lastValidBlockHeight }).add(
+      ...owners.slice(i, i + 10).map((o) => createAssociatedTokenAccountIdempotentInstruction(auth.publicKey, ataOf(o), o, MINT, TOKEN_2022_PROGRAM_ID)),
+    );
+    tx.sign(auth);
+    const signature = await chain.connection.sendRawTransaction(tx.serialize());
+    await chain.connection.confirmTransaction({ signature, blockhash, lastValidBlockHeight }, 'confirmed');
+  }
+}
+const balanceOf = async (owner: PublicKey) => (await getAccount(chain.connection, ataOf(owner), 'confirmed', TOKEN_2022_PROGRAM_ID)).amount;
+
+it('1,000 readings from 200 users, half without a token account: exact balances, one result per reading', async () => {
+  const users = Array.from({ length: 200 }, () => Keypair.generate().publicKey);
+  await createAtas(users.slice(0, 100));
+  const batch = Array.from({ length: 1000 }, (_, i) => reading(users[(i * 7) % 200]!, BigInt(1 + ((i * 7919) % 5_000_000_000))));
+  const { minter, signed } = testMinter(chain);
+
+  const results: MintResult[] = [];
+  for await (const r of minter.mintStream(batch)) results.push(r);
+
+  expect(results.filter((r) => !r.success)).toEqual([]);
+  expect(results.map((r) => r.readingId).sort()).toEqual(batch.map((r) => r.readingId).sort());
+  const bySig = new Map(signed.map((s) => [s.signature, s]));
+  for (const r of results) expect(bySig.get(r.txSignature!)?.readingIds).toContain(r.readingId);
+  // Each reading was carried by exactly one signed transaction.
+  expect(signed.flatMap((s) => s.readingIds).sort()).toEqual(batch.map((r) => r.readingId).sort());
+
+  const expected = new Map<string, bigint>();
+  for (const r of batch) expected.set(r.walletAddress, (expected.get(r.walletAddress) ?? 0n) + r.tokensToMint);
+  for (const u of users) expect(await balanceOf(u)).toBe(expected.get(u.toBase58()));
+  process.stdout.write(`1,000 readings / 200 users: ${signed.length} transactions (${(signed.length / 1000).toFixed(3)} per reading)\n`);
+  expect(signed.length).toBeLessThan(60);
+  expect(partialFailure(results)).toBeNull();
+});
+
+it('a broken recipient fails alone with the decoded Token-2022 error; the others in its transaction land', async () => {
+  const local = chain.localnet;
+  if (!local) return;
+  const users = Array.from({ length: 5 }, () => Keypair.generate().publicKey);
+  await createAtas(users.slice(0, 4));
+  // Plant, at the fifth user's token-account address, a token account of another mint.
+  const good = await chain.connection.getAccountInfo(ataOf(users[0]!));
+  const data = Buffer.from(good!.data);
+  Keypair.generate().publicKey.toBuffer().copy(data, 0); // mint
+  users[4]!.toBuffer().copy(data, 32); // owner
+  local.hooks.setAccount(ataOf(users[4]!).toBase58(), { lamports: BigInt(good!.lamports), data, owner: TOKEN_2022_PROGRAM_ID.toBase58(), executable: false });
+
+  const batch = users.map((u) => reading(u, 1_000n));
+  const { minter, signed } = testMinter(chain);
+  const results = await minter.mintEnergyTokensBatch(batch);
+  const bad = results.find((r) => r.readingId === batch[4]!.readingId)!;
+  expect(bad.success).toBe(false);
+  expect(bad.error).toMatch(/token-2022 MintMismatch \(custom error 3\)/);
+  expect(results.filter((r) => r.success)).toHaveLength(4);
+  expect(signed).toHaveLength(1); // found in simulation: nothing was sent for it
+  for (const u of users.slice(0, 4)) expect(await balanceOf(u)).toBe(1_000n);
+  expect(partialFailure(results)?.message).toBe('4 of 5 readings minted');
+});
+
+it('validates the batch with typed errors', async () => {
+  const { minter } = testMinter(chain, { maxBatchSize: () => 2 });
+  const w = Keypair.generate().publicKey;
+  await expect(minter.mintEnergyTokensBatch([])).rejects.toBeInstanceOf(EmptyBatch);
+  await expect(minter.mintEnergyTokensBatch([reading(w, 1n), reading(w, 1n), reading(w, 1n)])).rejects.toBeInstanceOf(BatchTooLarge);
+  const dup = reading(w, 1n);
+  await expect(minter.mintEnergyTokensBatch([dup, dup])).rejects.toThrow(/appears twice/);
+  const bad = { ...reading(w, 1n), walletAddress: 'nope' };
+  await expect(minter.mintEnergyTokensBatch([bad])).rejects.toBeInstanceOf(InvalidBatchData);
+  const over = reading(w, 10n ** 12n + 1n);
+  await expect(minter.mintEnergyTokensBatch([over])).rejects.toThrow(/passes the per-transaction cap/);
+});
+
+it('estimates the real fee: signatures, priority fee and rent for accounts to create', async () => {
+  const { minter } = testMinter(chain);
+  const fresh = Array.from({ length: 3 }, () => Keypair.generate().publicKey);
+  const fee = await minter.estimateFee(fresh.map((u) => reading(u, 5n)));
+  expect(fee.transactions).toBe(1);
+  expect(fee.baseFeeLamports).toBe(5000n);
+  expect(fee.tokenAccountsCreated).toBe(3);
+  // A Token-2022 associated account is 170 bytes (with its ImmutableOwner extension).
+  expect(fee.rentLamports).toBe(3n * BigInt(await chain.connection.getMinimumBalanceForRentExemption(170)));
+  expect(fee.totalLamports).toBe(fee.baseFeeLamports + fee.priorityFeeLamports + fee.rentLamports);
+});

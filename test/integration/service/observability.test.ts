@@ -1,0 +1,72 @@
+// What operators look at: /openapi.json matches the routes the app really serves, /metrics reports the
+// queue and the fee payer, /health reports the database; the worker pauses below the fee-payer floor;
+// and a database is never run against another chain.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../../src/config.js';
+import { openApiDocument } from '../../../src/http/openapi.js';
+import { makeLog } from '../../../src/log.js';
+import { startService, type RunningService } from '../../../src/service.js';
+import { startLocalnet } from '../../../anchor-localnet/server.js';
+import { AUTHORITY_KEYPAIR_PATH } from '../../../anchor-localnet/paths.js';
+import { ChainSetupError } from '../../../src/errors.js';
+import { freshPostgres, postgresAvailable } from '../../support/db.js';
+
+const lines: string[] = [];
+const log = makeLog('info', new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }));
+const dir = mkdtempSync(join(tmpdir(), 'obs-'));
+let svc: RunningService;
+
+beforeAll(async () => {
+  svc = await startService(
+    loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pg'), BATCH_INTERVAL_MS: '50', MIN_FEE_PAYER_LAMPORTS: String(Number.MAX_SAFE_INTEGER) }),
+    log,
+  );
+});
+afterAll(() => svc.stop());
+
+it('documents exactly the routes the app serves', async () => {
+  const served = new Set(
+    svc.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`),
+  );
+  const documented = new Set(Object.entries(openApiDocument.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
+  expect([...served].sort()).toEqual([...documented].sort());
+  const res = await fetch(`${svc.apiUrl}/openapi.json`);
+  expect(((await res.json()) as any).openapi).toBe('3.0.3');
+});
+
+it('reports the queue and the fee payer in Prometheus text, and the database in /health', async () => {
+  const text = await (await fetch(`${svc.apiUrl}/metrics`)).text();
+  expect(text).toMatch(/energy_readings\{status="pending"\} \d+/);
+  expect(text).toMatch(/energy_fee_payer_lamports \d+/);
+  const health = (await (await fetch(`${svc.apiUrl}/health`)).json()) as any;
+  expect(health.db).toBe('ok');
+});
+
+it('pauses claiming while the fee payer is below its floor, and says so', async () => {
+  for (let i = 0; i < 100 && !lines.some((l) => l.includes('worker paused')); i++) await new Promise((r) => setTimeout(r, 20));
+  const paused = lines.find((l) => l.includes('worker paused'));
+  expect(paused).toMatch(/below MIN_FEE_PAYER_LAMPORTS/);
+});
+
+it('refuses to run a database against another chain, saying so', async () => {
+  if (!(await postgresAvailable())) return;
+  const db = await freshPostgres();
+  const [a, b] = [await startLocalnet({ slotMs: 50 }), await startLocalnet({ slotMs: 50 })];
+  const cfg = (net: typeof a) =>
+    loadConfig({ PORT: '0', DATABASE_URL: db.url!, SOLANA_RPC_URL: net.url, SOLANA_WS_URL: net.wsUrl, AUTHORITY_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o', WORKER: 'off' });
+  try {
+    const first = await startService(cfg(a), log);
+    await first.stop();
+    const again = await startService(cfg(a), log); // same chain: fine
+    await again.stop();
+    const err = await startService(cfg(b), log).catch((e) => e);
+    expect(err).toBeInstanceOf(ChainSetupError);
+    expect(err.message).toMatch(/holds readings of another chain/);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await db.drop();
+  }
+});

@@ -1,0 +1,100 @@
+// The service starts only against a chain that holds the program, its token_info and mint, with the
+// configured authority; it says which is wrong otherwise. /health reports the chain it uses.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Keypair } from '@solana/web3.js';
+import { loadConfig } from '../../../src/config.js';
+import { ChainSetupError, ConfigError, ValidationError } from '../../../src/errors.js';
+import { makeApp } from '../../../src/http/app.js';
+import { makeLog } from '../../../src/log.js';
+import { startService } from '../../../src/service.js';
+import { startLocalnet } from '../../../anchor-localnet/server.js';
+import { AUTHORITY_KEYPAIR_PATH } from '../../../anchor-localnet/paths.js';
+
+const lines: string[] = [];
+const sink = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } });
+const log = makeLog('info', sink);
+const dir = mkdtempSync(join(tmpdir(), 'startup-'));
+
+it('starts on embedded defaults and reports health', async () => {
+  const service = await startService(loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pglite') }), log);
+  try {
+    const res = await fetch(`${service.apiUrl}/health`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body).toMatchObject({ status: 'ok', rpc: 'ok', rpc_url: service.rpcUrl, program_id: '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi' });
+    expect(BigInt(body.fee_payer_lamports)).toBeGreaterThan(0n);
+    const missing = await fetch(`${service.apiUrl}/nope`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as any).error.code).toBe('NOT_FOUND');
+  } finally {
+    await service.stop();
+  }
+});
+
+describe('refuses to start against the wrong chain, saying which', () => {
+  let net: Awaited<ReturnType<typeof startLocalnet>>;
+  beforeAll(async () => {
+    net = await startLocalnet({ slotMs: 50 });
+  });
+  afterAll(() => net.stop());
+  const cfg = (over: Record<string, string>) =>
+    loadConfig({ PORT: '0', SOLANA_RPC_URL: net.url, SOLANA_WS_URL: net.wsUrl, AUTHORITY_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o', PGLITE_DIR: join(dir, 'pg-ext'), ...over });
+
+  it('an authority that is not token_info\'s', async () => {
+    const path = join(dir, 'other.json');
+    writeFileSync(path, JSON.stringify(Array.from(Keypair.generate().secretKey)));
+    const err = await startService(cfg({ AUTHORITY_KEYPAIR_PATH: path }), log).catch((e) => e);
+    expect(err).toBeInstanceOf(ChainSetupError);
+    expect(err.message).toMatch(/is not token_info's authority/);
+  });
+
+  it('a program id with nothing deployed', async () => {
+    const err = await startService(cfg({ ENERGY_TOKEN_PROGRAM_ID: Keypair.generate().publicKey.toBase58() }), log).catch((e) => e);
+    expect(err.message).toMatch(/is not deployed on this chain/);
+  });
+
+  it('an unreadable or malformed keypair file, without printing its contents', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '[1,2,3]');
+    await expect(startService(cfg({ AUTHORITY_KEYPAIR_PATH: join(dir, 'none.json') }), log)).rejects.toThrow(/cannot read .*none\.json \(ENOENT\)/);
+    const err = await startService(cfg({ AUTHORITY_KEYPAIR_PATH: bad }), log).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).not.toContain('[1,2,3]');
+  });
+
+  it('an RPC that does not answer', async () => {
+    const err = await startService(cfg({ SOLANA_RPC_URL: 'http://127.0.0.1:9', SOLANA_WS_URL: 'ws://127.0.0.1:10' }), log).catch((e) => e);
+    expect(err).toBeInstanceOf(ChainSetupError);
+    expect(err.message).toMatch(/cannot reach the Solana RPC/);
+  });
+});
+
+describe('error mapping', () => {
+  const app = makeApp({
+    log,
+    health: async () => {
+      throw new ValidationError('bad thing', 'thing');
+    },
+  });
+  it('a 4xx AppError keeps its code, message and field', async () => {
+    const res = await app.request('/health');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: 'VALIDATION_ERROR', message: 'bad thing', field: 'thing' } });
+  });
+  it('a 500 hides its detail from the caller and logs it', async () => {
+    const broken = makeApp({ log, health: async () => { throw new Error('secret detail'); } });
+    const res = await broken.request('/health');
+    expect(res.status).toBe(500);
+    expect(JSON.stringify(await res.json())).not.toContain('secret detail');
+    expect(lines.join('')).toContain('secret detail');
+  });
+  it('redacts key material in logs', () => {
+    log.info({ secretKey: [1, 2, 3], headers: { authorization: 'Bearer s3cret' } }, 'x');
+    const last = lines[lines.length - 1]!;
+    expect(last).not.toContain('s3cret');
+    expect(last).toContain('[redacted]');
+  });
+});

@@ -1,0 +1,58 @@
+// Databases for tests: a fresh database on the real Postgres server (TEST_DATABASE_URL, default the
+// local server's `test`), and a fresh in-memory PGlite. Without a server the Postgres tests say what they
+// need, and fail under CI.
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { openDatabase, type Database } from '../../src/db/client.js';
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  database: Database;
+  url: string | null;
+  drop(): Promise<void>;
+}
+
+export async function postgresAvailable(): Promise<boolean> {
+  const sql = postgres(TEST_DATABASE_URL, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return true;
+  } catch {
+    const msg = `needs a PostgreSQL server at TEST_DATABASE_URL (${TEST_DATABASE_URL}); none answered`;
+    if (process.env.CI) throw new Error(msg);
+    process.stdout.write(`skipped: ${msg}\n`);
+    return false;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/** A brand-new database on the server, dropped afterwards. */
+export async function freshPostgres(): Promise<TestDatabase> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ url: url.toString(), pgliteDir: '' });
+  return {
+    database,
+    url: url.toString(),
+    drop: async () => {
+      await database.close();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end({ timeout: 1 });
+    },
+  };
+}
+
+export async function freshPglite(): Promise<TestDatabase> {
+  const database = await openDatabase({ pgliteDir: 'memory://' });
+  return { database, url: null, drop: () => database.close() };
+}
+
+export const DATABASES = [
+  ['postgres', freshPostgres],
+  ['pglite', freshPglite],
+] as const;

@@ -1,0 +1,104 @@
+// optimizeBatch's promises, checked on random batches: nothing lost or duplicated, every transaction
+// within size, lock, compute and token limits, per-user sums exact; and the seed's shape at 1 user per tx.
+import fc from 'fast-check';
+import { Keypair } from '@solana/web3.js';
+import { estimateBatchFee, optimizeBatch, RUNTIME_LIMITS, type PackLimits } from '../../../src/minting/optimizeBatch.js';
+import type { MintBatchData } from '../../../src/minting/types.js';
+import { InvalidBatchData } from '../../../src/errors.js';
+
+const CAP = 10n ** 12n; // 1,000 tokens at 9 decimals
+const limits = (over: Partial<PackLimits> = {}): PackLimits => ({ ...RUNTIME_LIMITS, maxTokensPerInstruction: CAP, usersPerTx: 64, ...over });
+const wallets = Array.from({ length: 40 }, () => Keypair.generate().publicKey.toBase58());
+
+const readingArb = fc.record({
+  user: fc.integer({ min: 0, max: 39 }),
+  tokens: fc.oneof(fc.bigInt({ min: 1n, max: 10n ** 9n }), fc.bigInt({ min: 1n, max: CAP })),
+});
+const batchArb = fc.array(readingArb, { minLength: 1, maxLength: 300 }).map((rs) =>
+  rs.map(
+    (r, i): MintBatchData => ({
+      readingId: `r${i}`,
+      userId: `u${r.user}`,
+      walletAddress: wallets[r.user]!,
+      kwhAmount: '1',
+      tokensToMint: r.tokens,
+      meterId: null,
+    }),
+  ),
+);
+
+describe('optimizeBatch', () => {
+  it('loses nothing, duplicates nothing, keeps every limit and every per-user sum', () => {
+    fc.assert(
+      fc.property(batchArb, fc.integer({ min: 1, max: 20 }), fc.func(fc.boolean()), (batch, usersPerTx, known) => {
+        const plan = optimizeBatch(batch, limits({ usersPerTx }), (w) => known(w));
+        const ids = plan.flatMap((t) => t.mints.flatMap((m) => m.readingIds));
+        expect(ids.sort()).toEqual(batch.map((r) => r.readingId).sort());
+        const sums = new Map<string, bigint>();
+        for (const tx of plan) {
+          expect(tx.bytes).toBeLessThanOrEqual(1232);
+          expect(tx.accountLocks).toBeLessThanOrEqual(64);
+          expect(tx.computeUnits).toBeLessThanOrEqual(1_400_000);
+          expect(new Set(tx.mints.map((m) => m.userId)).size).toBeLessThanOrEqual(usersPerTx);
+          for (const m of tx.mints) {
+            expect(m.amount).toBeLessThanOrEqual(CAP);
+            sums.set(m.userId, (sums.get(m.userId) ?? 0n) + m.amount);
+          }
+        }
+        const expected = new Map<string, bigint>();
+        for (const r of batch) expected.set(r.userId, (expected.get(r.userId) ?? 0n) + r.tokensToMint);
+        expect(sums).toEqual(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is deterministic', () => {
+    fc.assert(fc.property(batchArb, (batch) => expect(optimizeBatch(batch, limits())).toEqual(optimizeBatch(batch, limits()))), { numRuns: 50 });
+  });
+
+  it('creates each missing token account once, before that recipient\'s first mint', () => {
+    const batch = Array.from({ length: 6 }, (_, i): MintBatchData => ({ readingId: `r${i}`, userId: 'u', walletAddress: wallets[0]!, kwhAmount: '1', tokensToMint: CAP / 2n, meterId: null }));
+    const mints = optimizeBatch(batch, limits()).flatMap((t) => t.mints);
+    expect(mints).toHaveLength(3);
+    expect(mints.map((m) => m.createAta)).toEqual([true, false, false]);
+  });
+
+  it('BLOCKCHAIN_USERS_PER_TX=1 gives the seed\'s one transaction per user', () => {
+    const batch = [0, 1, 2, 0, 1].map((u, i): MintBatchData => ({ readingId: `r${i}`, userId: `u${u}`, walletAddress: wallets[u]!, kwhAmount: '1', tokensToMint: 5n, meterId: null }));
+    const plan = optimizeBatch(batch, limits({ usersPerTx: 1 }));
+    expect(plan).toHaveLength(3);
+    expect(plan.map((t) => t.mints.map((m) => m.amount))).toEqual([[10n], [10n], [5n]]);
+  });
+
+  it('packs many recipients with existing accounts into one transaction until the locks or bytes bind', () => {
+    const batch = wallets.map((w, i): MintBatchData => ({ readingId: `r${i}`, userId: `u${i}`, walletAddress: w, kwhAmount: '1', tokensToMint: 1n, meterId: null }));
+    const packed = optimizeBatch(batch, limits(), () => true);
+    expect(packed[0]!.mints.length).toBeGreaterThan(15);
+    const withCreates = optimizeBatch(batch, limits(), () => false);
+    expect(withCreates.length).toBeGreaterThan(packed.length);
+  });
+
+  it('refuses a reading above the cap, naming it, rather than splitting it', () => {
+    const batch: MintBatchData[] = [{ readingId: 'big', userId: 'u', walletAddress: wallets[0]!, kwhAmount: '1', tokensToMint: CAP + 1n, meterId: null }];
+    expect(() => optimizeBatch(batch, limits())).toThrow(InvalidBatchData);
+    expect(() => optimizeBatch(batch, limits())).toThrow(/reading big: .*passes the per-transaction cap/);
+  });
+});
+
+describe('estimateBatchFee', () => {
+  it('adds signatures, priority fee on the CU limit, and rent for created accounts', () => {
+    const batch = [0, 1].map((u, i): MintBatchData => ({ readingId: `r${i}`, userId: `u${u}`, walletAddress: wallets[u]!, kwhAmount: '1', tokensToMint: 5n, meterId: null }));
+    const plan = optimizeBatch(batch, limits({ usersPerTx: 1 }), (w) => w === wallets[0]);
+    const fee = estimateBatchFee(plan, { priorityMicroLamports: 1_000n, rentPerTokenAccount: 2_074_080n, cuLimit: () => 50_000 });
+    expect(fee).toEqual({
+      transactions: 2,
+      signatures: 2,
+      baseFeeLamports: 10_000n,
+      priorityFeeLamports: 100n,
+      rentLamports: 2_074_080n,
+      totalLamports: 2_084_180n,
+      tokenAccountsCreated: 1,
+    });
+  });
+});
