@@ -37,6 +37,8 @@ export const readings = pgTable(
     check('readings_tokens_positive', sql`${t.tokensToMint} > 0`),
     index('readings_claimable').on(t.status, t.nextAttemptAt, t.createdAt),
     index('readings_wallet').on(t.walletAddress),
+    // Readings in flight, by the transaction that carries them: completion and the rescuer look here.
+    index('readings_in_flight').on(t.txSignature).where(sql`${t.status} = 'processing'`),
   ],
 );
 

@@ -61,13 +61,17 @@ export async function recordSigned(db: Db, token: string, batchId: string, t: { 
   });
 }
 
-export async function completeReadings(db: Db, token: string | null, ids: string[], signature: string): Promise<number> {
+/**
+ * A landed transaction: its ledger row and every reading it carries change in one database transaction,
+ * so a crash can never leave part of a landed transaction processing. `token` null: the rescuer.
+ */
+export async function completeTransaction(db: Db, token: string | null, signature: string): Promise<number> {
   return db.transaction(async (tx) => {
-    await tx.update(mintTransactions).set({ status: 'confirmed', updatedAt: sql`now()` }).where(eq(mintTransactions.signature, signature));
+    await tx.update(mintTransactions).set({ status: 'confirmed', error: null, updatedAt: sql`now()` }).where(eq(mintTransactions.signature, signature));
     const done = await tx
       .update(readings)
-      .set({ status: 'completed', txSignature: signature, lastError: null, claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })
-      .where(and(inArray(readings.id, ids), token ? eq(readings.claimToken, token) : eq(readings.txSignature, signature), eq(readings.status, 'processing')))
+      .set({ status: 'completed', lastError: null, claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })
+      .where(and(eq(readings.txSignature, signature), eq(readings.status, 'processing'), token ? eq(readings.claimToken, token) : undefined))
       .returning({ id: readings.id });
     return done.length;
   });
@@ -106,19 +110,30 @@ export async function releaseUnsent(db: Db, token: string, ids: string[]): Promi
     .where(and(inArray(readings.id, ids), eq(readings.claimToken, token), eq(readings.status, 'processing')));
 }
 
+/** A recorded transaction moves on once: a late 'sent' never overwrites how it ended. */
 export async function markTransaction(db: Db, signature: string, status: 'sent' | 'expired' | 'failed', error?: string): Promise<void> {
-  await db.update(mintTransactions).set({ status, error: error ?? null, updatedAt: sql`now()` }).where(eq(mintTransactions.signature, signature));
+  await db
+    .update(mintTransactions)
+    .set({ status, error: error ?? null, updatedAt: sql`now()` })
+    .where(and(eq(mintTransactions.signature, signature), inArray(mintTransactions.status, ['signed', 'sent'])));
 }
 
-/** Transactions signed but not yet settled, whose claimers' leases ran out: the rescuer's work. */
+/**
+ * The rescuer's work: the transactions carried by readings whose claimer's lease ran out. Driven by the
+ * readings, not by the ledger's status, so a claimer that died after recording how a transaction ended
+ * but before changing all of its readings leaves nothing behind.
+ */
 export async function abandonedTransactions(db: Db) {
   return db
     .select()
     .from(mintTransactions)
     .where(
-      and(
-        inArray(mintTransactions.status, ['signed', 'sent']),
-        sql`not exists (select 1 from readings r where r.claim_token = ${mintTransactions.claimToken} and r.lease_expires_at > now())`,
+      inArray(
+        mintTransactions.signature,
+        db
+          .selectDistinct({ signature: sql<string>`${readings.txSignature}` })
+          .from(readings)
+          .where(and(eq(readings.status, 'processing'), sql`${readings.txSignature} is not null`, lt(readings.leaseExpiresAt, sql`now()`))),
       ),
     );
 }

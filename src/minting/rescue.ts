@@ -1,10 +1,11 @@
-// The rescuer, at start and periodically: settles transactions whose claimers are gone (a crash, a
-// killed process) by their recorded signature, and takes back leases that ran out with nothing signed.
+// The rescuer, at start and periodically: settles the readings whose claimers are gone (a crash, a
+// killed process): by how their transaction ended if that was recorded, else by asking the chain for its
+// signature; and takes back leases that ran out with nothing signed.
 import type { RpcClient, TransactionErrorJson } from '../chain/rpcClient.js';
 import { fateOf } from '../chain/sendAndConfirm.js';
 import type { Db } from '../db/client.js';
 import type { Log } from '../log.js';
-import { abandonedTransactions, completeReadings, markTransaction, releaseFailed, type RetryPolicy, takeBackExpiredLeases } from './repo.js';
+import { abandonedTransactions, completeTransaction, markTransaction, releaseFailed, type RetryPolicy, takeBackExpiredLeases } from './repo.js';
 
 export interface RescueReport {
   confirmed: number;
@@ -23,26 +24,41 @@ export interface RescueDeps {
   policy: RetryPolicy;
 }
 
+/** How an abandoned transaction ended: as recorded, if its claimer lived to see it, or else as the chain says. */
+async function settledFate(deps: RescueDeps, tx: Awaited<ReturnType<typeof abandonedTransactions>>[number]): Promise<Fate> {
+  switch (tx.status) {
+    case 'confirmed':
+    case 'expired':
+      return { status: tx.status };
+    case 'failed':
+      return { status: 'failed', reason: tx.error ?? 'transaction failed' };
+    default: {
+      const fate = await fateOf(deps.rpc, { signature: tx.signature, wire: tx.raw, lastValidBlockHeight: tx.lastValidBlockHeight });
+      return fate.status === 'failed' ? { status: 'failed', reason: deps.explain(fate.err) } : fate;
+    }
+  }
+}
+
+type Fate = { status: 'confirmed' | 'expired' | 'pending' } | { status: 'failed'; reason: string };
+
 export async function rescue(deps: RescueDeps): Promise<RescueReport> {
   const report: RescueReport = { confirmed: 0, failed: 0, expired: 0, pending: 0, leasesTakenBack: 0 };
   for (const tx of await abandonedTransactions(deps.db)) {
     const log = deps.log.child({ signature: tx.signature });
-    const fate = await fateOf(deps.rpc, { signature: tx.signature, wire: tx.raw, lastValidBlockHeight: tx.lastValidBlockHeight }).catch((e: Error) => {
+    const fate = await settledFate(deps, tx).catch((e: Error): Fate => {
       log.warn({ err: e.message }, 'rescue: chain not reachable; will look again');
-      return { status: 'pending' as const };
+      return { status: 'pending' };
     });
     switch (fate.status) {
       case 'confirmed':
-        await completeReadings(deps.db, null, tx.readingIds, tx.signature);
+        await completeTransaction(deps.db, null, tx.signature);
         log.info({ readings: tx.readingIds.length }, 'rescue: transaction had landed; readings completed');
         break;
-      case 'failed': {
-        const reason = deps.explain(fate.err);
-        await markTransaction(deps.db, tx.signature, 'failed', reason);
-        await releaseFailed(deps.db, null, tx.readingIds, reason, deps.policy, tx.signature);
-        log.info({ reason }, 'rescue: transaction had failed; readings released');
+      case 'failed':
+        await markTransaction(deps.db, tx.signature, 'failed', fate.reason);
+        await releaseFailed(deps.db, null, tx.readingIds, fate.reason, deps.policy, tx.signature);
+        log.info({ reason: fate.reason }, 'rescue: transaction had failed; readings released');
         break;
-      }
       case 'expired':
         await markTransaction(deps.db, tx.signature, 'expired');
         await releaseFailed(deps.db, null, tx.readingIds, `transaction ${tx.signature} expired without landing`, deps.policy, tx.signature);

@@ -7,7 +7,7 @@ import type { MintBatchData, MintResult } from './types.js';
 import type { BatchEvents } from './events.js';
 import {
   claimReadings,
-  completeReadings,
+  completeTransaction,
   createBatch,
   extendLease,
   markTransaction,
@@ -89,7 +89,8 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
                 void markTransaction(deps.db, signature, status, error).catch((e: Error) => log.warn({ signature, err: e.message }, 'could not record a transaction status')),
             })) {
               const rlog = log.child({ readingId: r.readingId, signature: r.txSignature });
-              if (r.outcome === 'minted') await completeReadings(deps.db, claim.token, [r.readingId], r.txSignature!);
+              // The first reading of a landed transaction completes all of it (the rest find nothing to do).
+              if (r.outcome === 'minted') await completeTransaction(deps.db, claim.token, r.txSignature!);
               else if (r.outcome === 'failed' && controller.signal.aborted && !r.txSignature) await releaseUnsent(deps.db, claim.token, [r.readingId]);
               else if (r.outcome === 'failed') await releaseFailed(deps.db, claim.token, [r.readingId], r.error ?? 'failed', policy);
               // unknown: left processing with its signature; the rescuer settles it by signature.

@@ -13,7 +13,7 @@ import { makeBatchRunner } from '../../src/minting/runBatch.js';
 import { makeBatchEvents } from '../../src/minting/events.js';
 import { rescue } from '../../src/minting/rescue.js';
 import { startWorker } from '../../src/minting/worker.js';
-import { claimReadings } from '../../src/minting/repo.js';
+import { claimReadings, completeTransaction, markTransaction, recordSigned } from '../../src/minting/repo.js';
 import { DATABASES, postgresAvailable, type TestDatabase } from '../support/db.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
 import { ataOf } from '../support/energyToken.js';
@@ -35,7 +35,7 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     await chain?.stop();
   });
 
-  const users = Array.from({ length: 4 }, () => Keypair.generate().publicKey);
+  const users = Array.from({ length: 6 }, () => Keypair.generate().publicKey);
   let seq = 0;
   const add = async (u: number, tokens: bigint) => {
     const id = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
@@ -104,12 +104,54 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     expect(await balanceOf(1)).toBe(2_000n);
   });
 
+  // A claimer that dies after it learned how a transaction ended, before its readings were changed.
+  const claimAndMint = async (ids: string[], over: Parameters<typeof testMinter>[1]) => {
+    const claim = await claimReadings(t!.database.db, { limit: ids.length, leaseMs: 500, batchId: '33333333-3333-4333-8333-333333333333', ids });
+    const { minter } = testMinter(chain, over);
+    const marks: Promise<void>[] = [];
+    const batch = claim.rows.map((r) => ({ readingId: r.id, userId: r.userId, walletAddress: r.walletAddress, kwhAmount: r.kwhAmount, tokensToMint: BigInt(r.tokensToMint), meterId: r.meterId }));
+    const results = await minter.mintEnergyTokensBatch(batch, {
+      onSigned: (rec) => recordSigned(t!.database.db, claim.token, claim.rows[0]!.batchId!, rec),
+      onTransaction: (sig, status, error) => void marks.push(markTransaction(t!.database.db, sig, status, error)),
+    });
+    await Promise.all(marks);
+    return { claim, results };
+  };
+
+  it('a transaction recorded as expired whose readings its claimer never released: the rescuer releases them', async () => {
+    if (!t || !chain.localnet) return;
+    const ids = [await add(2, 5n), await add(2, 6n)];
+    chain.localnet.hooks.dropNextSends(1_000_000);
+    const { results } = await claimAndMint(ids, { maxExpiries: 0, send: { pollMs: 20, rebroadcastMs: 60_000, followTimeoutMs: 60_000 } });
+    chain.localnet.hooks.clearSendFaults();
+    expect(results.map((r) => r.error)).toEqual([expect.stringMatching(/expired 1 times/), expect.stringMatching(/expired 1 times/)]);
+    // The process dies here: both readings stay processing, carrying the expired signature.
+    for (const id of ids) expect((await statusOf(id)).status).toBe('processing');
+    await new Promise((r) => setTimeout(r, 600));
+    const report = await rescueNow();
+    expect(report.expired).toBe(1);
+    for (const id of ids) expect((await statusOf(id))).toMatchObject({ status: 'pending', txSignature: null });
+  });
+
+  it('a landed transaction completes all of its readings in one change', async () => {
+    if (!t || !chain.localnet) return;
+    const ids = [await add(3, 7n), await add(3, 8n), await add(3, 9n)];
+    const { claim, results } = await claimAndMint(ids, {});
+    const signatures = new Set(results.map((r) => r.txSignature));
+    expect(signatures.size).toBe(1);
+    expect(await completeTransaction(t.database.db, claim.token, results[0]!.txSignature!)).toBe(3);
+    for (const id of ids) expect((await statusOf(id)).status).toBe('completed');
+    const [tx] = await t.database.db.select().from(mintTransactions).where(eq(mintTransactions.signature, results[0]!.txSignature!));
+    expect(tx!.status).toBe('confirmed');
+    expect(await balanceOf(3)).toBe(24n);
+  });
+
   it('two claimers never claim the same reading, and a lease that ran out is taken back', async () => {
     if (!t) return;
-    const ids = await Promise.all([add(2, 1n), add(2, 2n), add(3, 3n), add(3, 4n)]);
+    const ids = await Promise.all([add(4, 1n), add(4, 2n), add(5, 3n), add(5, 4n)]);
     const [a, b] = await Promise.all([
-      claimReadings(t.database.db, { limit: 3, leaseMs: 1_000, batchId: '11111111-1111-4111-8111-111111111111' }),
-      claimReadings(t.database.db, { limit: 3, leaseMs: 1_000, batchId: '22222222-2222-4222-8222-222222222222' }),
+      claimReadings(t.database.db, { limit: 3, leaseMs: 1_000, batchId: '11111111-1111-4111-8111-111111111111', ids }),
+      claimReadings(t.database.db, { limit: 3, leaseMs: 1_000, batchId: '22222222-2222-4222-8222-222222222222', ids }),
     ]);
     const claimed = [...a.rows, ...b.rows].map((r) => r.id);
     expect(new Set(claimed).size).toBe(claimed.length);

@@ -94,7 +94,13 @@ async function waitCompleted(ids: string[], timeoutMs: number) {
   for (;;) {
     const [row] = await t!.database.db.select({ n: sql<number>`count(*)::int` }).from(readings).where(and(eq(readings.status, 'completed'), inArray(readings.id, ids)));
     if (row!.n === ids.length) return;
-    if (Date.now() > deadline) throw new Error(`only ${row!.n} of ${ids.length} readings completed in time`);
+    if (Date.now() > deadline) {
+      // Say where the rest are, so a red run explains itself.
+      const rest = await t!.database.db.select().from(readings).where(and(sql`status <> 'completed'`, inArray(readings.id, ids)));
+      const txs = await t!.database.db.select().from(mintTransactions).where(arrayOverlaps(mintTransactions.readingIds, rest.map((r) => r.id)));
+      const show = (o: object) => JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? `${v.length} bytes` : v));
+      throw new Error(`only ${row!.n} of ${ids.length} readings completed in time; the rest:\n${rest.map(show).join('\n')}\ntheir transactions:\n${txs.map(show).join('\n')}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }

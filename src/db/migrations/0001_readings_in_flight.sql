@@ -1,0 +1,1 @@
+CREATE INDEX "readings_in_flight" ON "readings" USING btree ("tx_signature") WHERE "readings"."status" = 'processing';
