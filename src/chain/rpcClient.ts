@@ -11,6 +11,14 @@ export interface RpcClient {
 /** JSON-RPC codes a retry may fix: node behind / unhealthy, slot skipped or not yet available. */
 const RETRYABLE_RPC_CODES = new Set([-32004, -32005, -32007, -32009, -32014, -32016]);
 
+/**
+ * The socket closed under the request: most often a kept-alive connection the server had just closed for
+ * idleness. One retry on a new connection is safe, since every call made here is idempotent (reads, and
+ * sends of the same signed bytes).
+ */
+const CLOSED_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const closedSocket = (e: unknown) => CLOSED_SOCKET_CODES.has(String(((e as Error).cause as { code?: unknown } | undefined)?.code));
+
 export function makeRpcClient(opts: { url: string; timeoutMs: number; fetchImpl?: typeof fetch }): RpcClient {
   const doFetch = opts.fetchImpl ?? fetch;
   let nextId = 1;
@@ -18,13 +26,15 @@ export function makeRpcClient(opts: { url: string; timeoutMs: number; fetchImpl?
     url: opts.url,
     async call<T>(method: string, params: unknown[] = []): Promise<T> {
       let res: Response;
-      try {
-        res = await doFetch(opts.url, {
+      const post = () =>
+        doFetch(opts.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
           signal: AbortSignal.timeout(opts.timeoutMs),
         });
+      try {
+        res = await post().catch((e: unknown) => (closedSocket(e) ? post() : Promise.reject(e)));
       } catch (e) {
         const name = (e as Error).name;
         const timedOut = name === 'TimeoutError' || name === 'AbortError';

@@ -10,13 +10,14 @@ import { makeLog } from '../../../src/log.js';
 
 let server: Server;
 let url: string;
-let answer: (body: any) => { status: number; body: string } | null;
+let answer: (body: any) => { status: number; body: string } | 'reset' | null;
 beforeAll(async () => {
   server = createServer(async (req, res) => {
     let raw = '';
     for await (const c of req) raw += c;
     const a = answer(JSON.parse(raw));
     if (!a) return; // never answer
+    if (a === 'reset') return req.socket.destroy();
     res.writeHead(a.status, { 'content-type': 'application/json' });
     res.end(a.body);
   });
@@ -54,6 +55,19 @@ it('no answer within the timeout is a retryable failure without a code', async (
   expect(f?.rpcCode).toBeNull();
   expect(f?.retryable).toBe(true);
   expect(f?.message).toMatch(/no answer within 100 ms/);
+});
+
+it('a connection closed under the request is tried once more on a new one, then reported', async () => {
+  let calls = 0;
+  answer = (b) => (++calls === 1 ? 'reset' : { status: 200, body: JSON.stringify({ jsonrpc: '2.0', id: b.id, result: 7 }) });
+  expect(await makeRpcClient({ url, timeoutMs: 1000 }).call('getSlot')).toBe(7);
+  expect(calls).toBe(2);
+  calls = 0;
+  answer = () => (calls++, 'reset');
+  const f = await failureOf(makeRpcClient({ url, timeoutMs: 1000 }).call('getSlot'));
+  expect(calls).toBe(2);
+  expect(f?.message).toBe('getSlot: connection failed');
+  expect(f?.retryable).toBe(true);
 });
 
 it('a body that is not JSON is retryable', async () => {
