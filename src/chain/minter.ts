@@ -7,7 +7,8 @@ import { ComputeBudgetProgram, type Keypair, PublicKey, Transaction, type Transa
 import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
 import bs58 from 'bs58';
 import pLimit from 'p-limit';
-import { BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful } from '../errors.js';
+import pRetry from 'p-retry';
+import { BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful, RpcFailure } from '../errors.js';
 import type { Log } from '../log.js';
 import { estimateBatchFee, type FeeEstimate, optimizeBatch, type PackLimits, type PlannedMint } from '../minting/optimizeBatch.js';
 import type { MintBatchData, MintResult } from '../minting/types.js';
@@ -35,6 +36,8 @@ export interface MinterDeps {
   concurrency: number;
   maxPriorityMicroLamports: bigint;
   send: Omit<SendOptions, 'log'>;
+  /** Retries of a transient RPC failure (429, 5xx, time-out) in a read before signing; default 3. */
+  readRetries?: number;
   /** New transactions built for the same readings after provable expiries, before giving up. */
   maxExpiries?: number;
   /** Called with every signed transaction before its first send; a throw means it is never sent. */
@@ -62,6 +65,16 @@ export function makeMinter(deps: MinterDeps) {
   const program = new Program({ ...deps.idl, address: deps.programId.toBase58() }, { connection: {} } as never);
   const ataOf = (wallet: string) => getAssociatedTokenAddressSync(deps.mint, new PublicKey(wallet), false, TOKEN_2022_PROGRAM_ID);
   const ataKnown = (wallet: string) => knownAtas.has(wallet);
+  // Nothing is at stake before signing: a transient failure there is retried instead of costing the
+  // readings an attempt (and a back-off).
+  const read = <T>(method: string, params: unknown[], signal?: AbortSignal) =>
+    pRetry(() => deps.rpc.call<T>(method, params), {
+      retries: deps.readRetries ?? 3,
+      minTimeout: 100,
+      randomize: true,
+      signal,
+      shouldRetry: ({ error }) => error instanceof RpcFailure && error.retryable,
+    });
 
   function validate(batch: MintBatchData[]): void {
     if (batch.length === 0) throw new EmptyBatch();
@@ -80,20 +93,21 @@ export function makeMinter(deps: MinterDeps) {
   }
 
   /** Learn which recipients already have a token account, so no creation is paid or packed for them. */
-  async function discoverAtas(batch: MintBatchData[]): Promise<void> {
+  async function discoverAtas(batch: MintBatchData[], signal?: AbortSignal): Promise<void> {
     const unknown = [...new Set(batch.map((r) => r.walletAddress))].filter((w) => !knownAtas.has(w));
     for (let i = 0; i < unknown.length; i += 100) {
       const chunk = unknown.slice(i, i + 100);
-      const res = await deps.rpc.call<Context<(object | null)[]>>('getMultipleAccounts', [
-        chunk.map((w) => ataOf(w).toBase58()),
-        { encoding: 'base64', dataSlice: { offset: 0, length: 0 }, commitment: 'confirmed' },
-      ]);
+      const res = await read<Context<(object | null)[]>>(
+        'getMultipleAccounts',
+        [chunk.map((w) => ataOf(w).toBase58()), { encoding: 'base64', dataSlice: { offset: 0, length: 0 }, commitment: 'confirmed' }],
+        signal,
+      );
       res.value.forEach((acc, j) => acc && knownAtas.add(chunk[j]!));
     }
   }
 
-  async function priorityFee(): Promise<bigint> {
-    const fees = await deps.rpc.call<{ prioritizationFee: number }[]>('getRecentPrioritizationFees', [[tokenInfo.toBase58(), deps.mint.toBase58()]]);
+  async function priorityFee(signal?: AbortSignal): Promise<bigint> {
+    const fees = await read<{ prioritizationFee: number }[]>('getRecentPrioritizationFees', [[tokenInfo.toBase58(), deps.mint.toBase58()]], signal);
     const paid = fees.map((f) => BigInt(f.prioritizationFee)).filter((f) => f > 0n).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const p75 = paid.length ? paid[Math.floor(paid.length * 0.75)]! : 0n;
     return p75 < deps.maxPriorityMicroLamports ? p75 : deps.maxPriorityMicroLamports;
@@ -145,14 +159,18 @@ export function makeMinter(deps: MinterDeps) {
     let signed: SignedRecord;
     let roles: IxRole[];
     try {
-      const latest = await deps.rpc.call<Context<{ blockhash: string; lastValidBlockHeight: number }>>('getLatestBlockhash', [{ commitment: 'confirmed' }]);
+      const latest = await read<Context<{ blockhash: string; lastValidBlockHeight: number }>>('getLatestBlockhash', [{ commitment: 'confirmed' }], opts.signal);
       const probe = await instructionsFor(mints, MAX_CU, price);
       const unsigned = new Transaction({ feePayer: deps.authority.publicKey, ...latest.value }).add(...probe.ixs);
       // Simulate before signing: it sizes the compute limit and finds a bad recipient while nothing is at stake.
-      const sim = await deps.rpc.call<Context<{ err: TransactionErrorJson | null; unitsConsumed?: number }>>('simulateTransaction', [
-        unsigned.serialize({ requireAllSignatures: false, verifySignatures: false }).toString('base64'),
-        { encoding: 'base64', sigVerify: false, replaceRecentBlockhash: true, commitment: 'confirmed' },
-      ]);
+      const sim = await read<Context<{ err: TransactionErrorJson | null; unitsConsumed?: number }>>(
+        'simulateTransaction',
+        [
+          unsigned.serialize({ requireAllSignatures: false, verifySignatures: false }).toString('base64'),
+          { encoding: 'base64', sigVerify: false, replaceRecentBlockhash: true, commitment: 'confirmed' },
+        ],
+        opts.signal,
+      );
       if (sim.value.err) {
         const { decoded, mintIndex } = blame(sim.value.err, probe.roles);
         if (mintIndex === null) return fail(mints, decoded.message);
@@ -206,9 +224,9 @@ export function makeMinter(deps: MinterDeps) {
   /** Yields each reading's MintResult as its transaction settles (not in input order). */
   async function* mintStream(batch: MintBatchData[], opts: MintOptions = {}): AsyncGenerator<MintResult> {
     validate(batch);
-    await discoverAtas(batch);
+    await discoverAtas(batch, opts.signal);
     const plan = optimizeBatch(batch, deps.limits, ataKnown);
-    const price = await priorityFee();
+    const price = await priorityFee(opts.signal);
     (opts.log ?? deps.log).info({ readings: batch.length, transactions: plan.length, priceMicroLamports: String(price) }, 'batch planned');
 
     const queue: MintResult[] = [];

@@ -8,7 +8,7 @@ import { and, arrayOverlaps, eq, inArray, sql } from 'drizzle-orm';
 import { insertReadings } from '../../src/readings/repo.js';
 import { mintTransactions, readings } from '../../src/db/schema.js';
 import { AUTHORITY_KEYPAIR_PATH, REPO_ROOT } from '../../anchor-localnet/paths.js';
-import { freshPostgres, postgresAvailable, type TestDatabase } from '../support/db.js';
+import { freshPostgres, postgresAvailable, type TestDatabase, waitCompleted } from '../support/db.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
 import { ataOf, MINT, TOKEN_INFO } from '../support/energyToken.js';
 import { PublicKey } from '@solana/web3.js';
@@ -89,22 +89,6 @@ async function seed(n: number, users: Keypair['publicKey'][], tag: string) {
   return rows;
 }
 
-async function waitCompleted(ids: string[], timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await t!.database.db.select({ n: sql<number>`count(*)::int` }).from(readings).where(and(eq(readings.status, 'completed'), inArray(readings.id, ids)));
-    if (row!.n === ids.length) return;
-    if (Date.now() > deadline) {
-      // Say where the rest are, so a red run explains itself.
-      const rest = await t!.database.db.select().from(readings).where(and(sql`status <> 'completed'`, inArray(readings.id, ids)));
-      const txs = await t!.database.db.select().from(mintTransactions).where(arrayOverlaps(mintTransactions.readingIds, rest.map((r) => r.id)));
-      const show = (o: object) => JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? `${v.length} bytes` : v));
-      throw new Error(`only ${row!.n} of ${ids.length} readings completed in time; the rest:\n${rest.map(show).join('\n')}\ntheir transactions:\n${txs.map(show).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** The three figures: minted twice, lost, and on-chain balances against the sums of readings. */
 async function verify(rows: Awaited<ReturnType<typeof seed>>) {
   const ids = new Set(rows.map((r) => r.id));
@@ -132,7 +116,7 @@ it(`two worker processes on one database mint ${N} readings, each exactly once`,
   const users = Array.from({ length: 200 }, () => Keypair.generate().publicKey);
   const rows = await seed(N, users, 'aaaaaaaa');
   const [a, b] = await Promise.all([start('worker'), start('worker')]);
-  await waitCompleted(rows.map((r) => r.id), 240_000);
+  await waitCompleted(t!.database.db, rows.map((r) => r.id), 240_000);
   await Promise.all([stop(a.child, 'SIGTERM'), stop(b.child, 'SIGTERM')]);
   await verify(rows);
 }, 300_000);
@@ -150,7 +134,7 @@ it('a worker killed with SIGKILL between signing and confirming: after a restart
   }
   await stop(first.child, 'SIGKILL').finally(() => chain.localnet!.hooks.resumeSlots());
   const second = await start('worker');
-  await waitCompleted(rows.map((r) => r.id), 120_000);
+  await waitCompleted(t!.database.db, rows.map((r) => r.id), 120_000);
   await stop(second.child, 'SIGTERM');
   await verify(rows);
 }, 200_000);
@@ -199,7 +183,7 @@ it(`a worker SIGKILLed at ${KILL_POINTS} random points of one run and restarted 
     await stop(w.child, 'SIGKILL');
   }
   const last = await start('worker');
-  await waitCompleted(rows.map((r) => r.id), 180_000);
+  await waitCompleted(t!.database.db, rows.map((r) => r.id), 180_000);
   await stop(last.child, 'SIGTERM');
   await verify(rows);
 }, 400_000);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Keypair } from '@solana/web3.js';
-import { count, eq } from 'drizzle-orm';
+import { and, count, eq, inArray } from 'drizzle-orm';
 import { startFaultProxy, NO_FAULTS, type FaultProxy, type Faults } from '../../anchor-localnet/faultProxy.js';
 import { loadConfig } from '../../src/config.js';
 import { readings } from '../../src/db/schema.js';
@@ -17,6 +17,7 @@ import { reconcile } from '../../src/minting/reconcile.js';
 import { makeRpcClient } from '../../src/chain/rpcClient.js';
 import { startService } from '../../src/service.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
+import { waitCompleted } from '../support/db.js';
 import { MINT } from '../support/energyToken.js';
 import { AUTHORITY_KEYPAIR_PATH } from '../../anchor-localnet/paths.js';
 
@@ -77,15 +78,11 @@ it.each(scenarios)(`${N} readings with %s: 0 minted twice, 0 lost, balances equa
       readingTimestamp: new Date(Date.UTC(2026, 0, 1) + i),
     }));
     await insertReadings(svc.database.db, rows);
-    const completed = async () => (await svc.database.db.select({ n: count() }).from(readings).where(eq(readings.status, 'completed')))[0]!.n;
-    const deadline = Date.now() + 240_000;
-    while ((await completed()) < N) {
-      if (Date.now() > deadline) throw new Error(`only ${await completed()} of ${N} completed; proxy counts ${JSON.stringify(proxy.counts)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitCompleted(svc.database.db, rows.map((r) => r.id), 240_000, () => `(proxy counts ${JSON.stringify(proxy.counts)})`);
     Object.assign(proxy.faults, NO_FAULTS);
     const r = await reconcile(svc.database.db, rpc, MINT.toBase58());
-    const lost = N - (await completed());
+    const [done] = await svc.database.db.select({ n: count() }).from(readings).where(and(eq(readings.status, 'completed'), inArray(readings.id, rows.map((r) => r.id))));
+    const lost = N - done!.n;
     expect({ mintedTwiceOrMissing: r.differences.length, lost }).toEqual({ mintedTwiceOrMissing: 0, lost: 0 });
     expect(r.supply - supplyBefore).toBe(r.completedTotal); // the mint grew by exactly what the readings carry
   } finally {

@@ -3,7 +3,9 @@
 // need, and fail under CI.
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { openDatabase, type Database } from '../../src/db/client.js';
+import { and, arrayOverlaps, eq, inArray, sql as q } from 'drizzle-orm';
+import { openDatabase, type Database, type Db } from '../../src/db/client.js';
+import { mintTransactions, readings } from '../../src/db/schema.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -56,3 +58,21 @@ export const DATABASES = [
   ['postgres', freshPostgres],
   ['pglite', freshPglite],
 ] as const;
+
+/** Wait until every reading is completed; on time-out say where the rest are, so a red run explains itself. */
+export async function waitCompleted(db: Db, ids: string[], timeoutMs: number, context: () => string = () => ''): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await db.select({ n: q<number>`count(*)::int` }).from(readings).where(and(eq(readings.status, 'completed'), inArray(readings.id, ids)));
+    if (row!.n === ids.length) return;
+    if (Date.now() > deadline) {
+      const rest = await db.select().from(readings).where(and(q`status <> 'completed'`, inArray(readings.id, ids))).limit(20);
+      const txs = await db.select().from(mintTransactions).where(arrayOverlaps(mintTransactions.readingIds, rest.map((r) => r.id)));
+      const show = (o: object) => JSON.stringify(o, (k, v) => (k === 'raw' ? '(bytes)' : typeof v === 'bigint' ? String(v) : v));
+      throw new Error(
+        `only ${row!.n} of ${ids.length} readings completed in time ${context()}; the rest:\n${rest.map(show).join('\n')}\ntheir transactions:\n${txs.map(show).join('\n')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -8,6 +8,7 @@ import { reading, testMinter } from '../../support/minter.js';
 import type { MintResult } from '../../../src/minting/types.js';
 import { BatchTooLarge, EmptyBatch, InvalidBatchData } from '../../../src/errors.js';
 import { partialFailure } from '../../../src/chain/minter.js';
+import { makeRpcClient } from '../../../src/chain/rpcClient.js';
 
 let chain: TestChain;
 beforeAll(async () => {
@@ -100,4 +101,28 @@ it('estimates the real fee: signatures, priority fee and rent for accounts to cr
   // A Token-2022 associated account is 170 bytes (with its ImmutableOwner extension).
   expect(fee.rentLamports).toBe(3n * BigInt(await chain.connection.getMinimumBalanceForRentExemption(170)));
   expect(fee.totalLamports).toBe(fee.baseFeeLamports + fee.priorityFeeLamports + fee.rentLamports);
+});
+
+it('a 429 before signing is retried, not counted against the reading; with no retries allowed it fails unsent', async () => {
+  // An RPC that answers 429 to the first getLatestBlockhash of each minter, and forwards everything else.
+  const throttledOnce = () => {
+    const seen: string[] = [];
+    const fetchImpl: typeof fetch = async (url, init) => {
+      const method = JSON.parse(String(init!.body)).method as string;
+      seen.push(method);
+      if (method === 'getLatestBlockhash' && seen.filter((m) => m === method).length === 1) return new Response('slow down', { status: 429 });
+      return fetch(url, init);
+    };
+    return { seen, rpc: makeRpcClient({ url: chain.url, timeoutMs: 2_000, fetchImpl }) };
+  };
+  const user = Keypair.generate().publicKey;
+  const a = throttledOnce();
+  const [ok] = await testMinter(chain, { rpc: a.rpc }).minter.mintOne(reading(user, 11n));
+  expect(ok).toMatchObject({ success: true, outcome: 'minted' });
+  expect(a.seen.filter((m) => m === 'getLatestBlockhash')).toHaveLength(2);
+
+  const b = throttledOnce();
+  const [no] = await testMinter(chain, { rpc: b.rpc, readRetries: 0 }).minter.mintOne(reading(user, 12n));
+  expect(no).toMatchObject({ success: false, outcome: 'failed', txSignature: null, error: 'not sent: getLatestBlockhash: HTTP 429' });
+  expect((await getAccount(chain.connection, ataOf(user), 'confirmed', TOKEN_2022_PROGRAM_ID)).amount).toBe(11n);
 });
