@@ -64,8 +64,8 @@ it.each(scenarios)(`${N} readings with %s: 0 minted twice, 0 lost, balances equa
     log,
   );
   const rpc = makeRpcClient({ url: chain.url, timeoutMs: 5000 });
-  const supplyBefore = (await reconcile(svc.database.db, rpc, MINT.toBase58())).supply;
   try {
+    const supplyBefore = (await reconcile(svc.database.db, rpc, MINT.toBase58())).supply;
     Object.assign(proxy.faults, NO_FAULTS, faults);
     const users = Array.from({ length: Math.max(10, Math.floor(N / 5)) }, () => Keypair.generate().publicKey.toBase58());
     const rows = Array.from({ length: N }, (_, i) => ({
