@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Keypair } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, getAccount } from '@solana/spl-token';
-import { and, arrayOverlaps, eq, inArray, sql } from 'drizzle-orm';
+import { arrayOverlaps, eq, inArray, sql } from 'drizzle-orm';
 import { insertReadings } from '../../src/readings/repo.js';
 import { mintTransactions, readings } from '../../src/db/schema.js';
 import { AUTHORITY_KEYPAIR_PATH, REPO_ROOT } from '../../anchor-localnet/paths.js';
