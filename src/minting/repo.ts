@@ -1,7 +1,7 @@
 // The queue's state changes. Every change after a claim names the claim token, so a worker whose lease
 // was taken back can no longer change what it no longer holds.
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { batches, idempotencyKeys, mintTransactions, queueStats as queueStatsView, READING_STATUSES, readings, type ReadingStatus, systemSettings } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
@@ -38,6 +38,16 @@ export async function claimReadings(db: Db, opts: { limit: number; leaseMs: numb
   const ids = (Array.isArray(result) ? result : (result as { rows: { id: string }[] }).rows).map((r) => (r as { id: string }).id);
   const rows = ids.length ? await db.select().from(readings).where(and(inArray(readings.id, ids), eq(readings.claimToken, token))) : [];
   return { token, rows };
+}
+
+/** Whether a claim would find anything: an idle worker then makes no batch (no empty rows, no log lines). */
+export async function anythingClaimable(db: Db): Promise<boolean> {
+  const rows = await db
+    .select({ id: readings.id })
+    .from(readings)
+    .where(and(eq(readings.status, 'pending'), lte(readings.nextAttemptAt, sql`now()`)))
+    .limit(1);
+  return rows.length > 0;
 }
 
 /** Record a signed transaction before its first send; refuses (throws) if the claim was lost. */

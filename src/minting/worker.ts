@@ -3,7 +3,7 @@
 // signed transaction to confirmed or expired, and releases the leases of what was never signed.
 import type { Log } from '../log.js';
 import type { BatchRunner } from './runBatch.js';
-import { readSettings, type Settings } from './repo.js';
+import { anythingClaimable, readSettings, type Settings } from './repo.js';
 import type { Db } from '../db/client.js';
 import type { RescueReport } from './rescue.js';
 
@@ -30,6 +30,7 @@ export function startWorker(deps: WorkerDeps) {
       deps.log.warn({ reason: pause }, 'worker paused: not claiming');
       return;
     }
+    if (!(await anythingClaimable(deps.db))) return;
     const batch = await deps.runner.start('poll', null);
     await batch.done;
   };

@@ -3,11 +3,11 @@
 // Balances on chain end equal to the sums of the readings; nothing is minted twice or lost.
 import { Keypair } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, getAccount } from '@solana/spl-token';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { makeRpcClient } from '../../src/chain/rpcClient.js';
 import { loadIdl } from '../../src/chain/energyToken.js';
 import { explainTransactionError } from '../../src/chain/programErrors.js';
-import { readings as readingsTable, mintTransactions } from '../../src/db/schema.js';
+import { batches, readings as readingsTable, mintTransactions } from '../../src/db/schema.js';
 import { insertReadings } from '../../src/readings/repo.js';
 import { makeBatchRunner } from '../../src/minting/runBatch.js';
 import { makeBatchEvents } from '../../src/minting/events.js';
@@ -97,11 +97,14 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     const worker = startWorker({ db: t.database.db, runner: makeBatchRunner({ db: t.database.db, minter: healthy, log: testLog, defaults, leaseMs: 10_000, events: makeBatchEvents(t.database) }), rescue: rescueNow, log: testLog, defaults });
     try {
       for (let i = 0; i < 100 && (await statusOf(id)).status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300)); // a few idle cycles
     } finally {
       await worker.stop();
     }
     expect((await statusOf(id)).status).toBe('completed');
     expect(await balanceOf(1)).toBe(2_000n);
+    // Idle cycles make no batches: every batch the worker made carried readings.
+    expect(await t.database.db.select().from(batches).where(and(eq(batches.source, 'poll'), eq(batches.totalReadings, 0)))).toEqual([]);
   });
 
   // A claimer that dies after it learned how a transaction ended, before its readings were changed.
