@@ -11,6 +11,9 @@ export interface Claim {
   rows: ReadingRow[];
 }
 
+/** Readings a claim may take now: pending, and past their back-off. */
+const claimable = and(eq(readings.status, 'pending'), lte(readings.nextAttemptAt, sql`now()`));
+
 /**
  * Claim up to `limit` pending readings (or just the given ids, if pending) for one batch.
  *
@@ -29,7 +32,7 @@ export async function claimReadings(db: Db, opts: { limit: number; leaseMs: numb
       attempts = attempts + 1, updated_at = now()
     where id in (
       select id from readings
-      where status = 'pending' and next_attempt_at <= now() ${only}
+      where ${claimable} ${only}
       order by next_attempt_at, created_at, id
       limit ${opts.limit}
       for update skip locked
@@ -42,11 +45,7 @@ export async function claimReadings(db: Db, opts: { limit: number; leaseMs: numb
 
 /** Whether a claim would find anything: an idle worker then makes no batch (no empty rows, no log lines). */
 export async function anythingClaimable(db: Db): Promise<boolean> {
-  const rows = await db
-    .select({ id: readings.id })
-    .from(readings)
-    .where(and(eq(readings.status, 'pending'), lte(readings.nextAttemptAt, sql`now()`)))
-    .limit(1);
+  const rows = await db.select({ id: readings.id }).from(readings).where(claimable).limit(1);
   return rows.length > 0;
 }
 
@@ -128,12 +127,14 @@ export async function markTransaction(db: Db, signature: string, status: 'sent' 
     .where(and(eq(mintTransactions.signature, signature), inArray(mintTransactions.status, ['signed', 'sent'])));
 }
 
+export type MintTransactionRow = typeof mintTransactions.$inferSelect;
+
 /**
  * The rescuer's work: the transactions carried by readings whose claimer's lease ran out. Driven by the
  * readings, not by the ledger's status, so a claimer that died after recording how a transaction ended
  * but before changing all of its readings leaves nothing behind.
  */
-export async function abandonedTransactions(db: Db) {
+export async function abandonedTransactions(db: Db): Promise<MintTransactionRow[]> {
   return db
     .select()
     .from(mintTransactions)

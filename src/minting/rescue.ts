@@ -5,7 +5,7 @@ import type { RpcClient, TransactionErrorJson } from '../chain/rpcClient.js';
 import { fateOf } from '../chain/sendAndConfirm.js';
 import type { Db } from '../db/client.js';
 import type { Log } from '../log.js';
-import { abandonedTransactions, completeTransaction, markTransaction, releaseFailed, type RetryPolicy, takeBackExpiredLeases } from './repo.js';
+import { abandonedTransactions, completeTransaction, markTransaction, type MintTransactionRow, releaseFailed, type RetryPolicy, takeBackExpiredLeases } from './repo.js';
 
 export interface RescueReport {
   confirmed: number;
@@ -25,7 +25,7 @@ export interface RescueDeps {
 }
 
 /** How an abandoned transaction ended: as recorded, if its claimer lived to see it, or else as the chain says. */
-async function settledFate(deps: RescueDeps, tx: Awaited<ReturnType<typeof abandonedTransactions>>[number]): Promise<Fate> {
+async function settledFate(deps: RescueDeps, tx: MintTransactionRow): Promise<Fate> {
   switch (tx.status) {
     case 'confirmed':
     case 'expired':

@@ -80,6 +80,7 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
             meterId: r.meterId,
           }));
           log.info({ readings: batch.length }, 'batch claimed');
+          const landed = new Set<string>();
           try {
             for await (const r of deps.minter.mintStream(batch, {
               signal: controller.signal,
@@ -89,9 +90,11 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
                 void markTransaction(deps.db, signature, status, error).catch((e: Error) => log.warn({ signature, err: e.message }, 'could not record a transaction status')),
             })) {
               const rlog = log.child({ readingId: r.readingId, signature: r.txSignature });
-              // The first reading of a landed transaction completes all of it (the rest find nothing to do).
-              if (r.outcome === 'minted') await completeTransaction(deps.db, claim.token, r.txSignature!);
-              else if (r.outcome === 'failed' && controller.signal.aborted && !r.txSignature) await releaseUnsent(deps.db, claim.token, [r.readingId]);
+              // The first reading of a landed transaction completes all of its readings at once.
+              if (r.outcome === 'minted') {
+                if (!landed.has(r.txSignature!)) await completeTransaction(deps.db, claim.token, r.txSignature!);
+                landed.add(r.txSignature!);
+              } else if (r.outcome === 'failed' && controller.signal.aborted && !r.txSignature) await releaseUnsent(deps.db, claim.token, [r.readingId]);
               else if (r.outcome === 'failed') await releaseFailed(deps.db, claim.token, [r.readingId], r.error ?? 'failed', policy);
               // unknown: left processing with its signature; the rescuer settles it by signature.
               rlog.info({ outcome: r.outcome, error: r.error }, 'reading settled');
