@@ -24,8 +24,15 @@ export function makeBatchEvents(database: Pick<Database, 'listen' | 'notify'>): 
       const e = JSON.parse(payload) as BatchEvent;
       for (const h of handlers.get(e.batch_id) ?? []) h(e);
     }));
+  // One notify at a time: Postgres delivers notifications in commit order, so what this process publishes
+  // arrives in the order published (a summary never overtakes its results, whatever pool connection each uses).
+  let previous: Promise<unknown> = Promise.resolve();
   return {
-    publish: (e) => database.notify(CHANNEL, JSON.stringify(e)),
+    publish(e) {
+      const sent = previous.then(() => database.notify(CHANNEL, JSON.stringify(e)));
+      previous = sent.catch(() => undefined);
+      return sent;
+    },
     async subscribe(batchId, on) {
       await ensureListening();
       const set = handlers.get(batchId) ?? new Set();
