@@ -1,6 +1,9 @@
-// The local chain: LiteSVM plus what a validator adds around it: slots that advance with the clock,
-// a new blockhash every slot and a 150-block validity window, commitment levels, a ledger of landed
-// transactions with their metadata, and recent prioritization fees.
+// The local chain: LiteSVM plus what a validator adds around it. Slots advance with the clock; the
+// transactions received during a slot wait for its end and are executed then, in arrival order, as a
+// block that enforces Agave's cost limits (costModel.ts); what does not fit waits for a later block and
+// is dropped when its blockhash expires. Each block has a new blockhash valid for 150 blocks; commitment
+// levels lag the tip; landed transactions are kept with their metadata; with a ledger directory
+// (ledgerStore.ts) all of it survives a restart.
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -8,10 +11,21 @@ import { join } from 'node:path';
 import { address, getTransactionDecoder, type Address } from '@solana/kit';
 import { Clock, LiteSVM } from 'litesvm';
 import bs58 from 'bs58';
-import { ComputeBudgetProgram, PublicKey, VersionedTransaction } from '@solana/web3.js';
+import { Keypair, PublicKey, SystemProgram, Transaction, VersionedMessage, VersionedTransaction } from '@solana/web3.js';
 import { readFixtures } from './fixtures.js';
 import { ACCOUNTS_DIR, PROGRAMS_DIR } from './paths.js';
 import { renderTxError, txErrorByName, type RenderedError, type UiTransactionError } from './txErrors.js';
+import {
+  budgetOf,
+  CostTracker,
+  DEFAULT_LIMITS,
+  estimateCost,
+  loadedAccountsDataSizeCost,
+  MAX_COMPUTE_UNIT_LIMIT,
+  TRANSACTION_ACCOUNT_BASE_SIZE,
+  type BlockLimits,
+} from './costModel.js';
+import { LedgerStore } from './ledgerStore.js';
 
 export type Commitment = 'processed' | 'confirmed' | 'finalized';
 
@@ -19,13 +33,19 @@ export type Commitment = 'processed' | 'confirmed' | 'finalized';
 export const MAX_PROCESSING_AGE = 150;
 /** Slots the status cache answers for without searchTransactionHistory. */
 const STATUS_CACHE_SLOTS = 300;
+/** A performance sample every 150 slots: Agave's 60 s at the default 400 ms slot. */
+const SAMPLE_SLOTS = 150;
+const MAX_SAMPLES = 720;
+/** A new snapshot once the journal has grown for this long (the journal covers the time between). */
+const SNAPSHOT_EVERY_MS = 10_000;
 const LAMPORTS_PER_SIGNATURE = 5000n;
-const DEFAULT_CU_PER_INSTRUCTION = 200_000;
-const MAX_CU = 1_400_000;
+/** What solana-test-validator's faucet starts with: 500 million SOL. */
+const FAUCET_LAMPORTS = 500_000_000n * 1_000_000_000n;
 const TOKEN_PROGRAMS = new Set(['TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb']);
 const ALT_PROGRAM = 'AddressLookupTab1e1111111111111111111111111';
+const UPGRADEABLE_LOADER = 'BPFLoaderUpgradeab1e11111111111111111111111';
 
-export interface ChainOptions {
+export interface ChainOptions extends Partial<BlockLimits> {
   /** Milliseconds per slot (a validator: 400). */
   slotMs?: number;
   /** Slots after which a transaction counts as confirmed / finalized. */
@@ -33,6 +53,8 @@ export interface ChainOptions {
   finalizeSlots?: number;
   programsDir?: string;
   accountsDir?: string;
+  /** Keep accounts, blocks and transactions in this directory and resume from it. */
+  ledger?: string;
 }
 
 export interface RawAccount {
@@ -47,6 +69,16 @@ interface SlotInfo {
   blockHeight: number;
   blockhash: string;
   time: number;
+}
+
+/** A block with transactions (empty blocks are implied by their slot: every slot has a block here). */
+export interface BlockRecord {
+  slot: number;
+  blockHeight: number;
+  time: number;
+  signatures: string[];
+  /** CU the block used, and its write-locked account that used the most (Agave's cost_tracker_stats). */
+  cost: { block: number; costliestAccount: string | null; costliestAccountCost: number } | null;
 }
 
 export interface TokenBalance {
@@ -98,6 +130,21 @@ export interface DecodedTransaction {
   loadedAddresses: { writable: string[]; readonly: string[] };
 }
 
+export interface PerformanceSample {
+  slot: number;
+  numTransactions: number;
+  numNonVoteTransactions: number;
+  numSlots: number;
+  samplePeriodSecs: number;
+}
+
+/** What one produced block did, for the PubSub server. */
+export interface BlockEvent {
+  slot: number;
+  signatures: string[];
+  writtenAccounts: Set<string>;
+}
+
 export class TransactionRejected extends Error {
   constructor(readonly error: RenderedError, readonly logs: string[] = [], readonly unitsConsumed = 0) {
     super(error.message);
@@ -106,6 +153,14 @@ export class TransactionRejected extends Error {
 
 const toAddress = (a: string | PublicKey): Address => address(typeof a === 'string' ? a : a.toBase58());
 const kitDecoder = getTransactionDecoder();
+const unixSeconds = (ms: number) => Math.floor(ms / 1000);
+
+/** The account keys of a landed transaction, in the runtime's order. */
+export function accountKeysOf(t: Pick<LandedTransaction, 'wire' | 'loadedAddresses'>): string[] {
+  const sigCount = t.wire[0]!; // compact-u16; a transaction never has 128 signatures or more
+  const msg = VersionedMessage.deserialize(t.wire.subarray(1 + sigCount * 64));
+  return [...msg.staticAccountKeys.map((k) => k.toBase58()), ...t.loadedAddresses.writable, ...t.loadedAddresses.readonly];
+}
 
 export class LocalChain {
   readonly events = new EventEmitter();
@@ -113,28 +168,64 @@ export class LocalChain {
   readonly slotMs: number;
   readonly confirmSlots: number;
   readonly finalizeSlots: number;
+  readonly limits: BlockLimits;
+  /** The ledger directory, when the chain keeps one. */
+  readonly ledgerDir: string | null;
+  /** False when the chain resumed from an existing ledger. */
+  readonly createdFresh: boolean;
+  readonly faucet: Keypair;
   private svm: LiteSVM;
+  private store: LedgerStore | null;
   private slots: SlotInfo[] = [];
   private blockhashes = new Map<string, SlotInfo>();
   private ledger = new Map<string, LandedTransaction>();
+  private blocks = new Map<number, BlockRecord>();
+  /** Per account address: the signatures of landed transactions that reference it, oldest first. */
+  private byAddress = new Map<string, string[]>();
   /** Per slot: the priority fee (µlamports/CU) of each landed transaction and its writable accounts. */
   private fees = new Map<number, { fee: number; writable: string[] }[]>();
+  /** Received and not yet in a block, in arrival order. */
+  private pending: DecodedTransaction[] = [];
+  private pendingSignatures = new Set<string>();
+  private samples: PerformanceSample[] = [];
+  private sampleStart = { slot: 0, time: Date.now(), transactions: 0 };
+  private lastSnapshotAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
-  private transactionCount = 0;
 
   constructor(opts: ChainOptions = {}) {
     this.slotMs = opts.slotMs ?? 400;
     this.confirmSlots = opts.confirmSlots ?? 1;
     this.finalizeSlots = opts.finalizeSlots ?? 32;
+    this.limits = { blockCuLimit: opts.blockCuLimit ?? DEFAULT_LIMITS.blockCuLimit, accountCuLimit: opts.accountCuLimit ?? DEFAULT_LIMITS.accountCuLimit };
     this.events.setMaxListeners(0);
-    this.svm = new LiteSVM();
-    this.genesisHash = bs58.encode(randomBytes(32));
-    this.loadGenesis(opts.programsDir ?? PROGRAMS_DIR, opts.accountsDir ?? ACCOUNTS_DIR);
-    // The 150-block window is enforced here, with the validator's error; LiteSVM accepts only its latest.
-    this.svm.withBlockhashCheck(false).withSigverify(true);
-    this.pushSlot(0, 0, this.genesisHash);
-    // Slot 0 is the genesis block, finalized by definition and holding no transactions: work starts in slot 1.
-    this.advance();
+    this.store = opts.ledger ? LedgerStore.open(opts.ledger) : null;
+    this.ledgerDir = this.store?.dir ?? null;
+    try {
+      const stored = this.store?.genesisHash() ?? null;
+      this.createdFresh = stored === null;
+      this.genesisHash = stored ?? bs58.encode(randomBytes(32));
+      this.faucet = Keypair.fromSeed(createHash('sha256').update(`localnet faucet ${this.genesisHash}`).digest());
+      if (stored === null) {
+        this.svm = this.configure(new LiteSVM());
+        this.loadGenesis(opts.programsDir ?? PROGRAMS_DIR, opts.accountsDir ?? ACCOUNTS_DIR);
+        this.pushSlot(0, 0, Date.now());
+        if (this.store) {
+          this.store.writeGenesis(this.genesisHash);
+          this.snapshot();
+        }
+      } else {
+        this.svm = this.restore(this.store!);
+      }
+    } catch (e) {
+      this.store?.close();
+      throw e;
+    }
+    this.sampleStart = { slot: this.slot, time: Date.now(), transactions: this.ledger.size };
+  }
+
+  /** The 150-block window is enforced here, with the validator's error; LiteSVM accepts only its latest. */
+  private configure(svm: LiteSVM): LiteSVM {
+    return svm.withBlockhashCheck(false).withSigverify(true).withTransactionHistory(0n);
   }
 
   private loadGenesis(programsDir: string, accountsDir: string): void {
@@ -144,22 +235,73 @@ export class LocalChain {
       }
     }
     for (const f of readFixtures(accountsDir)) {
-      this.setAccount(f.pubkey, {
+      this.writeAccount(f.pubkey, {
         lamports: BigInt(f.account.lamports),
         data: Buffer.from(f.account.data[0], 'base64'),
         owner: f.account.owner,
         executable: f.account.executable,
       });
     }
+    this.writeAccount(this.faucet.publicKey.toBase58(), { lamports: FAUCET_LAMPORTS, data: new Uint8Array(0), owner: SystemProgram.programId.toBase58(), executable: false });
+  }
+
+  // ---- persistence --------------------------------------------------------------------------------
+
+  private snapshot(): void {
+    if (!this.store) return;
+    const tip = this.tip;
+    this.store.writeSnapshot({ slot: tip.slot, blockHeight: tip.blockHeight, time: tip.time }, this.svm.toBytes());
+    this.lastSnapshotAt = Date.now();
+  }
+
+  /** Load the snapshot, re-execute what the journal has after it, and rebuild the indexes from the journal. */
+  private restore(store: LedgerStore): LiteSVM {
+    const snap = store.readSnapshot();
+    if (!snap) throw new Error(`localnet: the ledger ${store.dir} has a genesis but no snapshot; remove the directory to start anew`);
+    this.svm = this.configure(LiteSVM.fromBytes(snap.state));
+    let tip = { slot: snap.meta.slot, blockHeight: snap.meta.blockHeight, time: snap.meta.time };
+    for (const entry of store.readJournal<LandedTransaction>()) {
+      const replay = entry.seq > snap.meta.seq;
+      if (entry.t === 'account') {
+        if (replay) this.writeAccount(entry.pubkey, entry.account);
+        continue;
+      }
+      if (replay) this.setClock(entry.slot, entry.time);
+      for (const t of entry.txs) {
+        if (replay) this.replay(t);
+        this.record(accountKeysOf(t), t);
+      }
+      this.blocks.set(entry.slot, { slot: entry.slot, blockHeight: entry.blockHeight, time: entry.time, signatures: entry.txs.map((t) => t.signature), cost: null });
+      if (entry.slot >= tip.slot) tip = { slot: entry.slot, blockHeight: entry.blockHeight, time: entry.time };
+    }
+    // The recent window of slots (blockhashes, times) the status cache and the blockhash check use.
+    for (let slot = Math.max(0, tip.slot - STATUS_CACHE_SLOTS); slot <= tip.slot; slot++) {
+      this.pushSlot(slot, tip.blockHeight - (tip.slot - slot), this.blocks.get(slot)?.time ?? tip.time);
+    }
+    for (const t of this.ledger.values()) {
+      if (t.slot > tip.slot - MAX_PROCESSING_AGE) this.noteFee(t.slot, this.decodeStatic(t.wire));
+    }
+    return this.svm;
+  }
+
+  private replay(t: LandedTransaction): void {
+    const result = this.svm.sendTransaction(kitDecoder.decode(t.wire) as never);
+    const err = 'err' in result ? renderTxError(result.err()).json : null;
+    if (JSON.stringify(err) !== JSON.stringify(t.err)) {
+      throw new Error(`localnet: replaying ${t.signature} from the ledger gave ${JSON.stringify(err)}, not ${JSON.stringify(t.err)}; the ledger is inconsistent`);
+    }
   }
 
   // ---- time -------------------------------------------------------------------------------------
 
+  private get tip(): SlotInfo {
+    return this.slots[this.slots.length - 1]!;
+  }
   get slot(): number {
-    return this.slots[this.slots.length - 1]!.slot;
+    return this.tip.slot;
   }
   get blockHeight(): number {
-    return this.slots[this.slots.length - 1]!.blockHeight;
+    return this.tip.blockHeight;
   }
   get running(): boolean {
     return this.timer !== null;
@@ -168,33 +310,38 @@ export class LocalChain {
   start(): void {
     if (!this.timer) this.timer = setInterval(() => this.advance(), this.slotMs);
   }
-  /** Stops slot production (a test hook: blockhashes then never expire and nothing gets confirmed). */
+  /** Stops slot production (a test hook: nothing lands, blockhashes never expire, nothing gets confirmed). */
   pause(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
 
-  /** Produce `n` slots now. */
+  /** Produce `n` blocks now. */
   advance(n = 1): void {
-    for (let i = 0; i < n; i++) {
-      const prev = this.slots[this.slots.length - 1]!;
-      const blockhash = bs58.encode(createHash('sha256').update(prev.blockhash).update(String(prev.slot + 1)).digest());
-      this.pushSlot(prev.slot + 1, prev.blockHeight + 1, blockhash);
-      this.events.emit('slot', this.slot);
-    }
+    for (let i = 0; i < n; i++) this.produceBlock();
   }
 
-  private pushSlot(slot: number, blockHeight: number, blockhash: string): void {
-    const info = { slot, blockHeight, blockhash, time: Date.now() };
+  /** A slot's blockhash: a function of the chain and the slot, so a resumed chain knows every one. */
+  blockhashOf(slot: number): string {
+    if (slot === 0) return this.genesisHash;
+    return bs58.encode(createHash('sha256').update(this.genesisHash).update(String(slot)).digest());
+  }
+
+  private setClock(slot: number, time: number): void {
+    const unix = BigInt(unixSeconds(time));
+    this.svm.setClock(new Clock(BigInt(slot), unix, 0n, 1n, unix));
+  }
+
+  private pushSlot(slot: number, blockHeight: number, time: number): void {
+    const info = { slot, blockHeight, blockhash: this.blockhashOf(slot), time };
     this.slots.push(info);
-    this.blockhashes.set(blockhash, info);
+    this.blockhashes.set(info.blockhash, info);
     while (this.slots.length > STATUS_CACHE_SLOTS + 1) {
       const old = this.slots.shift()!;
       this.blockhashes.delete(old.blockhash);
       this.fees.delete(old.slot);
     }
-    const unix = BigInt(Math.floor(info.time / 1000));
-    this.svm.setClock(new Clock(BigInt(slot), unix, 0n, 1n, unix));
+    this.setClock(slot, time);
   }
 
   /** The slot a commitment level sees. */
@@ -215,9 +362,10 @@ export class LocalChain {
     return { blockhash: info.blockhash, lastValidBlockHeight: info.blockHeight + MAX_PROCESSING_AGE, slot: info.slot };
   }
 
-  isBlockhashValid(blockhash: string): boolean {
+  /** Whether a transaction with this blockhash can still land in a block of this height (the next one by default). */
+  isBlockhashValid(blockhash: string, height = this.blockHeight + 1): boolean {
     const info = this.blockhashes.get(blockhash);
-    return info !== undefined && this.blockHeight <= info.blockHeight + MAX_PROCESSING_AGE;
+    return info !== undefined && height <= info.blockHeight + MAX_PROCESSING_AGE;
   }
 
   epochInfo(commitment: Commitment = 'finalized') {
@@ -228,7 +376,7 @@ export class LocalChain {
       epoch: 0,
       slotIndex: slot,
       slotsInEpoch: 432_000,
-      transactionCount: this.transactionCount,
+      transactionCount: this.ledger.size,
     };
   }
 
@@ -244,8 +392,7 @@ export class LocalChain {
     return BigInt(this.svm.getBalance(toAddress(pubkey)) ?? 0n);
   }
 
-  /** Set an account's raw state (genesis, and the test hook that plants broken accounts). */
-  setAccount(pubkey: string, a: RawAccount): void {
+  private writeAccount(pubkey: string, a: RawAccount): void {
     this.svm.setAccount({
       address: toAddress(pubkey),
       lamports: a.lamports as never,
@@ -254,6 +401,12 @@ export class LocalChain {
       executable: a.executable,
       space: BigInt(a.data.length),
     } as never);
+  }
+
+  /** Set an account's raw state at once, outside any block (the test hook that plants broken accounts). */
+  setAccount(pubkey: string, a: RawAccount): void {
+    this.writeAccount(pubkey, a);
+    this.store?.append({ t: 'account', pubkey, account: a });
     this.events.emit('account', pubkey);
   }
 
@@ -261,33 +414,15 @@ export class LocalChain {
     return this.svm.minimumBalanceForRentExemption(BigInt(size));
   }
 
-  /** Airdrop through LiteSVM's faucet; the transaction lands like any other. */
+  /** As Agave's faucet: a transfer from the faucet account, signed and sent like any transaction. */
   airdrop(pubkey: string, lamports: bigint): string {
-    const result = this.svm.airdrop(toAddress(pubkey), lamports as never);
-    if (!result || 'err' in result) throw new TransactionRejected(renderTxError(result && 'err' in result ? result.err() : 0));
-    const signature = bs58.encode(result.signature());
-    this.ledger.set(signature, {
-      signature,
-      slot: this.slot,
-      blockTime: Math.floor(Date.now() / 1000),
-      wire: new Uint8Array(0),
-      version: 'legacy',
-      err: null,
-      fee: LAMPORTS_PER_SIGNATURE,
-      preBalances: [],
-      postBalances: [],
-      preTokenBalances: [],
-      postTokenBalances: [],
-      logs: result.logs(),
-      computeUnits: result.computeUnitsConsumed(),
-      innerInstructions: [],
-      loadedAddresses: { writable: [], readonly: [] },
-      returnData: null,
-    });
-    this.transactionCount++;
-    this.events.emit('transaction', signature);
-    this.events.emit('account', pubkey);
-    return signature;
+    const tx = new Transaction({ feePayer: this.faucet.publicKey, recentBlockhash: this.latestBlockhash('processed').blockhash }).add(
+      SystemProgram.transfer({ fromPubkey: this.faucet.publicKey, toPubkey: new PublicKey(pubkey), lamports }),
+    );
+    tx.sign(this.faucet);
+    const d = this.decode(tx.serialize({ verifySignatures: false }));
+    this.submit(d);
+    return d.signature;
   }
 
   // ---- transactions -----------------------------------------------------------------------------
@@ -323,6 +458,13 @@ export class LocalChain {
       writable: [...writable, ...loadedAddresses.writable.map(() => true), ...loadedAddresses.readonly.map(() => false)],
       loadedAddresses,
     };
+  }
+
+  /** The static part of a landed transaction (its lookups resolved as recorded). */
+  private decodeStatic(wire: Uint8Array): DecodedTransaction {
+    const tx = VersionedTransaction.deserialize(wire);
+    const keys = tx.message.staticAccountKeys.map((k) => k.toBase58());
+    return { tx, wire, signature: '', blockhash: tx.message.recentBlockhash, accountKeys: keys, writable: keys.map((_, i) => tx.message.isAccountWritable(i)), loadedAddresses: { writable: [], readonly: [] } };
   }
 
   /** Signature, blockhash and duplicate checks a validator applies before it runs a transaction. */
@@ -372,12 +514,90 @@ export class LocalChain {
     }
   }
 
+  /** Queue a transaction for the block being built; a duplicate of one queued or landed is ignored. */
+  submit(d: DecodedTransaction): void {
+    if (this.ledger.has(d.signature) || this.pendingSignatures.has(d.signature)) return;
+    this.pending.push(d);
+    this.pendingSignatures.add(d.signature);
+    this.events.emit('received', d.signature);
+  }
+
+  /** Transactions received and waiting for a block. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
   /**
-   * Execute a transaction in the current slot. Returns the landed record, or null when a validator
-   * would drop it without a trace (bad signature, expired blockhash, duplicate, no fee payer funds).
+   * The end of the current slot: the waiting transactions run in arrival order as the next block, each
+   * first reserving its estimated cost; one that does not fit waits for a later block, one whose
+   * blockhash expired (or that a validator would drop: bad signature, no funds for the fee) is dropped.
    */
-  execute(d: DecodedTransaction): LandedTransaction | null {
-    if (this.precheck(d)) return null;
+  private produceBlock(): void {
+    const prev = this.tip;
+    const slot = prev.slot + 1;
+    const blockHeight = prev.blockHeight + 1;
+    const time = Date.now();
+    this.setClock(slot, time);
+    const tracker = new CostTracker(this.limits);
+    const landed: LandedTransaction[] = [];
+    const written = new Set<string>();
+    const waiting: DecodedTransaction[] = [];
+    for (const d of this.pending) {
+      if (this.ledger.has(d.signature) || !this.isBlockhashValid(d.blockhash, blockHeight)) {
+        this.pendingSignatures.delete(d.signature);
+        continue;
+      }
+      const cost = estimateCost(d);
+      if (!tracker.tryAdd(cost)) {
+        waiting.push(d);
+        continue;
+      }
+      this.pendingSignatures.delete(d.signature);
+      const t = this.execute(d, slot, time);
+      if (!t) {
+        tracker.remove(cost);
+        continue;
+      }
+      tracker.updateExecutionCost(cost, Number(t.computeUnits), loadedAccountsDataSizeCost(this.loadedAccountsDataSize(d.accountKeys)));
+      landed.push(t);
+      for (const [i, k] of d.accountKeys.entries()) if (d.writable[i]) written.add(k);
+    }
+    this.pending = waiting;
+    this.pushSlot(slot, blockHeight, time);
+    if (landed.length) {
+      const costliest = tracker.costliestAccount();
+      this.blocks.set(slot, {
+        slot,
+        blockHeight,
+        time,
+        signatures: landed.map((t) => t.signature),
+        cost: { block: tracker.blockCost, costliestAccount: costliest?.account ?? null, costliestAccountCost: costliest?.cost ?? 0 },
+      });
+      this.store?.append({ t: 'block', slot, blockHeight, time, txs: landed });
+    }
+    this.takeSample(time);
+    if (this.store && landed.length && time - this.lastSnapshotAt > SNAPSHOT_EVERY_MS) this.snapshot();
+    const event: BlockEvent = { slot, signatures: landed.map((t) => t.signature), writtenAccounts: written };
+    this.events.emit('block', event);
+    this.events.emit('slot', slot);
+  }
+
+  /** Bytes the runtime counts as loaded: each account with its base size, and a program's ProgramData. */
+  private loadedAccountsDataSize(keys: string[]): number {
+    let bytes = 0;
+    for (const k of new Set(keys)) {
+      const acc = this.getAccount(k);
+      bytes += TRANSACTION_ACCOUNT_BASE_SIZE + (acc?.data.length ?? 0);
+      if (acc?.executable && acc.owner === UPGRADEABLE_LOADER && acc.data.length >= 36) {
+        const programData = this.getAccount(bs58.encode(acc.data.subarray(4, 36)));
+        bytes += TRANSACTION_ACCOUNT_BASE_SIZE + (programData?.data.length ?? 0);
+      }
+    }
+    return bytes;
+  }
+
+  /** Execute one transaction in the block being produced; null when a validator would not commit it. */
+  private execute(d: DecodedTransaction, slot: number, time: number): LandedTransaction | null {
     const preBalances = d.accountKeys.map((k) => this.getBalance(k));
     const preTokenBalances = this.tokenBalances(d.accountKeys);
     const result = this.svm.sendTransaction(kitDecoder.decode(d.wire) as never);
@@ -388,15 +608,14 @@ export class LocalChain {
       if (!err.committed) return null;
       meta = result.meta() as never;
     }
-    const { fee, priceMicroLamports } = this.feeFor(d);
     const landed: LandedTransaction = {
       signature: d.signature,
-      slot: this.slot,
-      blockTime: Math.floor(Date.now() / 1000),
+      slot,
+      blockTime: unixSeconds(time),
       wire: d.wire,
       version: d.tx.version === 'legacy' ? 'legacy' : 0,
       err: err ? err.json : null,
-      fee,
+      fee: this.feeFor(d).fee,
       preBalances,
       postBalances: d.accountKeys.map((k) => this.getBalance(k)),
       preTokenBalances,
@@ -407,34 +626,24 @@ export class LocalChain {
       loadedAddresses: d.loadedAddresses,
       returnData: returnDataOf(meta as never),
     };
-    this.ledger.set(d.signature, landed);
-    this.transactionCount++;
-    const perSlot = this.fees.get(landed.slot) ?? [];
-    perSlot.push({ fee: priceMicroLamports, writable: d.accountKeys.filter((_, i) => d.writable[i]) });
-    this.fees.set(landed.slot, perSlot);
-    this.events.emit('transaction', d.signature);
-    for (const [i, k] of d.accountKeys.entries()) if (d.writable[i]) this.events.emit('account', k);
+    this.record(d.accountKeys, landed);
+    this.noteFee(slot, d);
     return landed;
   }
 
+  private noteFee(slot: number, d: DecodedTransaction): void {
+    const perSlot = this.fees.get(slot) ?? [];
+    perSlot.push({ fee: this.feeFor(d).priceMicroLamports, writable: d.accountKeys.filter((_, i) => d.writable[i]) });
+    this.fees.set(slot, perSlot);
+  }
+
   /** 5,000 lamports per signature plus the priority fee (price × requested compute units). */
-  feeFor(d: DecodedTransaction): { fee: bigint; priceMicroLamports: number } {
+  feeFor(d: Pick<DecodedTransaction, 'tx' | 'accountKeys'>): { fee: bigint; priceMicroLamports: number } {
     const msg = d.tx.message;
-    const keys = msg.staticAccountKeys;
-    const budget = ComputeBudgetProgram.programId;
-    let limit: number | null = null;
-    let price = 0n;
-    let other = 0;
-    for (const ix of msg.compiledInstructions) {
-      if (!keys[ix.programIdIndex]?.equals(budget)) {
-        other++;
-        continue;
-      }
-      const data = Buffer.from(ix.data);
-      if (data[0] === 2 && data.length >= 5) limit = data.readUInt32LE(1);
-      if (data[0] === 3 && data.length >= 9) price = data.readBigUInt64LE(1);
-    }
-    const units = BigInt(Math.min(limit ?? other * DEFAULT_CU_PER_INSTRUCTION, MAX_CU));
+    const keys = msg.staticAccountKeys.map((k) => k.toBase58());
+    const limits = budgetOf({ ...d, accountKeys: keys } as DecodedTransaction);
+    const units = BigInt(limits?.computeUnitLimit ?? MAX_COMPUTE_UNIT_LIMIT);
+    const price = limits?.computeUnitPrice ?? 0n;
     const priority = (price * units + 999_999n) / 1_000_000n;
     return { fee: BigInt(msg.header.numRequiredSignatures) * LAMPORTS_PER_SIGNATURE + priority, priceMicroLamports: Number(price) };
   }
@@ -461,9 +670,73 @@ export class LocalChain {
 
   // ---- ledger -----------------------------------------------------------------------------------
 
+  private record(accountKeys: string[], landed: LandedTransaction): void {
+    this.ledger.set(landed.signature, landed);
+    for (const key of new Set(accountKeys)) {
+      const list = this.byAddress.get(key) ?? [];
+      list.push(landed.signature);
+      this.byAddress.set(key, list);
+    }
+  }
+
+  /**
+   * Agave's getSignaturesForAddress: landed transactions that reference `address`, newest first, visible
+   * at `commitment`, starting after `before` and stopping at `until` (both excluded).
+   */
+  signaturesForAddress(address: string, opts: { limit: number; before?: string; until?: string; commitment: Commitment }): LandedTransaction[] {
+    const list = this.byAddress.get(address) ?? [];
+    const visible = this.slotAt(opts.commitment);
+    const out: LandedTransaction[] = [];
+    let i = list.length - 1;
+    if (opts.before !== undefined) {
+      const at = list.lastIndexOf(opts.before);
+      // An unknown `before` starts from the newest, as Agave does for a signature it cannot find.
+      if (at >= 0) i = at - 1;
+    }
+    for (; i >= 0 && out.length < opts.limit; i--) {
+      if (list[i] === opts.until) break;
+      const tx = this.ledger.get(list[i]!)!;
+      if (tx.slot <= visible) out.push(tx);
+    }
+    return out;
+  }
+
   getTransaction(signature: string, commitment: Commitment = 'finalized'): LandedTransaction | null {
     const tx = this.ledger.get(signature);
     return tx && tx.slot <= this.slotAt(commitment) ? tx : null;
+  }
+
+  /** A produced block (every slot up to the tip has one), or null past what `commitment` sees. */
+  getBlock(slot: number, commitment: Commitment = 'finalized'): (BlockRecord & { blockhash: string; previousBlockhash: string; parentSlot: number; blockTime: number | null }) | null {
+    if (!Number.isInteger(slot) || slot < 0 || slot > this.slotAt(commitment)) return null;
+    const recorded = this.blocks.get(slot);
+    const recent = slot >= this.slots[0]!.slot ? this.slotInfo(slot) : null;
+    const time = recorded?.time ?? recent?.time ?? null;
+    return {
+      slot,
+      blockHeight: recorded?.blockHeight ?? recent?.blockHeight ?? slot,
+      time: time ?? 0,
+      signatures: recorded?.signatures ?? [],
+      cost: recorded?.cost ?? null,
+      blockhash: this.blockhashOf(slot),
+      previousBlockhash: this.blockhashOf(Math.max(0, slot - 1)),
+      parentSlot: Math.max(0, slot - 1),
+      blockTime: time === null ? null : unixSeconds(time),
+    };
+  }
+
+  /** Agave samples every 60 s; here every 150 slots (60 s at the default 400 ms slot), newest first. */
+  performanceSamples(limit: number): PerformanceSample[] {
+    return this.samples.slice(-limit).reverse();
+  }
+
+  private takeSample(time: number): void {
+    const numSlots = this.slot - this.sampleStart.slot;
+    if (numSlots < SAMPLE_SLOTS) return;
+    const numTransactions = this.ledger.size - this.sampleStart.transactions;
+    this.samples.push({ slot: this.slot, numTransactions, numNonVoteTransactions: numTransactions, numSlots, samplePeriodSecs: Math.max(1, Math.round((time - this.sampleStart.time) / 1000)) });
+    if (this.samples.length > MAX_SAMPLES) this.samples.shift();
+    this.sampleStart = { slot: this.slot, time, transactions: this.ledger.size };
   }
 
   /** A validator's signature status: null when unknown, or not in the status cache without history search. */
@@ -496,11 +769,18 @@ export class LocalChain {
     });
   }
 
+  /** Stop producing blocks; with a ledger, write a last snapshot and release the directory. */
   stop(): void {
     this.pause();
     this.events.removeAllListeners();
+    if (this.store) {
+      this.snapshot();
+      this.store.close();
+      this.store = null;
+    }
   }
 }
+
 
 export function uiTokenAmount(amount: bigint, decimals: number) {
   const s = amount.toString().padStart(decimals + 1, '0');

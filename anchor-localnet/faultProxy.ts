@@ -1,5 +1,5 @@
 // An RPC fault proxy on 127.0.0.1 between a client and the local chain, for the fault-injection suite:
-// per request it may close the connection, answer 429 or 503, delay, and for sendTransaction drop the call
+// per request it may hold it for ever (a black hole), close the connection, answer 429 or 503, delay, and for sendTransaction drop the call
 // without forwarding it (answering with the signature) or forward it and never answer. Seeded, so a
 // failing run can be replayed.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -15,9 +15,11 @@ export interface Faults {
   timeoutSend: number;
   /** Added before forwarding, ms. */
   delayMs: number;
+  /** Share of calls held without an answer and never forwarded (1: the RPC is a black hole). */
+  blackhole: number;
 }
 
-export const NO_FAULTS: Faults = { close: 0, http429: 0, http503: 0, dropSend: 0, timeoutSend: 0, delayMs: 0 };
+export const NO_FAULTS: Faults = { close: 0, http429: 0, http503: 0, dropSend: 0, timeoutSend: 0, delayMs: 0, blackhole: 0 };
 
 export interface FaultProxy {
   url: string;
@@ -51,7 +53,7 @@ function signatureOf(params: unknown): string | null {
 export async function startFaultProxy(target: string, opts: { seed?: number; faults?: Partial<Faults> } = {}): Promise<FaultProxy> {
   const random = rng(opts.seed ?? 1);
   const faults: Faults = { ...NO_FAULTS, ...opts.faults };
-  const counts = { close: 0, http429: 0, http503: 0, dropSend: 0, timeoutSend: 0, delayMs: 0, forwarded: 0 };
+  const counts = { close: 0, http429: 0, http503: 0, dropSend: 0, timeoutSend: 0, delayMs: 0, blackhole: 0, forwarded: 0 };
   const hit = (share: number) => share > 0 && random() < share;
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
@@ -63,6 +65,10 @@ export async function startFaultProxy(target: string, opts: { seed?: number; fau
       call = JSON.parse(raw);
     } catch {
       // forwarded as is; the chain answers the parse error
+    }
+    if (hit(faults.blackhole)) {
+      counts.blackhole++;
+      return; // never answered, never forwarded: the client's own timeout is all it gets
     }
     if (hit(faults.close)) {
       counts.close++;

@@ -1,11 +1,11 @@
 // The PubSub WebSocket a validator serves on its RPC port + 1: signature, slot and account
-// subscriptions, notified at the commitment each subscriber asked for.
+// subscriptions, notified at the commitment each subscriber asked for, once per block.
 import type { WebSocket } from 'ws';
-import type { Commitment, LocalChain } from './chain.js';
+import type { BlockEvent, Commitment, LocalChain } from './chain.js';
 import { commitmentOf, encodeAccount, parsePubkey, RpcError, toJson } from './rpc.js';
 
 type Subscription =
-  | { kind: 'signature'; signature: string; commitment: Commitment }
+  | { kind: 'signature'; signature: string; commitment: Commitment; received: boolean }
   | { kind: 'slot' }
   | { kind: 'account'; pubkey: string; commitment: Commitment; encoding: Record<string, unknown>; changedAt: number | null };
 
@@ -20,9 +20,13 @@ export class PubSub {
   private subs = new Map<number, { socket: WebSocket; sub: Subscription }>();
 
   constructor(private chain: LocalChain) {
+    chain.events.on('block', (b: BlockEvent) => this.markChanged(b.writtenAccounts, b.slot));
     chain.events.on('slot', () => this.onSlot());
-    chain.events.on('transaction', () => this.checkSignatures());
-    chain.events.on('account', (pubkey: string) => this.onAccount(pubkey));
+    chain.events.on('received', (signature: string) => this.onReceived(signature));
+    chain.events.on('account', (pubkey: string) => {
+      this.markChanged([pubkey], this.chain.slot);
+      this.checkAccounts();
+    });
   }
 
   attach(socket: WebSocket): void {
@@ -58,7 +62,8 @@ export class PubSub {
     switch (method) {
       case 'signatureSubscribe': {
         if (typeof params[0] !== 'string') throw new RpcError(-32602, 'Invalid params: expected a signature');
-        const id = add({ kind: 'signature', signature: params[0], commitment: commitmentOf(cfg) });
+        // enableReceivedNotification: a "receivedSignature" notification when the transaction arrives.
+        const id = add({ kind: 'signature', signature: params[0], commitment: commitmentOf(cfg), received: cfg.enableReceivedNotification === true });
         // A signature that already reached the commitment is notified right after the acknowledgement.
         setImmediate(() => this.checkSignatures());
         return id;
@@ -104,11 +109,20 @@ export class PubSub {
     }
   }
 
-  private onAccount(pubkey: string): void {
-    for (const { sub } of this.subs.values()) {
-      if (sub.kind === 'account' && sub.pubkey === pubkey && sub.changedAt === null) sub.changedAt = this.chain.slot;
+  private onReceived(signature: string): void {
+    for (const [id, { socket, sub }] of this.subs) {
+      if (sub.kind === 'signature' && sub.received && sub.signature === signature) {
+        this.notify(socket, 'signatureNotification', id, { context: { slot: this.chain.slot }, value: 'receivedSignature' });
+      }
     }
-    this.checkAccounts();
+  }
+
+  private markChanged(pubkeys: Iterable<string>, slot: number): void {
+    const changed = new Set(pubkeys);
+    if (changed.size === 0) return;
+    for (const { sub } of this.subs.values()) {
+      if (sub.kind === 'account' && sub.changedAt === null && changed.has(sub.pubkey)) sub.changedAt = slot;
+    }
   }
 
   private checkAccounts(): void {
@@ -116,7 +130,7 @@ export class PubSub {
       if (sub.kind !== 'account' || sub.changedAt === null) continue;
       if (!reached(this.chain.commitmentOf(sub.changedAt), sub.commitment)) continue;
       sub.changedAt = null;
-      const value = encodeAccount(this.chain.getAccount(sub.pubkey), sub.encoding);
+      const value = encodeAccount(this.chain, this.chain.getAccount(sub.pubkey), sub.encoding);
       this.notify(socket, 'accountNotification', id, { context: { slot: this.chain.slot }, value });
     }
   }

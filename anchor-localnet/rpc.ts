@@ -2,6 +2,8 @@
 // Agave's error codes and messages.
 import bs58 from 'bs58';
 import { VersionedMessage } from '@solana/web3.js';
+import { parseTokenProgramAccount, tokenAccountMint } from './parsedAccounts.js';
+import { encodeMeta, encodeTransaction, parsedAccountKeys, signaturesOf } from './parsedTransactions.js';
 import { type Commitment, type DecodedTransaction, type LandedTransaction, type LocalChain, type RawAccount, TransactionRejected, uiTokenAmount } from './chain.js';
 
 export const AGAVE_VERSION = '4.3.0';
@@ -21,7 +23,7 @@ export const invalidParams = (detail: string) => new RpcError(-32602, `Invalid p
 export interface SendFaults {
   /** Answer with the signature, never execute. */
   drop: number;
-  /** Execute, but hold the answer back until the client gives up (or the server stops). */
+  /** Queue for the block, but hold the answer back until the client gives up (or the server stops). */
   hold: number;
 }
 
@@ -75,6 +77,14 @@ export function parsePubkey(v: string): string {
   return v;
 }
 
+function isSignature(v: string): boolean {
+  try {
+    return bs58.decode(v).length === 64;
+  } catch {
+    return false;
+  }
+}
+
 function u64Param(params: Params, index: number, what: string): bigint {
   const v = params[index];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalidParams(`invalid type: expected a u64 for ${what} at position ${index}`);
@@ -88,18 +98,35 @@ const ctx = (chain: LocalChain, commitment: Commitment, value: unknown) => ({
 
 // ---- accounts ---------------------------------------------------------------------------------
 
-export function encodeAccount(acc: RawAccount | null, cfg: Record<string, unknown>) {
+/** A mint's decimals, as Agave looks them up to parse a token account (null: no such mint). */
+function mintDecimals(chain: LocalChain, mint: string): number | null {
+  const acc = chain.getAccount(mint);
+  const parsed = acc && parseTokenProgramAccount(acc.owner, acc.data, null);
+  return parsed && parsed.parsed.type === 'mint' ? (parsed.parsed.info.decimals as number) : null;
+}
+
+/** jsonParsed where Agave has a parser (the token programs), else null: the caller answers base64. */
+function parsedData(chain: LocalChain, acc: RawAccount) {
+  const mint = tokenAccountMint(acc.owner, acc.data);
+  return parseTokenProgramAccount(acc.owner, acc.data, mint === null ? null : mintDecimals(chain, mint));
+}
+
+export function encodeAccount(chain: LocalChain, acc: RawAccount | null, cfg: Record<string, unknown>) {
   if (!acc) return null;
   const encoding = (cfg.encoding as string | undefined) ?? 'binary';
   let data = acc.data;
   const slice = cfg.dataSlice as { offset?: number; length?: number } | undefined;
   if (slice) {
+    if (encoding === 'jsonParsed') throw new RpcError(-32600, 'Sliced account data can only be encoded using binary (base 58) or base64 encoding.');
     if (typeof slice.offset !== 'number' || typeof slice.length !== 'number') throw invalidParams('dataSlice needs numeric offset and length');
     data = data.subarray(slice.offset, slice.offset + slice.length);
   }
   let encoded: unknown;
-  if (encoding === 'base64' || encoding === 'jsonParsed') {
-    // jsonParsed falls back to base64 here, as a validator does for programs it has no parser for.
+  const parsed = encoding === 'jsonParsed' ? parsedData(chain, acc) : null;
+  if (parsed) {
+    encoded = parsed;
+  } else if (encoding === 'base64' || encoding === 'jsonParsed') {
+    // jsonParsed falls back to base64, as a validator does for programs it has no parser for.
     encoded = [Buffer.from(data).toString('base64'), 'base64'];
   } else if (encoding === 'base58' || encoding === 'binary') {
     if (data.length > 128) {
@@ -193,7 +220,8 @@ async function sendTransaction(params: Params, c: RpcContext): Promise<string> {
     c.faults.drop--;
     return d.signature;
   }
-  c.chain.execute(d);
+  // It runs at the end of the slot, in a block; the answer is the signature, as a validator's RPC gives.
+  c.chain.submit(d);
   if (c.faults.hold > 0) {
     c.faults.hold--;
     return c.holdResponse();
@@ -216,7 +244,7 @@ function simulateTransaction(params: Params, c: RpcContext) {
     const enc = { encoding: acfg.encoding ?? 'base64' };
     accounts = acfg.addresses.map((a) => {
       const key = parsePubkey(String(a));
-      return sim.err === null ? encodeAccount(sim.postAccounts.get(key) ?? c.chain.getAccount(key), enc) : null;
+      return sim.err === null ? encodeAccount(c.chain, sim.postAccounts.get(key) ?? c.chain.getAccount(key), enc) : null;
     });
   }
   const replacement = replace ? c.chain.latestBlockhash(commitment) : null;
@@ -231,39 +259,6 @@ function simulateTransaction(params: Params, c: RpcContext) {
   );
 }
 
-function encodeTransaction(t: LandedTransaction, encoding: string) {
-  if (encoding === 'base64') return [Buffer.from(t.wire).toString('base64'), 'base64'];
-  if (encoding === 'base58') return [bs58.encode(t.wire), 'base58'];
-  if (encoding !== 'json' && encoding !== 'jsonParsed') throw invalidParams(`unsupported encoding: ${encoding}`);
-  const signatures: string[] = [];
-  const sigCount = t.wire[0]!; // compact-u16; a transaction never has 128 signatures or more
-  for (let i = 0; i < sigCount; i++) signatures.push(bs58.encode(t.wire.subarray(1 + i * 64, 65 + i * 64)));
-  const msg = VersionedMessage.deserialize(t.wire.subarray(1 + sigCount * 64));
-  return {
-    signatures,
-    message: {
-      accountKeys: msg.staticAccountKeys.map((k) => k.toBase58()),
-      header: msg.header,
-      recentBlockhash: msg.recentBlockhash,
-      instructions: msg.compiledInstructions.map((ix) => ({
-        programIdIndex: ix.programIdIndex,
-        accounts: ix.accountKeyIndexes,
-        data: bs58.encode(ix.data),
-        stackHeight: null,
-      })),
-      ...(msg.version === 0
-        ? {
-            addressTableLookups: msg.addressTableLookups.map((l) => ({
-              accountKey: l.accountKey.toBase58(),
-              writableIndexes: l.writableIndexes,
-              readonlyIndexes: l.readonlyIndexes,
-            })),
-          }
-        : {}),
-    },
-  };
-}
-
 function getTransaction(params: Params, c: RpcContext) {
   const signature = str(params, 0, 'the signature');
   let cfg: Record<string, unknown>;
@@ -271,40 +266,81 @@ function getTransaction(params: Params, c: RpcContext) {
   else cfg = config(params, 1);
   const commitment = commitmentOf(cfg);
   if (commitment === 'processed') throw invalidParams('Method does not support commitment below `confirmed`');
-  try {
-    if (bs58.decode(signature).length !== 64) throw new Error();
-  } catch {
-    throw invalidParams('Invalid param: Invalid');
-  }
+  if (!isSignature(signature)) throw invalidParams('Invalid param: Invalid');
   const t = c.chain.getTransaction(signature, commitment);
   if (!t) return null;
   const maxVersion = cfg.maxSupportedTransactionVersion;
+  checkVersion(t, maxVersion);
+  const encoding = (cfg.encoding as string | undefined) ?? 'json';
+  return {
+    slot: t.slot,
+    blockTime: t.blockTime,
+    ...(maxVersion !== undefined ? { version: t.version } : {}),
+    transaction: encodeTransaction(t, checkTxEncoding(encoding)),
+    meta: encodeMeta(t, encoding),
+  };
+}
+
+function checkTxEncoding(encoding: string): string {
+  if (!['json', 'jsonParsed', 'base64', 'base58'].includes(encoding)) throw invalidParams(`unsupported encoding: ${encoding}`);
+  return encoding;
+}
+
+// ---- blocks -------------------------------------------------------------------------------------
+
+const MAX_GET_BLOCKS_RANGE = 500_000;
+const MAX_PERFORMANCE_SAMPLES = 720;
+const slotRange = (start: number, end: number) => (end < start ? [] : Array.from({ length: end - start + 1 }, (_, i) => start + i));
+
+/** Block methods answer at confirmed or finalized, as Agave does. */
+function confirmedAtLeast(cfg: Record<string, unknown>): Commitment {
+  const commitment = commitmentOf(cfg);
+  if (commitment === 'processed') throw invalidParams('Method does not support commitment below `confirmed`');
+  return commitment;
+}
+
+/** A transaction of a block or getTransaction: v0 needs maxSupportedTransactionVersion, as Agave asks. */
+function checkVersion(t: LandedTransaction, maxVersion: unknown): void {
   if (t.version === 0 && maxVersion === undefined) {
     throw new RpcError(
       -32015,
       'Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: "maxSupportedTransactionVersion": 0',
     );
   }
+}
+
+function getBlock(params: Params, c: RpcContext) {
+  const slot = Number(u64Param(params, 0, 'the slot'));
+  const cfg = typeof params[1] === 'string' ? { encoding: params[1] } : config(params, 1);
+  const commitment = confirmedAtLeast(cfg);
+  const encoding = checkTxEncoding((cfg.encoding as string | undefined) ?? 'json');
+  const details = cfg.transactionDetails ?? 'full';
+  if (!['full', 'signatures', 'none', 'accounts'].includes(details as string)) {
+    throw invalidParams(`unknown variant \`${String(details)}\`, expected one of \`full\`, \`signatures\`, \`none\`, \`accounts\``);
+  }
+  const block = c.chain.getBlock(slot, commitment);
+  if (!block) throw new RpcError(-32004, `Block not available for slot ${slot}`);
+  const maxVersion = cfg.maxSupportedTransactionVersion;
+  const txs = () =>
+    block.signatures.map((s) => {
+      const t = c.chain.getTransaction(s, commitment)!;
+      checkVersion(t, maxVersion);
+      const version = maxVersion !== undefined ? { version: t.version } : {};
+      if (details === 'accounts') {
+        const { err, status, fee, preBalances, postBalances, preTokenBalances, postTokenBalances } = encodeMeta(t, 'json');
+        return { transaction: { signatures: signaturesOf(t.wire), accountKeys: parsedAccountKeys(t) }, meta: { err, status, fee, preBalances, postBalances, preTokenBalances, postTokenBalances }, ...version };
+      }
+      return { transaction: encodeTransaction(t, encoding), meta: encodeMeta(t, encoding), ...version };
+    });
   return {
-    slot: t.slot,
-    blockTime: t.blockTime,
-    ...(maxVersion !== undefined ? { version: t.version } : {}),
-    transaction: encodeTransaction(t, (cfg.encoding as string | undefined) ?? 'json'),
-    meta: {
-      err: t.err,
-      status: t.err === null ? { Ok: null } : { Err: t.err },
-      fee: t.fee,
-      preBalances: t.preBalances,
-      postBalances: t.postBalances,
-      innerInstructions: t.innerInstructions,
-      logMessages: t.logs,
-      preTokenBalances: t.preTokenBalances,
-      postTokenBalances: t.postTokenBalances,
-      rewards: [],
-      loadedAddresses: t.loadedAddresses,
-      computeUnitsConsumed: t.computeUnits,
-      ...(t.returnData ? { returnData: t.returnData } : {}),
-    },
+    blockHeight: block.blockHeight,
+    blockTime: block.blockTime,
+    blockhash: block.blockhash,
+    parentSlot: block.parentSlot,
+    previousBlockhash: block.previousBlockhash,
+    ...(details === 'signatures' ? { signatures: block.signatures } : {}),
+    ...(details === 'full' || details === 'accounts' ? { transactions: txs() } : {}),
+    ...(cfg.rewards === false ? {} : { rewards: [] }),
   };
 }
 
@@ -359,7 +395,7 @@ export const methods: Record<string, Handler> = {
   getAccountInfo: (p, c) => {
     const key = pubkey(p, 0);
     const cfg = config(p, 1);
-    return ctx(c.chain, commitmentOf(cfg), encodeAccount(c.chain.getAccount(key), cfg));
+    return ctx(c.chain, commitmentOf(cfg), encodeAccount(c.chain, c.chain.getAccount(key), cfg));
   },
   getMultipleAccounts: (p, c) => {
     const list = p[0];
@@ -367,7 +403,7 @@ export const methods: Record<string, Handler> = {
     if (list.length > 100) throw invalidParams('Too many inputs provided; max 100');
     const cfg = config(p, 1);
     const keys = list.map((k) => parsePubkey(String(k)));
-    return ctx(c.chain, commitmentOf(cfg), keys.map((k) => encodeAccount(c.chain.getAccount(k), cfg)));
+    return ctx(c.chain, commitmentOf(cfg), keys.map((k) => encodeAccount(c.chain, c.chain.getAccount(k), cfg)));
   },
   getTokenAccountBalance: (p, c) => {
     const key = pubkey(p, 0);
@@ -395,7 +431,58 @@ export const methods: Record<string, Handler> = {
     });
     return ctx(c.chain, 'processed', statuses);
   },
+  getSignaturesForAddress: (p, c) => {
+    const key = pubkey(p, 0);
+    const cfg = config(p, 1);
+    const commitment = commitmentOf(cfg);
+    if (commitment === 'processed') throw invalidParams('Method does not support commitment below `confirmed`');
+    const limit = cfg.limit ?? 1000;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalidParams('Invalid limit; max 1000');
+    const sig = (k: string) => {
+      const v = cfg[k];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== 'string' || !isSignature(v)) throw invalidParams('Invalid param: Invalid');
+      return v;
+    };
+    return c.chain.signaturesForAddress(key, { limit, before: sig('before'), until: sig('until'), commitment }).map((t) => ({
+      signature: t.signature,
+      slot: t.slot,
+      err: t.err,
+      memo: null,
+      blockTime: t.blockTime,
+      confirmationStatus: c.chain.commitmentOf(t.slot),
+    }));
+  },
   getTransaction,
+  getBlock,
+  getBlocks: (p, c) => {
+    const start = Number(u64Param(p, 0, 'the start slot'));
+    const hasEnd = typeof p[1] === 'number';
+    const cfg = config(p, hasEnd ? 2 : 1);
+    const last = c.chain.slotAt(confirmedAtLeast(cfg));
+    const end = Math.min(hasEnd ? Number(u64Param(p, 1, 'the end slot')) : last, last);
+    if (end - start > MAX_GET_BLOCKS_RANGE) throw invalidParams(`Slot range too large; max ${MAX_GET_BLOCKS_RANGE}`);
+    return slotRange(start, end);
+  },
+  getBlocksWithLimit: (p, c) => {
+    const start = Number(u64Param(p, 0, 'the start slot'));
+    const limit = Number(u64Param(p, 1, 'the limit'));
+    if (limit > MAX_GET_BLOCKS_RANGE) throw invalidParams(`Limit too large; max ${MAX_GET_BLOCKS_RANGE}`);
+    return slotRange(start, Math.min(start + limit - 1, c.chain.slotAt(confirmedAtLeast(config(p, 2)))));
+  },
+  getBlockTime: (p, c) => {
+    const slot = Number(u64Param(p, 0, 'the slot'));
+    const block = c.chain.getBlock(slot, 'confirmed');
+    if (!block) throw new RpcError(-32004, `Block not available for slot ${slot}`);
+    return block.blockTime;
+  },
+  getFirstAvailableBlock: () => 0,
+  getTransactionCount: (p, c) => c.chain.epochInfo(commitmentOf(config(p, 0))).transactionCount,
+  getRecentPerformanceSamples: (p, c) => {
+    const limit = p[0] === undefined || p[0] === null ? MAX_PERFORMANCE_SAMPLES : Number(u64Param(p, 0, 'the limit'));
+    if (limit > MAX_PERFORMANCE_SAMPLES) throw invalidParams(`Invalid limit; max ${MAX_PERFORMANCE_SAMPLES}`);
+    return c.chain.performanceSamples(limit);
+  },
   sendTransaction,
   simulateTransaction,
 };

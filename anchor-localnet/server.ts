@@ -19,13 +19,13 @@ export interface LocalnetOptions extends ChainOptions {
 export interface LocalnetHooks {
   /** The next `n` sendTransaction calls answer with the signature and are never executed. */
   dropNextSends(n: number): void;
-  /** The next `n` sendTransaction calls are executed, but their answer is held until the client gives up. */
+  /** The next `n` sendTransaction calls go into a block, but their answer is held until the client gives up. */
   holdNextSends(n: number): void;
   /** Forget pending drop and hold requests. */
   clearSendFaults(): void;
   pauseSlots(): void;
   resumeSlots(): void;
-  /** Produce `n` slots at once (with slots paused, time moves only by this). */
+  /** Produce `n` blocks at once (with slots paused, time moves, and transactions land, only by this). */
   advanceSlots(n: number): void;
   setAccount(pubkey: string, account: RawAccount): void;
 }

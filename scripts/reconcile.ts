@@ -1,9 +1,12 @@
-// `npm run reconcile`: each wallet's on-chain balance and the mint's supply against the sum of completed
-// readings in the database (DATABASE_URL, SOLANA_RPC_URL). Prints every difference; exits 1 when any.
-import { Connection } from '@solana/web3.js';
+// `npm run reconcile`: the ledger in the database (DATABASE_URL) against the chain (SOLANA_RPC_URL), by
+// transactions, not balances: every confirmed transaction is on chain with the recorded mints, every mint of
+// the authority on chain is recorded, and the supply moved by the completed readings' sum. Prints every
+// difference; exits 1 when there is any.
+import { Connection, PublicKey } from '@solana/web3.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/client.js';
-import { readMintAddress } from '../src/chain/energyToken.js';
+import { loadIdl, readMintAddress, tokenInfoAddress } from '../src/chain/energyToken.js';
+import { makeChainHistory } from '../src/chain/history.js';
 import { makeRpcClient } from '../src/chain/rpcClient.js';
 import { reconcile } from '../src/minting/reconcile.js';
 
@@ -15,10 +18,17 @@ if (!config.DATABASE_URL || !config.SOLANA_RPC_URL) {
 const database = await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR });
 try {
   const mint = await readMintAddress(new Connection(config.SOLANA_RPC_URL, 'confirmed'), config.ENERGY_TOKEN_PROGRAM_ID);
-  const r = await reconcile(database.db, makeRpcClient({ url: config.SOLANA_RPC_URL, timeoutMs: config.RPC_TIMEOUT_MS }), mint);
-  for (const d of r.differences) process.stdout.write(`DIFF wallet ${d.wallet}: on chain ${d.onChain}, completed readings ${d.completed}\n`);
-  process.stdout.write(`${r.wallets} wallets, ${r.differences.length} differences; mint supply ${r.supply}, completed readings ${r.completedTotal}${r.supply === r.completedTotal ? '' : ' (differ)'}\n`);
-  process.exitCode = r.differences.length === 0 && r.supply === r.completedTotal ? 0 : 1;
+  const programId = new PublicKey(config.ENERGY_TOKEN_PROGRAM_ID);
+  const rpc = makeRpcClient({ url: config.SOLANA_RPC_URL, timeoutMs: config.RPC_TIMEOUT_MS });
+  const history = makeChainHistory({ rpc, idl: loadIdl(config.ENERGY_TOKEN_PROGRAM_ID), programId, mint: new PublicKey(mint) });
+  const r = await reconcile(database.db, { rpc, history, tokenInfo: tokenInfoAddress(programId).toBase58(), mint });
+  for (const d of r.differences) process.stdout.write(`DIFF ${d.kind}${d.signature ? ` ${d.signature}` : ''}: ${d.detail}\n`);
+  if (!r.baseline) process.stdout.write('note: this database was bound to the chain before baselines were stored: the whole history and supply were compared\n');
+  process.stdout.write(
+    `${r.confirmedTransactions} confirmed transactions, ${r.chainTransactions} on chain, ${r.differences.length} differences; ` +
+      `supply moved ${r.supplyMoved}, completed readings ${r.completedTotal}\n`,
+  );
+  process.exitCode = r.differences.length === 0 ? 0 : 1;
 } finally {
   await database.close();
 }

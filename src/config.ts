@@ -1,4 +1,5 @@
 // The service's configuration: one schema, parsed once at start. Nothing else reads process.env.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -33,15 +34,32 @@ const schema = z
     LEASE_MS: z.coerce.number().int().min(1_000).default(120_000),
     SYNC_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
     RPC_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    /** How often the background health checks (database, RPC, fee payer) run; /health shows their last result. */
+    HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
     /** Below this fee-payer balance the worker stops claiming (lamports). */
     MIN_FEE_PAYER_LAMPORTS: z.coerce.number().int().min(0).default(10_000_000),
     WORKER: z.enum(['on', 'off']).default('on'),
     /** Slot time of the embedded local chain (only without SOLANA_RPC_URL). */
     LOCALNET_SLOT_MS: z.coerce.number().int().min(1).max(10_000).default(400),
+    /** Ledger directory of the embedded local chain: it resumes from it after a restart. */
+    LOCALNET_LEDGER_DIR: z.string().min(1).default('./data/ledger'),
+    /** New token accounts (rent paid by the authority) per UTC day. */
+    MAX_NEW_TOKEN_ACCOUNTS_PER_DAY: z.coerce.number().int().min(0).default(1000),
+    /** Slack on the energy-fits-in-time bound (0.05 = 5 % above max_kw × hours). */
+    PLAUSIBILITY_TOLERANCE: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal number').default('0.05'),
+    /** true: every reading must carry a valid ed25519 signature of its meter's public_key. */
+    REQUIRE_SIGNED_READINGS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   })
   .superRefine((c, ctx) => {
     if (c.SOLANA_RPC_URL && !c.GATEWAY_API_KEYS) {
-      ctx.addIssue({ code: 'custom', path: ['GATEWAY_API_KEYS'], message: 'is required when SOLANA_RPC_URL is set (comma-separated gateway keys)' });
+      ctx.addIssue({ code: 'custom', path: ['GATEWAY_API_KEYS'], message: 'is required when SOLANA_RPC_URL is set (name:key,... or bare keys)' });
+    }
+    if (c.GATEWAY_API_KEYS) {
+      try {
+        parseGatewayKeys(c.GATEWAY_API_KEYS);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['GATEWAY_API_KEYS'], message: (e as Error).message });
+      }
     }
     if (c.SOLANA_RPC_URL && !c.OPERATOR_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['OPERATOR_TOKEN'], message: 'is required when SOLANA_RPC_URL is set' });
@@ -58,7 +76,8 @@ const schema = z
 export type Config = z.infer<typeof schema> & {
   /** True when no SOLANA_RPC_URL is set: the service starts its own local chain. */
   embeddedChain: boolean;
-  gatewayKeys: string[];
+  /** Gateways from GATEWAY_API_KEYS (managed there), synced into the registry at start. */
+  envGateways: EnvGateway[];
   operatorToken: string;
   /** True when the development credentials below are in use (embedded mode only). */
   devCredentials: boolean;
@@ -67,6 +86,36 @@ export type Config = z.infer<typeof schema> & {
 /** Development credentials, used and printed only in embedded mode when none are set (README). */
 export const DEV_GATEWAY_KEY = 'dev-gateway-key';
 export const DEV_OPERATOR_TOKEN = 'dev-operator-token';
+/** The gateway the development key belongs to (the demo set's gateway). */
+export const DEV_GATEWAY_ID = 'demo';
+
+export interface EnvGateway {
+  gatewayId: string;
+  key: string;
+}
+
+/** A gateway's id: what operators name it, what its meters point at. */
+export const GATEWAY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * GATEWAY_API_KEYS: `name:key,...`; a bare key is named `env-<first 8 hex of its sha256>`, so its name
+ * is stable across restarts and says nothing of the key.
+ */
+export function parseGatewayKeys(text: string): EnvGateway[] {
+  const out: EnvGateway[] = [];
+  for (const entry of text.split(',').map((k) => k.trim()).filter(Boolean)) {
+    const colon = entry.indexOf(':');
+    const gatewayId = colon < 0 ? `env-${createHash('sha256').update(entry).digest('hex').slice(0, 8)}` : entry.slice(0, colon).trim();
+    const key = colon < 0 ? entry : entry.slice(colon + 1).trim();
+    if (!GATEWAY_ID.test(gatewayId)) throw new Error(`gateway name "${gatewayId}" must be 1 to 64 letters, digits, '.', '_' or '-'`);
+    if (!key) throw new Error(`gateway ${gatewayId} has an empty key`);
+    if (out.some((g) => g.gatewayId === gatewayId)) throw new Error(`gateway ${gatewayId} is named twice`);
+    if (out.some((g) => g.key === key)) throw new Error(`gateway ${gatewayId} has the same key as gateway ${out.find((g) => g.key === key)!.gatewayId}`);
+    out.push({ gatewayId, key });
+  }
+  if (out.length === 0) throw new Error('names no gateway');
+  return out;
+}
 
 /** Parse the environment; on failure, one message that names every variable to fix. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -76,11 +125,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
-  const gatewayKeys = (c.GATEWAY_API_KEYS ?? DEV_GATEWAY_KEY).split(',').map((k) => k.trim()).filter(Boolean);
   return {
     ...c,
     embeddedChain: !c.SOLANA_RPC_URL,
-    gatewayKeys,
+    envGateways: c.GATEWAY_API_KEYS ? parseGatewayKeys(c.GATEWAY_API_KEYS) : [{ gatewayId: DEV_GATEWAY_ID, key: DEV_GATEWAY_KEY }],
     operatorToken: c.OPERATOR_TOKEN ?? DEV_OPERATOR_TOKEN,
     devCredentials: !c.GATEWAY_API_KEYS || !c.OPERATOR_TOKEN,
   };

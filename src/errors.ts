@@ -62,6 +62,20 @@ export class PartiallySuccessful extends AppError {
   }
 }
 
+/** A claim's readings were taken back (its lease ran out and a rescuer acted): nothing of it may be sent. */
+export class ClaimLost extends AppError {
+  constructor(readonly lost: number) {
+    super('CLAIM_LOST', `claim lost for ${lost} reading(s); not sending`, 409);
+  }
+}
+
+/** The database cannot be reached or refused for a passing reason (by SQLSTATE): try again shortly. */
+export class DatabaseUnavailable extends AppError {
+  constructor(options?: { cause?: unknown }) {
+    super('DATABASE_UNAVAILABLE', 'the database is not available right now; try again shortly', 503, true, options);
+  }
+}
+
 /** A JSON-RPC or transport failure; `code` is the JSON-RPC error code or the HTTP status. */
 export class RpcFailure extends AppError {
   constructor(readonly rpcCode: number | null, message: string, retryable: boolean, options?: { cause?: unknown }) {
@@ -98,5 +112,77 @@ export class Conflict extends AppError {
 export class PayloadTooLarge extends AppError {
   constructor(message: string) {
     super('PAYLOAD_TOO_LARGE', message, 413);
+  }
+}
+
+// ---- meters, gateways, readings -------------------------------------------------------------------
+
+/** A domain rule refused the request (422): the input is well formed, the registry says no. */
+export class Refused extends AppError {
+  constructor(code: string, message: string, field?: string) {
+    super(code, message, 422, false, { field });
+  }
+}
+
+/** The meter is not registered, or was disabled. */
+export class UnknownMeter extends Refused {
+  constructor(meterId: string, field: string, disabled = false) {
+    super('UNKNOWN_METER', `meter ${meterId} ${disabled ? 'is disabled' : 'is not registered'}`, field);
+  }
+}
+
+/** A reading's user_id or wallet_address disagrees with the meter's registry entry. */
+export class WalletMismatch extends Refused {
+  constructor(message: string, field: string) {
+    super('WALLET_MISMATCH', message, field);
+  }
+}
+
+/** More energy than the meter could have produced in the time the reading covers. */
+export class ImplausibleEnergy extends Refused {
+  constructor(message: string, field: string) {
+    super('IMPLAUSIBLE_ENERGY', message, field);
+  }
+}
+
+/** A reading that must be signed is not, or its signature does not verify. */
+export class BadSignature extends Refused {
+  constructor(message: string, field: string) {
+    super('BAD_SIGNATURE', message, field);
+  }
+}
+
+/** A gateway posting for a meter another gateway serves. */
+export class MeterNotYours extends AppError {
+  constructor(meterId: string, field: string) {
+    super('METER_NOT_YOURS', `meter ${meterId} is served by another gateway`, 403, false, { field });
+  }
+}
+
+/** The same (meter, time) was already accepted with other energy. */
+export class ConflictingReading extends AppError {
+  constructor(message: string, field: string) {
+    super('CONFLICTING_READING', message, 409, false, { field });
+  }
+}
+
+/** A register reading older than the meter's latest accepted one: the later register already covers it. */
+export class StaleReading extends AppError {
+  constructor(message: string, field: string) {
+    super('STALE_READING', message, 409, false, { field });
+  }
+}
+
+/** A register below the latest accepted one: only a new baseline (meter exchange or reset) explains it. */
+export class RegisterWentBack extends AppError {
+  constructor(message: string, field: string) {
+    super('REGISTER_WENT_BACK', message, 409, false, { field });
+  }
+}
+
+/** A state the request cannot change: a gateway managed by the environment, an existing id, a disabled meter. */
+export class StateConflict extends AppError {
+  constructor(code: string, message: string, field?: string) {
+    super(code, message, 409, false, { field });
   }
 }

@@ -1,6 +1,6 @@
 // `npm start`: the service on its configuration (embedded defaults when nothing is set). `npm run api`
 // and `npm run worker` (src/worker.ts) run one role each and share work through Postgres.
-import { loadConfig } from './config.js';
+import { DEV_GATEWAY_KEY, loadConfig } from './config.js';
 import { AppError } from './errors.js';
 import { makeLog } from './log.js';
 import { type Role, startService } from './service.js';
@@ -16,7 +16,12 @@ export async function main(role: Role): Promise<void> {
     process.stdout.write(`Database: ${config.DATABASE_URL ? 'postgres (DATABASE_URL)' : `PGlite in ${config.PGLITE_DIR}`}\n`);
     if (config.embeddedChain && config.devCredentials) {
       // Only in embedded mode, and only these fixed development values (README); real keys are never printed.
-      process.stdout.write(`Development credentials: gateway key "${config.gatewayKeys[0]}", operator token "${config.operatorToken}"\n`);
+      const gateway = config.GATEWAY_API_KEYS ? '' : `gateway key "${DEV_GATEWAY_KEY}" (gateway "demo"), `;
+      const operator = config.OPERATOR_TOKEN ? '' : `operator token "${config.operatorToken}"`;
+      process.stdout.write(`Development credentials: ${gateway}${operator}`.replace(/, $/, '') + '\n');
+    }
+    if (service.demo && service.apiUrl) {
+      process.stdout.write(`Demo meters (gateway "demo"): ${service.demo.meterIds.join(', ')}\nTry: ${service.demo.curl(service.apiUrl, DEV_GATEWAY_KEY)}\n`);
     }
     // SIGTERM: stop claiming, follow every signed transaction to confirmed or expired, release leases, exit.
     const shutdown = () => void service.stop().then(() => process.exit(0));

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { checkChain, readKeypairFile } from './chain/energyToken.js';
 import { connectChain, probeRpc } from './chain/rpc.js';
-import { makeApp, type HealthReport } from './http/app.js';
+import { type CheckReport, makeApp, type HealthReport } from './http/app.js';
+import { makeHealthMonitor } from './http/health.js';
 import type { Log } from './log.js';
 import type { Hono } from 'hono';
 import { rmSync } from 'node:fs';
@@ -12,17 +13,22 @@ import { openDatabase, type Database } from './db/client.js';
 import { checkChainIdentity, refuseOtherChain } from './db/chainIdentity.js';
 import { makeAuth } from './http/auth.js';
 import { readingRoutes } from './readings/routes.js';
+import { gatewayRoutes, meterRoutes } from './meters/routes.js';
+import { syncGatewaysFromEnv } from './meters/gateways.js';
+import { type DemoSet, registerDemoSet } from './meters/demo.js';
+import type { AcceptPolicy } from './readings/accept.js';
 import { maxTokensPerReading } from './minting/amounts.js';
 import { ConfigError } from './errors.js';
 import { loadIdl } from './chain/energyToken.js';
 import { makeMinter, type Minter } from './chain/minter.js';
 import { makeRpcClient } from './chain/rpcClient.js';
-import { RUNTIME_LIMITS } from './minting/optimizeBatch.js';
+import { makeChainHistory } from './chain/history.js';
+import { maxTokensPerReadingInOneTx, RUNTIME_LIMITS } from './minting/optimizeBatch.js';
 import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { queueStats, type Settings } from './minting/repo.js';
+import { queueStats, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
 import { makeBatchEvents } from './minting/events.js';
@@ -37,6 +43,8 @@ export interface RunningService {
   worker: ReturnType<typeof startWorker> | null;
   rpcUrl: string;
   wsUrl: string;
+  /** The demo set registered at this start (embedded defaults with the development credentials), if any. */
+  demo: DemoSet | null;
   stop(): Promise<void>;
 }
 
@@ -62,50 +70,91 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
   }
   const chain = await connectChain(config);
   let database: Database | null = null;
+  let stopMonitor = () => {};
   try {
     await probeRpc(chain.rpcUrl);
     const authority = readKeypairFile(chain.authorityKeypairPath);
     const identity = await checkChain(chain.connection, config.ENERGY_TOKEN_PROGRAM_ID, authority.publicKey);
     log.info({ programId: identity.programId.toBase58(), mint: identity.mint.toBase58(), authority: authority.publicKey.toBase58() }, 'chain checked');
 
+    // Through the service's own client: it has a timeout and classified failures (web3's Connection has neither).
+    const rpc = makeRpcClient({ url: chain.rpcUrl, timeoutMs: config.RPC_TIMEOUT_MS });
+    const idl = loadIdl(identity.programId.toBase58());
+    const history = makeChainHistory({ rpc, idl, programId: identity.programId, mint: identity.mint });
+    // A new database records the chain as it finds it, so that reconciliation judges only what came after.
+    const baseline = async () => {
+      const b = await history.baseline(identity.tokenInfo.toBase58());
+      return { historyUntil: b.newest, initialSupply: b.supply };
+    };
+
     const dbOpts = { url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR };
     database = await openDatabase(dbOpts);
-    let stored = await checkChainIdentity(database.db, identity.genesisHash);
-    if (stored === 'other' && chain.localnet && database.kind === 'pglite') {
-      // The embedded chain does not persist yet: its database starts fresh with it (README).
-      log.warn({ dir: config.PGLITE_DIR }, 'embedded chain is new; starting its PGlite database fresh with it');
+    let stored = await checkChainIdentity(database.db, identity.genesisHash, baseline);
+    if (stored === 'other' && chain.localnet?.chain.createdFresh && database.kind === 'pglite') {
+      // The embedded chain's ledger was removed: a new chain, so its PGlite database starts fresh with it (README).
+      log.warn({ dir: config.PGLITE_DIR, ledger: config.LOCALNET_LEDGER_DIR }, 'embedded chain is new; starting its PGlite database fresh with it');
       await database.close();
       rmSync(config.PGLITE_DIR, { recursive: true, force: true });
       database = await openDatabase(dbOpts);
-      stored = await checkChainIdentity(database.db, identity.genesisHash);
+      stored = await checkChainIdentity(database.db, identity.genesisHash, baseline);
     }
     refuseOtherChain(stored, identity.genesisHash);
     const db = database.db;
-    const auth = makeAuth({ gatewayKeys: config.gatewayKeys, operatorToken: config.operatorToken });
+    await syncGatewaysFromEnv(db, config.envGateways);
+    // Only with the development gateway key (its `demo` gateway), never next to real keys.
+    const demo = config.embeddedChain && !config.GATEWAY_API_KEYS ? await registerDemoSet(db) : null;
+    const auth = makeAuth({ db, operatorToken: config.operatorToken });
 
-    // Through the service's own client: it has a timeout and classified failures (web3's Connection has neither).
-    const rpc = makeRpcClient({ url: chain.rpcUrl, timeoutMs: config.RPC_TIMEOUT_MS });
-    const feePayerLamports = () =>
-      rpc.call<{ value: number }>('getBalance', [authority.publicKey.toBase58(), { commitment: 'confirmed' }]).then((r) => BigInt(r.value), () => null);
-    const health = async (): Promise<HealthReport> => {
-      const lamports = await feePayerLamports();
-      const dbOk = await database!.ping();
+    // Health checks run in the background with their own short timeouts; /health and the worker's fee-payer
+    // floor read their last results and never wait on a black-holed database or RPC.
+    const healthRpc = makeRpcClient({ url: chain.rpcUrl, timeoutMs: Math.min(2_000, config.RPC_TIMEOUT_MS) });
+    const opened = database;
+    const monitor = makeHealthMonitor(
+      {
+        db: { run: async () => (await opened.ping(1_000)) || Promise.reject(new Error('the database did not answer')), timeoutMs: 1_500 },
+        rpc: {
+          run: () => healthRpc.call<{ value: number }>('getBalance', [authority.publicKey.toBase58(), { commitment: 'confirmed' }]).then((r) => BigInt(r.value)),
+          timeoutMs: 2_500,
+        },
+      },
+      { intervalMs: config.HEALTH_CHECK_INTERVAL_MS },
+    );
+    await monitor.start();
+    stopMonitor = () => monitor.stop();
+    /** The fee payer's balance as last seen (null: never seen, or the RPC is away now). */
+    const feePayerLamports = async () => {
+      const last = monitor.last('rpc');
+      return last.ok ? (last.value as bigint) : null;
+    };
+    const checkReport = (name: 'db' | 'rpc'): CheckReport => {
+      const last = monitor.last(name);
+      return { status: last.ok ? 'ok' : 'unreachable', age_ms: monitor.ageMs(name), ...(last.error ? { error: last.error } : {}) };
+    };
+    const health = (): HealthReport => {
+      const [db, rpcCheck] = [checkReport('db'), checkReport('rpc')];
+      const lamports = monitor.last('rpc').value as bigint | null;
       return {
-        status: lamports === null || !dbOk ? 'degraded' : 'ok',
-        db: dbOk ? 'ok' : 'unreachable',
-        rpc: lamports === null ? 'unreachable' : 'ok',
+        status: db.status !== 'ok' ? 'unavailable' : rpcCheck.status !== 'ok' ? 'degraded' : 'ok',
+        db,
+        rpc: rpcCheck,
         rpc_url: chain.rpcUrl,
         program_id: identity.programId.toBase58(),
         mint: identity.mint.toBase58(),
         fee_payer_lamports: lamports === null ? null : lamports.toString(),
       };
     };
-    const idl = loadIdl(identity.programId.toBase58());
     const defaults: Settings = {
       batchIntervalMs: config.BATCH_INTERVAL_MS,
       maxBatchSize: config.BLOCKCHAIN_MAX_BATCH_SIZE,
       maxAttempts: config.MAX_ATTEMPTS,
       backoffMs: config.RETRY_BACKOFF_MS,
+    };
+    const limits = { ...RUNTIME_LIMITS, maxTokensPerInstruction: cap, usersPerTx: config.BLOCKCHAIN_USERS_PER_TX };
+    const acceptPolicy: AcceptPolicy = {
+      rate,
+      tolerance: config.PLAUSIBILITY_TOLERANCE,
+      requireSigned: config.REQUIRE_SIGNED_READINGS,
+      maxTokensPerReading: maxTokensPerReadingInOneTx(limits),
     };
     const minter = makeMinter({
       rpc,
@@ -114,21 +163,23 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       mint: identity.mint,
       idl,
       log,
-      limits: { ...RUNTIME_LIMITS, maxTokensPerInstruction: cap, usersPerTx: config.BLOCKCHAIN_USERS_PER_TX },
+      limits,
       // The runner claims at most the current max batch size; the engine accepts what it is given.
       maxBatchSize: () => 10_000,
       concurrency: config.BLOCKCHAIN_CONCURRENT_BATCHES,
       maxPriorityMicroLamports: BigInt(config.MAX_PRIORITY_FEE_MICROLAMPORTS),
       send: { pollMs: 250, rebroadcastMs: 2_000, followTimeoutMs: 180_000 },
+      reserveTokenAccounts: (wallets) => reserveTokenAccounts(db, wallets, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
     });
     const metrics = makeMetrics({
       feePayerLamports,
       queueCounts: async () => (await queueStats(db)).counts,
+      tokenAccountsLeft: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
     });
-    const events = makeBatchEvents(database);
+    const events = makeBatchEvents(opened);
     const runner = makeBatchRunner({ db, minter, log, defaults, leaseMs: config.LEASE_MS, events, onResult: (r) => metrics.recordResult(r.outcome) });
     const policy = { maxAttempts: config.MAX_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS };
-    const rescueNow = () => rescue({ db, rpc, explain: explainTransactionError(idl), log, policy });
+    const rescueNow = () => rescue({ db, rpc, explain: explainTransactionError(idl), log, policy, events });
     await rescueNow();
     const worker =
       config.WORKER === 'on' && role !== 'api'
@@ -151,7 +202,9 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       health,
       metrics,
       routes: [
-        readingRoutes({ db, rate, maxReadingsPerRequest: config.MAX_READINGS_PER_REQUEST, auth }),
+        readingRoutes({ db, policy: acceptPolicy, maxReadingsPerRequest: config.MAX_READINGS_PER_REQUEST, auth, log }),
+        meterRoutes({ db, rate, auth, log }),
+        gatewayRoutes({ db, auth, log }),
         mintRoutes({ db, runner, minter, defaults, syncWindowMs: config.SYNC_WINDOW_MS, events, auth }),
       ],
     });
@@ -171,15 +224,18 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       worker,
       rpcUrl: chain.rpcUrl,
       wsUrl: chain.wsUrl,
+      demo,
       stop: async () => {
         await worker?.stop();
         await runner.drain();
+        monitor.stop();
         if (server) await new Promise<void>((r) => server.close(() => r()));
         await database?.close();
         await chain.close();
       },
     };
   } catch (e) {
+    stopMonitor();
     await database?.close();
     await chain.close();
     throw e;

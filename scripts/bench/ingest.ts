@@ -2,6 +2,9 @@
 // server (100-reading requests from concurrent clients in a closed loop, p50/p99 latency), against the
 // raw multi-row INSERT rate of rows of the same shape measured in the same run.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Keypair } from '@solana/web3.js';
 import postgres from 'postgres';
@@ -25,11 +28,28 @@ export async function ingestion(opts: { requests: number; clients: number; serve
     const i = seq++;
     return { meter_id: `meter-${i % 997}`, user_id: `u${i % 50}`, wallet_address: wallets[i % 50]!, kwh_amount: '1.25', reading_timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString() };
   };
+  // The registry's view of those meters: gateway g serves them; owner and wallet as the readings carry them.
+  const meters = Array.from({ length: 997 }, (_, m) => ({
+    meter_id: `meter-${m}`,
+    gateway_id: 'g',
+    user_id: `u${m % 50}`,
+    wallet_address: wallets[m % 50]!,
+    kind: 'interval',
+    interval_minutes: 15,
+    max_kw: '1000',
+    active_from: '2025-12-31T00:00:00Z',
+  }));
+  const posted = () => {
+    const { user_id: _u, wallet_address: _w, ...r } = reading();
+    return r;
+  };
   try {
     const svc = await startService(
-      loadConfig({ PORT: '0', DATABASE_URL: urlFor(names[0]!), WORKER: 'off', GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o', LOCALNET_SLOT_MS: '400' }),
+      loadConfig({ PORT: '0', DATABASE_URL: urlFor(names[0]!), WORKER: 'off', GATEWAY_API_KEYS: 'g:g', OPERATOR_TOKEN: 'o', LOCALNET_SLOT_MS: '400', LOCALNET_LEDGER_DIR: mkdtempSync(join(tmpdir(), 'ingest-ledger-')) }),
       makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() })),
     );
+    const registered = await fetch(`${svc.apiUrl}/meters`, { method: 'PUT', headers: { authorization: 'Bearer o', 'content-type': 'application/json' }, body: JSON.stringify(meters) });
+    if (registered.status !== 200) throw new Error(`PUT /meters answered ${registered.status}: ${await registered.text()}`);
     const latencies: number[] = [];
     let next = 0;
     const start = performance.now();
@@ -37,7 +57,7 @@ export async function ingestion(opts: { requests: number; clients: number; serve
       Array.from({ length: opts.clients }, async () => {
         while (next < opts.requests) {
           next++;
-          const body = JSON.stringify({ readings: Array.from({ length: 100 }, reading) });
+          const body = JSON.stringify({ readings: Array.from({ length: 100 }, posted) });
           const t0 = performance.now();
           const res = await fetch(`${svc.apiUrl}/readings`, { method: 'POST', headers: { authorization: 'Bearer g', 'content-type': 'application/json' }, body });
           if (res.status !== 202) throw new Error(`POST /readings answered ${res.status}: ${await res.text()}`);
@@ -60,7 +80,7 @@ export async function ingestion(opts: { requests: number; clients: number; serve
           done++;
           const rows = Array.from({ length: 100 }, () => {
             const r = reading();
-            return { id: randomUUID(), meterId: r.meter_id, userId: r.user_id, walletAddress: r.wallet_address, kwhAmount: r.kwh_amount, tokensToMint: '1250000000', readingTimestamp: new Date(r.reading_timestamp) };
+            return { id: randomUUID(), meterId: r.meter_id, userId: r.user_id, walletAddress: r.wallet_address, kwhAmount: r.kwh_amount, tokensToMint: '1250000000', readingTimestamp: new Date(r.reading_timestamp), gatewayId: 'g' };
           });
           await raw.db.insert(readings).values(rows);
         }

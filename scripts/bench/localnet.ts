@@ -1,6 +1,8 @@
 // `npm run bench:localnet [-- --tx 2000]`: how many simple Token-2022 MintTo transactions per second the
-// local chain confirms over HTTP, against LiteSVM executing the very same signed bytes in-process.
-// The ratio is the cost of the RPC layer (JSON, HTTP, decoding, pre/post balances, the ledger).
+// local chain confirms over HTTP, against LiteSVM executing the very same signed bytes in-process (the
+// ratio is the cost of the RPC layer and of block production), with the transactions per block and the
+// per-account budget they used; then how many mint_tokens_direct recipients one block holds for one mint
+// under the default budgets, with token accounts that exist and with token accounts created on the way.
 import { parseArgs } from 'node:util';
 import { address, getTransactionDecoder } from '@solana/kit';
 import { LiteSVM } from 'litesvm';
@@ -8,11 +10,21 @@ import { Keypair, PublicKey, Transaction } from '@solana/web3.js';
 import { ACCOUNT_SIZE, AccountLayout, MINT_SIZE, MintLayout, TOKEN_2022_PROGRAM_ID, createMintToInstruction } from '@solana/spl-token';
 import bs58 from 'bs58';
 import pLimit from 'p-limit';
-import { startLocalnet } from '../../anchor-localnet/server.js';
+import BN from 'bn.js';
+import { AnchorProvider, Program, Wallet, type Idl } from '@coral-xyz/anchor';
+import { ComputeBudgetProgram, Connection } from '@solana/web3.js';
+import { createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
+import { startLocalnet, type Localnet } from '../../anchor-localnet/server.js';
 import type { RawAccount } from '../../anchor-localnet/chain.js';
+import { DEFAULT_LIMITS } from '../../anchor-localnet/costModel.js';
+import { localnetAuthority, mintAddress, tokenInfoAddress } from '../../anchor-localnet/fixtures.js';
+import { readIdl } from '../../anchor-localnet/paths.js';
+import { optimizeBatch, RUNTIME_LIMITS } from '../../src/minting/optimizeBatch.js';
 import { hardware, progress, table } from './support.js';
 
-const { values } = parseArgs({ options: { tx: { type: 'string', default: '2000' }, 'slot-ms': { type: 'string', default: '400' }, concurrency: { type: 'string', default: '32' } } });
+const { values } = parseArgs({
+  options: { tx: { type: 'string', default: '2000' }, 'slot-ms': { type: 'string', default: '400' }, concurrency: { type: 'string', default: '32' }, recipients: { type: 'string', default: '3000' } },
+});
 const N = Number(values.tx);
 const SLOT_MS = Number(values['slot-ms']);
 const CONCURRENCY = Number(values.concurrency);
@@ -45,7 +57,34 @@ function signedTransactions(blockhash: string): Buffer[] {
   });
 }
 
-async function overRpc(): Promise<{ seconds: number; txs: Buffer[] }> {
+interface BlockStats {
+  blocks: number;
+  meanTx: number;
+  maxTx: number;
+  /** The most CU one write-locked account used in one block, and which account. */
+  maxAccountCost: number;
+  maxAccount: string;
+}
+
+function blockStats(net: Localnet, from: number, to: number): BlockStats {
+  const out: BlockStats = { blocks: 0, meanTx: 0, maxTx: 0, maxAccountCost: 0, maxAccount: '-' };
+  let txs = 0;
+  for (let slot = from; slot <= to; slot++) {
+    const b = net.chain.getBlock(slot, 'processed');
+    if (!b || b.signatures.length === 0) continue;
+    out.blocks++;
+    txs += b.signatures.length;
+    out.maxTx = Math.max(out.maxTx, b.signatures.length);
+    if (b.cost && b.cost.costliestAccountCost > out.maxAccountCost) {
+      out.maxAccountCost = b.cost.costliestAccountCost;
+      out.maxAccount = b.cost.costliestAccount === mint.toBase58() ? 'the mint' : b.cost.costliestAccount === payer.publicKey.toBase58() ? 'the fee payer' : (b.cost.costliestAccount ?? '-');
+    }
+  }
+  out.meanTx = out.blocks ? txs / out.blocks : 0;
+  return out;
+}
+
+async function overRpc(): Promise<{ seconds: number; txs: Buffer[]; blocks: BlockStats }> {
   const net = await startLocalnet({ slotMs: SLOT_MS });
   try {
     for (const [k, a] of plantedState()) net.hooks.setAccount(k, a);
@@ -57,6 +96,7 @@ async function overRpc(): Promise<{ seconds: number; txs: Buffer[] }> {
       return body.result;
     };
     const limit = pLimit(CONCURRENCY);
+    const firstSlot = net.chain.slot + 1;
     const start = performance.now();
     let sent = 0;
     const sigs = await Promise.all(
@@ -84,7 +124,7 @@ async function overRpc(): Promise<{ seconds: number; txs: Buffer[] }> {
       pending = next;
       if (pending.length) await new Promise((r) => setTimeout(r, 20));
     }
-    return { seconds: (performance.now() - start) / 1000, txs };
+    return { seconds: (performance.now() - start) / 1000, txs, blocks: blockStats(net, firstSlot, net.chain.slot) };
   } finally {
     await net.stop();
   }
@@ -105,8 +145,103 @@ function inProcess(txs: Buffer[]): number {
   return (performance.now() - start) / 1000;
 }
 
+// ---- one full block of mint_tokens_direct for one mint ---------------------------------------------
+
+interface FullBlock {
+  recipientsPerTx: number;
+  cuLimit: number;
+  txInBlock: number;
+  recipientsInBlock: number;
+  blockCu: number;
+  costliest: string;
+  costliestCu: number;
+  waiting: number;
+}
+
+/**
+ * Transactions shaped as the service's engine shapes them (optimizeBatch's packing, CreateIdempotent
+ * where the token account is not known, the compute-unit limit sized from a simulation as the minter
+ * does: units × 1.1 + 1,000), all sent within one slot; then one block is produced.
+ */
+async function fullBlock(atasExist: boolean): Promise<FullBlock> {
+  const net = await startLocalnet({ slotMs: SLOT_MS });
+  net.hooks.pauseSlots();
+  try {
+    const authority = localnetAuthority();
+    const idl = readIdl() as unknown as Idl;
+    const programId = new PublicKey(idl.address);
+    const energyMint = mintAddress(programId);
+    const tokenInfo = tokenInfoAddress(programId);
+    const program = new Program(idl, new AnchorProvider(new Connection(net.url), new Wallet(authority), {}));
+    const wallets = Array.from({ length: Number(values.recipients) }, () => Keypair.generate().publicKey);
+    const ataOf = (w: PublicKey) => getAssociatedTokenAddressSync(energyMint, w, false, TOKEN_2022_PROGRAM_ID);
+    if (atasExist) {
+      for (const w of wallets) {
+        const data = Buffer.alloc(ACCOUNT_SIZE);
+        AccountLayout.encode({ mint: energyMint, owner: w, amount: 0n, delegateOption: 0, delegate: PublicKey.default, state: 1, isNativeOption: 0, isNative: 0n, delegatedAmount: 0n, closeAuthorityOption: 0, closeAuthority: PublicKey.default }, data);
+        net.hooks.setAccount(ataOf(w).toBase58(), { lamports: 2_039_280n, data, owner: TOKEN_2022_PROGRAM_ID.toBase58(), executable: false });
+      }
+    }
+    const batch = wallets.map((w, i) => ({ readingId: String(i), userId: w.toBase58(), walletAddress: w.toBase58(), kwhAmount: '1', tokensToMint: 1_000_000_000n, meterId: 'm' }));
+    const plan = optimizeBatch(batch, { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 }, () => atasExist);
+    const blockhash = net.chain.latestBlockhash('processed').blockhash;
+    let cuLimit = 0;
+    let sent = 0;
+    const recipientsOf = new Map<string, number>();
+    for (const planned of plan) {
+      const instructions = async (units: number) => [
+        ComputeBudgetProgram.setComputeUnitLimit({ units }),
+        ComputeBudgetProgram.setComputeUnitPrice({ microLamports: 0 }),
+        ...(
+          await Promise.all(
+            planned.mints.map(async (m) => {
+              const wallet = new PublicKey(m.walletAddress);
+              const mintIx = await program.methods.mintTokensDirect!(new BN(m.amount.toString()))
+                .accountsStrict({ tokenInfo, mint: energyMint, userTokenAccount: ataOf(wallet), authority: authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+                .instruction();
+              return m.createAta ? [createAssociatedTokenAccountIdempotentInstruction(authority.publicKey, ataOf(wallet), wallet, energyMint, TOKEN_2022_PROGRAM_ID), mintIx] : [mintIx];
+            }),
+          )
+        ).flat(),
+      ];
+      const build = async (units: number) => {
+        const tx = new Transaction({ feePayer: authority.publicKey, recentBlockhash: blockhash }).add(...(await instructions(units)));
+        tx.sign(authority);
+        return net.chain.decode(tx.serialize({ verifySignatures: false }));
+      };
+      const sim = net.chain.simulate(await build(1_400_000), { sigVerify: false, checkBlockhash: true });
+      if (sim.err) throw new Error(`simulation failed: ${JSON.stringify(sim.err)}`);
+      const units = Math.min(1_400_000, Math.ceil(sim.unitsConsumed * 1.1) + 1_000);
+      cuLimit = Math.max(cuLimit, units);
+      const d = await build(units);
+      recipientsOf.set(d.signature, planned.mints.length);
+      net.chain.submit(d);
+      progress(atasExist ? 'full block, token accounts exist' : 'full block, token accounts created', ++sent, plan.length);
+    }
+    const slot = net.chain.slot + 1;
+    net.hooks.advanceSlots(1);
+    const block = net.chain.getBlock(slot, 'processed')!;
+    const recipientsInBlock = block.signatures.reduce((n, sig) => n + recipientsOf.get(sig)!, 0);
+    const who = block.cost?.costliestAccount;
+    return {
+      recipientsPerTx: plan[0]!.mints.length,
+      cuLimit,
+      txInBlock: block.signatures.length,
+      recipientsInBlock,
+      blockCu: block.cost?.block ?? 0,
+      // The authority (fee payer), token_info and the mint are written by every transaction: they tie.
+      costliest: [energyMint, tokenInfo, authority.publicKey].some((k) => k.toBase58() === who) ? 'mint, token_info, fee payer' : (who ?? '-'),
+      costliestCu: block.cost?.costliestAccountCost ?? 0,
+      waiting: net.chain.pendingCount,
+    };
+  } finally {
+    await net.stop();
+  }
+}
+
 const rpcRun = await overRpc();
 const svmSeconds = inProcess(rpcRun.txs);
+const full = [await fullBlock(true), await fullBlock(false)];
 const rpcTps = N / rpcRun.seconds;
 const svmTps = N / svmSeconds;
 process.stdout.write(`\nhardware: ${hardware()}\nworkload: ${N} Token-2022 MintTo transactions (1 signature each), ${CONCURRENCY} sends in flight, slot ${SLOT_MS} ms; "confirmed" commitment\n\n`);
@@ -119,4 +254,29 @@ process.stdout.write(
     ],
   )}\n`,
 );
-process.stdout.write(`\nRPC layer cost: ${(svmTps / rpcTps).toFixed(1)}x (${bs58.encode(Buffer.from(rpcRun.txs[0]!.subarray(1, 65))).slice(0, 8)}… first signature)\n`);
+process.stdout.write(`\nRPC layer and block cost: ${(svmTps / rpcTps).toFixed(1)}x (${bs58.encode(Buffer.from(rpcRun.txs[0]!.subarray(1, 65))).slice(0, 8)}… first signature)\n`);
+const b = rpcRun.blocks;
+const pct = (cu: number, of: number) => `${cu.toLocaleString('en-US')} (${((100 * cu) / of).toFixed(1)} %)`;
+process.stdout.write(
+  `blocks: ${b.blocks} with transactions, ${b.meanTx.toFixed(1)} transactions per block on average, ${b.maxTx} at most; ` +
+    `per-account budget used at most: ${pct(b.maxAccountCost, DEFAULT_LIMITS.accountCuLimit)} CU by ${b.maxAccount}\n`,
+);
+process.stdout.write(
+  `\nmint_tokens_direct, one mint, default budgets (${DEFAULT_LIMITS.blockCuLimit.toLocaleString('en-US')} CU per block, ` +
+    `${DEFAULT_LIMITS.accountCuLimit.toLocaleString('en-US')} per writable account), ${values.recipients} recipients sent within one slot, legacy transactions as the engine packs them:\n\n`,
+);
+process.stdout.write(
+  `${table(
+    ['token accounts', 'recipients/tx', 'CU limit requested/tx', 'tx in the block', 'recipients in the block', 'most-used accounts: CU each', 'block CU', 'left waiting'],
+    full.map((f, i) => [
+      i === 0 ? 'exist' : 'created in the tx',
+      f.recipientsPerTx,
+      f.cuLimit.toLocaleString('en-US'),
+      f.txInBlock,
+      f.recipientsInBlock,
+      `${f.costliest}: ${pct(f.costliestCu, DEFAULT_LIMITS.accountCuLimit)}`,
+      pct(f.blockCu, DEFAULT_LIMITS.blockCuLimit),
+      f.waiting,
+    ]),
+  )}\n`,
+);

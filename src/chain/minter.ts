@@ -42,6 +42,12 @@ export interface MinterDeps {
   maxExpiries?: number;
   /** Called with every signed transaction before its first send; a throw means it is never sent. */
   onSigned?: (record: SignedRecord) => Promise<void>;
+  /**
+   * The rent budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY): given the wallets that need a new token account,
+   * reserves what is left and answers the wallets granted one. Readings of the others are `deferred`:
+   * nothing is planned or signed for them. Without it every token account is created as needed.
+   */
+  reserveTokenAccounts?: (wallets: string[]) => Promise<Set<string>>;
 }
 
 export interface MintOptions {
@@ -126,13 +132,16 @@ export function makeMinter(deps: MinterDeps) {
         ixs.push(createAssociatedTokenAccountIdempotentInstruction(deps.authority.publicKey, ata, wallet, deps.mint, TOKEN_2022_PROGRAM_ID));
         roles.push({ kind: 'ata', mint: i });
       }
-      ixs.push(
-        await program.methods
-          .mintTokensDirect!(new BN(m.amount.toString()))
-          .accountsStrict({ tokenInfo, mint: deps.mint, userTokenAccount: ata, authority: deps.authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
-          .instruction(),
-      );
-      roles.push({ kind: 'mint', mint: i });
+      // Several parts only for one reading above the per-instruction cap: all in this transaction.
+      for (const part of m.parts) {
+        ixs.push(
+          await program.methods
+            .mintTokensDirect!(new BN(part.toString()))
+            .accountsStrict({ tokenInfo, mint: deps.mint, userTokenAccount: ata, authority: deps.authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+            .instruction(),
+        );
+        roles.push({ kind: 'mint', mint: i });
+      }
     }
     return { ixs, roles };
   }
@@ -148,12 +157,11 @@ export function makeMinter(deps: MinterDeps) {
    * Settle a set of planned mints in one transaction. A bad recipient is removed and the rest retried;
    * an expired transaction is rebuilt; nothing is signed twice before its blockhash provably expired.
    */
-  async function settle(mints: PlannedMint[], emit: (r: MintResult) => void, price: bigint, opts: MintOptions, expiries = 0): Promise<void> {
+  async function settle(mints: PlannedMint[], emit: (group: MintResult[]) => void, price: bigint, opts: MintOptions, expiries = 0): Promise<void> {
     if (mints.length === 0) return;
     const log = opts.log ?? deps.log;
-    const fail = (ms: PlannedMint[], error: string, txSignature: string | null = null, outcome: 'failed' | 'unknown' = 'failed') => {
-      for (const m of ms) for (const readingId of m.readingIds) emit({ readingId, success: false, error, txSignature, outcome });
-    };
+    const fail = (ms: PlannedMint[], error: string, txSignature: string | null = null, outcome: 'failed' | 'unknown' = 'failed') =>
+      emit(ms.flatMap((m) => m.readingIds.map((readingId) => ({ readingId, success: false, error, txSignature, outcome }))));
     if (opts.signal?.aborted) return fail(mints, 'cancelled before signing: not minted');
 
     let signed: SignedRecord;
@@ -190,6 +198,8 @@ export function makeMinter(deps: MinterDeps) {
         readingIds: mints.flatMap((m) => m.readingIds),
       };
     } catch (e) {
+      // A cancel that lands during the reads before signing aborts them: it is a cancel, not a failure.
+      if (opts.signal?.aborted) return fail(mints, 'cancelled before signing: not minted');
       return fail(mints, `not sent: ${(e as Error).message}`);
     }
     try {
@@ -202,7 +212,7 @@ export function makeMinter(deps: MinterDeps) {
     switch (outcome.status) {
       case 'confirmed':
         for (const m of mints) knownAtas.add(m.walletAddress);
-        for (const readingId of signed.readingIds) emit({ readingId, success: true, error: null, txSignature: signed.signature, outcome: 'minted' });
+        emit(signed.readingIds.map((readingId) => ({ readingId, success: true, error: null, txSignature: signed.signature, outcome: 'minted' as const })));
         return;
       case 'failed': {
         // It landed and failed as a whole, so nothing in it was minted: the others may go again.
@@ -221,34 +231,53 @@ export function makeMinter(deps: MinterDeps) {
     }
   }
 
-  /** Yields each reading's MintResult as its transaction settles (not in input order). */
-  async function* mintStream(batch: MintBatchData[], opts: MintOptions = {}): AsyncGenerator<MintResult> {
-    validate(batch);
-    await discoverAtas(batch, opts.signal);
+  /**
+   * Yields the results of each settled transaction together (one group: the readings of one transaction, or
+   * of one set of mints that failed or were cancelled together), as they settle, not in input order. The
+   * stream ends only when every planned transaction has settled, so a consumer never leaves one in flight.
+   */
+  async function* mintGroups(all: MintBatchData[], opts: MintOptions = {}): AsyncGenerator<MintResult[]> {
+    validate(all);
+    await discoverAtas(all, opts.signal);
+    // Known now: which recipients need a new token account. Reserve them before anything is planned or signed.
+    let batch = all;
+    const newAccounts = [...new Set(all.map((r) => r.walletAddress))].filter((w) => !knownAtas.has(w)).sort();
+    if (deps.reserveTokenAccounts && newAccounts.length) {
+      const granted = await deps.reserveTokenAccounts(newAccounts);
+      const waits = (r: MintBatchData) => !knownAtas.has(r.walletAddress) && !granted.has(r.walletAddress);
+      const deferred = all.filter(waits);
+      if (deferred.length) {
+        yield deferred.map((r) => ({
+          readingId: r.readingId,
+          success: false,
+          error: 'deferred: the token-account budget for today (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) is spent',
+          txSignature: null,
+          outcome: 'deferred' as const,
+        }));
+      }
+      batch = all.filter((r) => !waits(r));
+      if (batch.length === 0) return;
+    }
     const plan = optimizeBatch(batch, deps.limits, ataKnown);
     const price = await priorityFee(opts.signal);
     (opts.log ?? deps.log).info({ readings: batch.length, transactions: plan.length, priceMicroLamports: String(price) }, 'batch planned');
 
-    const queue: MintResult[] = [];
+    const queue: MintResult[][] = [];
     let wake: (() => void) | null = null;
     let finished = false;
     let failure: unknown = null;
-    const emit = (r: MintResult) => {
-      queue.push(r);
+    const emit = (group: MintResult[]) => {
+      if (group.length === 0) return;
+      queue.push(group);
       wake?.();
     };
     const limit = pLimit(deps.concurrency);
-    Promise.all(plan.map((tx) => limit(() => settle(tx.mints, emit, price, opts)))).then(
-      () => {
-        finished = true;
-        wake?.();
-      },
-      (e: unknown) => {
-        failure = e;
-        finished = true;
-        wake?.();
-      },
-    );
+    // allSettled, not all: one transaction's unexpected failure must not end the stream while others still fly.
+    void Promise.allSettled(plan.map((tx) => limit(() => settle(tx.mints, emit, price, opts)))).then((outcomes) => {
+      failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')?.reason ?? null;
+      finished = true;
+      wake?.();
+    });
     for (;;) {
       const next = queue.shift();
       if (next) {
@@ -260,6 +289,11 @@ export function makeMinter(deps: MinterDeps) {
       wake = null;
     }
     if (failure) throw failure;
+  }
+
+  /** Yields each reading's MintResult as its transaction settles (not in input order). */
+  async function* mintStream(batch: MintBatchData[], opts: MintOptions = {}): AsyncGenerator<MintResult> {
+    for await (const group of mintGroups(batch, opts)) yield* group;
   }
 
   async function mintEnergyTokensBatch(batch: MintBatchData[], opts: MintOptions = {}): Promise<MintResult[]> {
@@ -275,7 +309,7 @@ export function makeMinter(deps: MinterDeps) {
     return estimateBatchFee(plan, { priorityMicroLamports: await priorityFee(), rentPerTokenAccount: RENT_TOKEN_2022_ACCOUNT });
   }
 
-  return { mintStream, mintEnergyTokensBatch, mintOne: (r: MintBatchData, o?: MintOptions) => mintEnergyTokensBatch([r], o), estimateFee, knownAtas };
+  return { mintGroups, mintStream, mintEnergyTokensBatch, mintOne: (r: MintBatchData, o?: MintOptions) => mintEnergyTokensBatch([r], o), estimateFee, knownAtas };
 }
 
 export type Minter = ReturnType<typeof makeMinter>;

@@ -27,7 +27,7 @@ export async function connectChain(config: Config): Promise<ChainEndpoint> {
       close: async () => {},
     };
   }
-  const localnet = await startLocalnet({ port: 0, slotMs: config.LOCALNET_SLOT_MS });
+  const localnet = await startLocalnet({ port: 0, slotMs: config.LOCALNET_SLOT_MS, ledger: config.LOCALNET_LEDGER_DIR });
   return {
     connection: new Connection(localnet.url, { commitment: 'confirmed', wsEndpoint: localnet.wsUrl }),
     rpcUrl: localnet.url,

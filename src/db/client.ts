@@ -13,8 +13,8 @@ export interface Database {
   /** Postgres LISTEN/NOTIFY: how events reach other processes (an API process's SSE clients). */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
-  /** True when the database answers a trivial query. */
-  ping(): Promise<boolean>;
+  /** True when the database answers a trivial query within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -25,7 +25,18 @@ export async function openDatabase(opts: { url?: string; pgliteDir: string }): P
     const { default: postgres } = await import('postgres');
     const { drizzle } = await import('drizzle-orm/postgres-js');
     const { migrate } = await import('drizzle-orm/postgres-js/migrator');
-    const sql = postgres(opts.url, { max: 10, onnotice: () => {} });
+    const sql = postgres(opts.url, {
+      max: 10,
+      onnotice: () => {},
+      // Reconnect fast after an outage: a new connection attempt gives up after 5 s, and the pause between
+      // attempts is capped at 1 s (postgres.js' default grows to 20 s, so minting resumed up to ~9 s late).
+      connect_timeout: 5,
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
+      // No array-type lookup on each new connection: postgres.js runs it as an unawaited promise, so a
+      // connection reset during it is an unhandled rejection (the process dies) and the query waiting for that
+      // connection never runs (seen behind a fault proxy). Drizzle parses and writes arrays itself.
+      fetch_types: false,
+    });
     const db = drizzle(sql, { schema });
     await migrate(db, { migrationsFolder: MIGRATIONS });
     return {
@@ -36,7 +47,7 @@ export async function openDatabase(opts: { url?: string; pgliteDir: string }): P
         return () => l.unlisten();
       },
       notify: async (channel, payload) => void (await sql.notify(channel, payload)),
-      ping: () => sql`select 1`.then(() => true, () => false),
+      ping: (timeoutMs = 1_000) => withTimeout(sql`select 1`.then(() => true), timeoutMs),
       close: () => sql.end({ timeout: 5 }),
     };
   }
@@ -55,7 +66,14 @@ export async function openDatabase(opts: { url?: string; pgliteDir: string }): P
       return () => unlisten();
     },
     notify: async (channel, payload) => void (await client.query('select pg_notify($1, $2)', [channel, payload])),
-    ping: () => client.query('select 1').then(() => true, () => false),
+    ping: (timeoutMs = 1_000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
     close: () => client.close(),
   };
+}
+
+/** Resolves false when `p` fails or takes longer than `ms` (a black-holed connection never answers). */
+function withTimeout(p: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  return Promise.race([p.catch(() => false), late]).finally(() => clearTimeout(timer));
 }

@@ -1,14 +1,18 @@
 // The service's tables. Postgres is the source of truth: what the API accepted is a row here, and every
 // state a reading passes through is a row change made by whoever holds its claim.
 import { sql } from 'drizzle-orm';
-import { bigint, check, customType, index, integer, jsonb, numeric, pgTable, pgView, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, customType, date, index, integer, jsonb, numeric, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
 // Millisecond precision, so that a timestamp survives a round trip through a JS Date (keyset cursors).
 const stamp = (name: string) => timestamp(name, { withTimezone: true, precision: 3 }).notNull().defaultNow();
 
-export const READING_STATUSES = ['pending', 'processing', 'completed', 'failed'] as const;
+/** Every status a reading can have. `recorded`: accepted energy that mints nothing (a zero register delta). */
+export const READING_STATUSES = ['pending', 'processing', 'completed', 'failed', 'recorded'] as const;
 export type ReadingStatus = (typeof READING_STATUSES)[number];
+/** The statuses of readings in the mint queue: every status but `recorded`, which is never claimed. */
+export const QUEUE_STATUSES = READING_STATUSES.filter((s): s is Exclude<ReadingStatus, 'recorded'> => s !== 'recorded');
+const inList = (list: readonly string[]) => sql.raw(list.map((s) => `'${s}'`).join(', '));
 
 export const readings = pgTable(
   'readings',
@@ -21,6 +25,17 @@ export const readings = pgTable(
     /** Token base units (u64), as an exact decimal. */
     tokensToMint: numeric('tokens_to_mint', { precision: 20, scale: 0 }).notNull(),
     readingTimestamp: timestamp('reading_timestamp', { withTimezone: true }).notNull(),
+    /** The gateway that posted it (null for readings from before gateways were identities). */
+    gatewayId: text('gateway_id'),
+    /** The client's own id for the reading: stored and returned, never used for identity. */
+    clientReadingId: text('client_reading_id'),
+    /** Register meters: the cumulative register this reading reported (kwh_amount is its delta). */
+    registerKwh: numeric('register_kwh', { precision: 30, scale: 12 }),
+    /**
+     * Set only on rows from before the energy identity existed that repeat an earlier row's (meter_id,
+     * reading_timestamp): they are kept, and the earliest row holds the identity (see the unique index).
+     */
+    duplicateOf: uuid('duplicate_of'),
     status: text().$type<ReadingStatus>().notNull().default('pending'),
     attempts: integer().notNull().default(0),
     lastError: text('last_error'),
@@ -33,14 +48,110 @@ export const readings = pgTable(
     updatedAt: stamp('updated_at'),
   },
   (t) => [
-    check('readings_status_check', sql`${t.status} in ('pending', 'processing', 'completed', 'failed')`),
-    check('readings_tokens_positive', sql`${t.tokensToMint} > 0`),
+    check('readings_status_check', sql`${t.status} in (${inList(READING_STATUSES)})`),
+    check('readings_tokens_positive', sql`${t.tokensToMint} > 0 or ${t.status} = 'recorded'`),
+    // The identity of energy: one accepted reading per meter and instant. Rows kept from before it
+    // (duplicate_of set) stand outside it; every new row is inside.
+    uniqueIndex('readings_energy_identity').on(t.meterId, t.readingTimestamp).where(sql`${t.duplicateOf} is null`),
     index('readings_claimable').on(t.status, t.nextAttemptAt, t.createdAt),
     index('readings_wallet').on(t.walletAddress),
     // Readings in flight, by the transaction that carries them: completion and the rescuer look here.
     index('readings_in_flight').on(t.txSignature).where(sql`${t.status} = 'processing'`),
+    // A batch's readings (its page, its stream's replay, and the rescuer closing an interrupted batch).
+    index('readings_batch').on(t.batchId),
   ],
 );
+
+// ---- gateways and meters --------------------------------------------------------------------------
+
+/** A gateway is an identity: it posts readings for the meters it serves, with keys stored as hashes. */
+export const gateways = pgTable(
+  'gateways',
+  {
+    gatewayId: text('gateway_id').primaryKey(),
+    /** `api`: made by POST /gateways; `env`: synced from GATEWAY_API_KEYS at start (managed there). */
+    source: text().$type<'api' | 'env'>().notNull(),
+    createdAt: stamp('created_at'),
+    disabledAt: timestamp('disabled_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [check('gateways_source_check', sql`${t.source} in ('api', 'env')`)],
+);
+
+/** A gateway's keys, as SHA-256 hashes; an old key keeps working until expires_at after a rotation. */
+export const gatewayKeys = pgTable(
+  'gateway_keys',
+  {
+    keyHash: text('key_hash').primaryKey(),
+    gatewayId: text('gateway_id')
+      .notNull()
+      .references(() => gateways.gatewayId),
+    createdAt: stamp('created_at'),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [index('gateway_keys_gateway').on(t.gatewayId)],
+);
+
+export const METER_KINDS = ['interval', 'register'] as const;
+export type MeterKind = (typeof METER_KINDS)[number];
+
+/** The registry: which gateway may post for a meter, whose energy it is, and what it can produce. */
+export const meters = pgTable(
+  'meters',
+  {
+    meterId: text('meter_id').primaryKey(),
+    gatewayId: text('gateway_id')
+      .notNull()
+      .references(() => gateways.gatewayId),
+    userId: text('user_id').notNull(),
+    walletAddress: text('wallet_address').notNull(),
+    kind: text().$type<MeterKind>().notNull(),
+    /** Interval meters: the minutes one reading covers. */
+    intervalMinutes: integer('interval_minutes'),
+    /** Rated power in kW: the bound on energy per unit of time. */
+    maxKw: numeric('max_kw', { precision: 20, scale: 6 }).notNull(),
+    activeFrom: timestamp('active_from', { withTimezone: true, precision: 3 }).notNull(),
+    /** ed25519, base58: when set, every reading must be signed with it. */
+    publicKey: text('public_key'),
+    /** Register meters: the register at a meter exchange or reset, the point deltas start from. */
+    registerBaselineKwh: numeric('register_baseline_kwh', { precision: 30, scale: 12 }),
+    registerBaselineAt: timestamp('register_baseline_at', { withTimezone: true, precision: 3 }),
+    /** Register meters: the latest accepted register and its time (the baseline until a reading comes). */
+    lastRegisterKwh: numeric('last_register_kwh', { precision: 30, scale: 12 }),
+    lastRegisterAt: timestamp('last_register_at', { withTimezone: true, precision: 3 }),
+    disabledAt: timestamp('disabled_at', { withTimezone: true, precision: 3 }),
+    createdAt: stamp('created_at'),
+    updatedAt: stamp('updated_at'),
+  },
+  (t) => [
+    check('meters_kind_check', sql`${t.kind} in (${inList(METER_KINDS)})`),
+    check('meters_interval_check', sql`(${t.kind} = 'interval') = (${t.intervalMinutes} is not null) and (${t.intervalMinutes} is null or ${t.intervalMinutes} between 1 and 1440)`),
+    check('meters_register_check', sql`(${t.kind} = 'register') = (${t.lastRegisterKwh} is not null and ${t.lastRegisterAt} is not null)`),
+    check('meters_max_kw_positive', sql`${t.maxKw} > 0`),
+    index('meters_gateway').on(t.gatewayId, t.meterId),
+  ],
+);
+
+/** Every change to a meter: who, when, the values before (null at creation) and after. */
+export const meterChanges = pgTable(
+  'meter_changes',
+  {
+    id: uuid().primaryKey(),
+    meterId: text('meter_id').notNull(),
+    actor: text().notNull(),
+    changedAt: stamp('changed_at'),
+    oldValues: jsonb('old_values'),
+    newValues: jsonb('new_values').notNull(),
+  },
+  (t) => [index('meter_changes_meter').on(t.meterId, t.changedAt)],
+);
+
+/** New token accounts reserved per UTC day (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY): their rent is the authority's. */
+export const tokenAccountBudget = pgTable('token_account_budget', {
+  day: date().primaryKey(),
+  reserved: integer().notNull(),
+  /** What the last reservation granted (read back by that same statement). */
+  lastGranted: integer('last_granted').notNull(),
+});
 
 export const mintTransactions = pgTable(
   'mint_transactions',
@@ -62,20 +173,47 @@ export const mintTransactions = pgTable(
   ],
 );
 
+export const BATCH_STATES = ['pending', 'running', 'completed', 'cancelled', 'interrupted'] as const;
+export type BatchState = (typeof BATCH_STATES)[number];
+/** A batch that ended: its event stream has its summary. `interrupted`: its process died; the rescuer closed it. */
+export const ENDED_BATCH_STATES: readonly BatchState[] = ['completed', 'cancelled', 'interrupted'];
+
 export const batches = pgTable(
   'batches',
   {
     id: uuid().primaryKey(),
     source: text().$type<'poll' | 'operator'>().notNull(),
     requestedBy: text('requested_by'),
-    state: text().$type<'pending' | 'running' | 'completed' | 'cancelled'>().notNull().default('pending'),
+    state: text().$type<BatchState>().notNull().default('pending'),
     totalReadings: integer('total_readings').notNull().default(0),
     successfulMints: integer('successful_mints').notNull().default(0),
     failedMints: integer('failed_mints').notNull().default(0),
+    /** Renewed with its readings' leases while its process runs it; past it, the rescuer may close it. */
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }).notNull().defaultNow(),
     createdAt: stamp('created_at'),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
-  (t) => [check('batches_state_check', sql`${t.state} in ('pending', 'running', 'completed', 'cancelled')`)],
+  (t) => [
+    check('batches_state_check', sql`${t.state} in ('pending', 'running', 'completed', 'cancelled', 'interrupted')`),
+    index('batches_open').on(t.leaseExpiresAt).where(sql`${t.state} in ('pending', 'running')`),
+  ],
+);
+
+/**
+ * What a batch's event stream carries, in order: one `result` per reading as it settles, then one `summary`.
+ * NOTIFY carries only (batch id, seq); listeners read the events here, so a batch of any size fits, and a
+ * client that reconnects replays from its last seq.
+ */
+export const batchEvents = pgTable(
+  'batch_events',
+  {
+    batchId: uuid('batch_id').notNull(),
+    seq: integer().notNull(),
+    event: text().$type<'result' | 'summary'>().notNull(),
+    data: jsonb().notNull(),
+    createdAt: stamp('created_at'),
+  },
+  (t) => [primaryKey({ columns: [t.batchId, t.seq] }), check('batch_events_event_check', sql`${t.event} in ('result', 'summary')`)],
 );
 
 /** Settings read again on every worker cycle (batch interval, max batch size, retry limits). */
@@ -96,6 +234,12 @@ export const idempotencyKeys = pgTable('idempotency_keys', {
 /** The chain this database belongs to: signatures recorded on one chain are never judged on another. */
 export const chainIdentity = pgTable('chain_identity', {
   genesisHash: text('genesis_hash').primaryKey(),
+  /**
+   * The chain as this database found it, so that reconciliation judges only what came after: the newest
+   * transaction touching token_info at that moment (null: none yet) and the mint's supply then.
+   */
+  historyUntil: text('history_until'),
+  initialSupply: numeric('initial_supply', { precision: 20, scale: 0 }),
   createdAt: stamp('created_at'),
 });
 

@@ -1,14 +1,24 @@
 // The HTTP API. Every error leaves through one handler as { error: { code, message, field? } }.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { AppError, PayloadTooLarge } from '../errors.js';
+import { describeError, isTransientDbError } from '../db/errors.js';
+import { AppError, DatabaseUnavailable, PayloadTooLarge } from '../errors.js';
 import type { Log } from '../log.js';
 import { openApiDocument } from './openapi.js';
 
+/** A check's last result as /health shows it. */
+export interface CheckReport {
+  status: 'ok' | 'unreachable';
+  /** How old the result is: checks run in the background, the route never waits on them. */
+  age_ms: number | null;
+  error?: string;
+}
+
 export interface HealthReport {
-  status: 'ok' | 'degraded';
-  db: 'ok' | 'unreachable';
-  rpc: 'ok' | 'unreachable';
+  /** ok; degraded: the RPC is away (minting waits, the API works); unavailable: the database is away (503). */
+  status: 'ok' | 'degraded' | 'unavailable';
+  db: CheckReport;
+  rpc: CheckReport;
   rpc_url: string;
   program_id: string;
   mint: string;
@@ -17,7 +27,8 @@ export interface HealthReport {
 
 export interface AppDeps {
   log: Log;
-  health: () => Promise<HealthReport>;
+  /** The last results of the background checks; answers at once. */
+  health: () => HealthReport;
   /** Domain routes mounted at the root (readings, minting, ...). */
   routes?: Hono[];
   metrics?: { text(): Promise<string>; contentType: string };
@@ -37,9 +48,11 @@ export function makeApp(deps: AppDeps): Hono {
     }),
   );
 
-  app.get('/health', async (c) => {
-    const report = await deps.health();
-    return c.json(report, report.status === 'ok' ? 200 : 503);
+  // 503 only when this process cannot do its role (the database is away); the RPC never makes it 503, so
+  // a load balancer does not pull API processes that only need Postgres.
+  app.get('/health', (c) => {
+    const report = deps.health();
+    return c.json(report, report.status === 'unavailable' ? 503 : 200);
   });
 
   app.get('/openapi.json', (c) => c.json(openApiDocument));
@@ -51,13 +64,18 @@ export function makeApp(deps: AppDeps): Hono {
 
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
-  app.onError((err, c) => {
-    if (err instanceof AppError && err.httpStatus < 500) {
+  app.onError((e, c) => {
+    // A passing database failure (by SQLSTATE) is a 503 the caller may retry, never a 500.
+    const err = !(e instanceof AppError) && isTransientDbError(e) ? new DatabaseUnavailable({ cause: e }) : e;
+    if (err instanceof AppError && (err.httpStatus < 500 || err.retryable)) {
       const field = err.field ? { field: err.field } : {};
+      if (err.retryable) c.header('Retry-After', '1');
+      if (err.httpStatus >= 500) deps.log.warn({ err: describeError(err.cause ?? err), path: c.req.path }, 'request refused for now');
       return c.json({ error: { code: err.code, message: err.message, ...field } }, err.httpStatus as 400);
     }
-    // The detail of a 500 goes to the log, never to the caller.
-    deps.log.error({ err, path: c.req.path }, 'request failed');
+    // The detail of a 500 goes to the log (a database error's SQL and parameters only at debug), never to the caller.
+    deps.log.error({ err: describeError(err), path: c.req.path }, 'request failed');
+    deps.log.debug({ err, path: c.req.path }, 'request failed (detail)');
     return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
   });
 

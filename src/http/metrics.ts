@@ -4,6 +4,8 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export interface MetricsSources {
   queueCounts: () => Promise<Record<string, number>>;
   feePayerLamports: () => Promise<bigint | null>;
+  /** New token accounts left in today's budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY). */
+  tokenAccountsLeft?: () => Promise<number>;
 }
 
 export function makeMetrics(sources: MetricsSources) {
@@ -27,6 +29,17 @@ export function makeMetrics(sources: MetricsSources) {
       this.set(l === null ? -1 : Number(l));
     },
   });
+  if (sources.tokenAccountsLeft) {
+    const left = sources.tokenAccountsLeft;
+    new Gauge({
+      name: 'energy_token_accounts_budget_left',
+      help: 'New token accounts the authority may still pay rent for today (UTC), of MAX_NEW_TOKEN_ACCOUNTS_PER_DAY',
+      registers: [registry],
+      async collect() {
+        this.set(await left());
+      },
+    });
+  }
   const results = new Counter({ name: 'energy_mint_results_total', help: 'Mint results by outcome', labelNames: ['outcome'], registers: [registry] });
   return {
     registry,

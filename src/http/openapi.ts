@@ -1,9 +1,17 @@
 // The OpenAPI document served at GET /openapi.json. A test checks it against the routes the app really has.
+import { READING_STATUSES } from '../db/schema.js';
 const errorRef = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: 'error', ...json(errorRef) }]));
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const gateway = [{ bearer: [] }];
+/** Operator-only routes (the bearer scheme; a gateway key gets 403). */
+const operator = gateway;
+const text = { type: 'string' };
+const stamp = { type: 'string', format: 'date-time' };
+const meterIdParam = { name: 'meter_id', in: 'path', required: true, schema: text };
+const gatewayIdParam = { name: 'id', in: 'path', required: true, schema: text };
+const decimal = (description: string) => ({ oneOf: [{ type: 'string' }, { type: 'number' }], description });
 
 const reading = {
   type: 'object',
@@ -14,7 +22,11 @@ const reading = {
     wallet_address: { type: 'string' },
     kwh_amount: { type: 'string' },
     tokens_to_mint: { type: 'string', description: 'base units' },
-    status: { type: 'string', enum: ['pending', 'processing', 'completed', 'failed'] },
+    client_reading_id: { type: 'string', nullable: true },
+    gateway_id: { type: 'string', nullable: true, description: 'the gateway that posted it (null before gateways were identities)' },
+    reading_timestamp: stamp,
+    register_kwh: { type: 'string', nullable: true, description: 'register meters: the register reported; kwh_amount is its delta' },
+    status: { type: 'string', enum: READING_STATUSES, description: 'recorded: a zero register delta, never minted' },
     attempts: { type: 'integer' },
     error: { type: 'string', nullable: true },
     tx_signature: { type: 'string', nullable: true },
@@ -25,16 +37,76 @@ const reading = {
 };
 const readingInput = {
   type: 'object',
-  required: ['meter_id', 'user_id', 'wallet_address', 'kwh_amount', 'reading_timestamp'],
+  required: ['meter_id', 'reading_timestamp'],
+  description: 'kwh_amount for an interval meter, register_kwh for a register meter: exactly one',
   properties: {
-    reading_id: { type: 'string', format: 'uuid', description: 'defaults to a UUID v5 of meter_id and reading_timestamp' },
-    meter_id: { type: 'string' },
-    user_id: { type: 'string' },
-    wallet_address: { type: 'string', description: 'base58, 32 bytes' },
-    kwh_amount: { oneOf: [{ type: 'string' }, { type: 'number' }], description: 'decimal string, or a number with at most 15 significant digits' },
-    reading_timestamp: { type: 'string', format: 'date-time' },
+    meter_id: text,
+    reading_timestamp: { type: 'string', format: 'date-time', description: 'ISO 8601 with a zone, at most millisecond precision; not before active_from, at most 60 s ahead' },
+    kwh_amount: decimal('interval meters: decimal string, or a number with at most 15 significant digits'),
+    register_kwh: decimal('register meters: the cumulative export register'),
+    signature: { type: 'string', description: 'ed25519 (base58) over "energy-token-reading:v1\\n<meter_id>\\n<timestamp, ms, Z>\\n<plain decimal amount>"; required when the meter has a public_key' },
+    client_reading_id: { type: 'string', description: "the client's own id, stored and returned, never identity" },
+    reading_id: { type: 'string', description: 'taken as client_reading_id (clients of the earlier API)' },
+    user_id: { type: 'string', description: "optional: must agree with the meter's owner (422 WALLET_MISMATCH)" },
+    wallet_address: { type: 'string', description: "optional: must agree with the meter's wallet (422 WALLET_MISMATCH)" },
   },
 };
+const accepted = {
+  type: 'object',
+  properties: {
+    accepted: { type: 'integer' },
+    duplicates: { type: 'integer' },
+    readings: {
+      type: 'array',
+      items: { type: 'object', properties: { reading_id: { type: 'string', format: 'uuid' }, client_reading_id: { type: 'string', nullable: true }, status: text, queue_position: { type: 'integer', nullable: true } } },
+    },
+  },
+};
+const baseline = { type: 'object', required: ['kwh', 'at'], properties: { kwh: decimal('the register at `at`'), at: stamp } };
+const meterInput = {
+  type: 'object',
+  description: 'PUT merges: only the fields given change. Registering needs gateway_id, user_id, wallet_address, kind, max_kw, active_from, and interval_minutes (interval) or register_baseline (register).',
+  properties: {
+    gateway_id: text,
+    user_id: text,
+    wallet_address: { type: 'string', description: 'base58, 32 bytes: receives the tokens' },
+    kind: { type: 'string', enum: ['interval', 'register'], description: 'fixed once set' },
+    interval_minutes: { type: 'integer', minimum: 1, maximum: 1440 },
+    max_kw: decimal('rated power in kW, > 0'),
+    active_from: stamp,
+    public_key: { type: 'string', nullable: true, description: 'ed25519, base58; null removes it' },
+    register_baseline: { ...baseline, description: 'register meters: at registration, and after a meter exchange or reset' },
+  },
+};
+const meter = {
+  type: 'object',
+  properties: {
+    ...meterInput.properties,
+    meter_id: text,
+    register_baseline: { ...baseline, nullable: true },
+    last_register: { ...baseline, nullable: true, description: 'the latest accepted register and its time' },
+    disabled_at: { ...stamp, nullable: true },
+    created_at: stamp,
+    updated_at: stamp,
+    totals: {
+      type: 'object',
+      description: 'GET /meters/{meter_id} only',
+      properties: { readings_accepted: { type: 'integer' }, kwh_accepted: text, tokens_minted: { type: 'string', description: 'base units' }, readings_pending: { type: 'integer' } },
+    },
+  },
+};
+const gatewayJson = {
+  type: 'object',
+  properties: {
+    gateway_id: text,
+    source: { type: 'string', enum: ['api', 'env'] },
+    created_at: stamp,
+    disabled_at: { ...stamp, nullable: true },
+    meters: { type: 'integer' },
+    keys: { type: 'array', items: { type: 'object', properties: { created_at: stamp, expires_at: { ...stamp, nullable: true } } } },
+  },
+};
+const newKey = { type: 'object', properties: { gateway_id: text, api_key: { type: 'string', description: 'egk_…: shown once, stored only as its SHA-256' }, old_keys_expire_at: { ...stamp, nullable: true } } };
 const result = { type: 'object', properties: { reading_id: { type: 'string' }, success: { type: 'boolean' }, error: { type: 'string', nullable: true }, tx_signature: { type: 'string', nullable: true } } };
 const summary = {
   type: 'object',
@@ -44,7 +116,12 @@ const readingIds = { type: 'object', properties: { reading_ids: { type: 'array',
 
 export const openApiDocument = {
   openapi: '3.0.3',
-  info: { title: 'energy-token-minter', version: '0.1.0', description: 'Smart-meter readings to Solana tokens, in batches and exactly once.' },
+  info: {
+    title: 'energy-token-minter',
+    version: '0.1.0',
+    description:
+      'Smart-meter readings to Solana tokens, in batches and exactly once. Error codes: 400 VALIDATION_ERROR; 401 UNAUTHORIZED; 403 FORBIDDEN, METER_NOT_YOURS; 404 NOT_FOUND; 409 CONFLICTING_READING, STALE_READING, REGISTER_WENT_BACK, GATEWAY_EXISTS, GATEWAY_MANAGED_BY_ENVIRONMENT, GATEWAY_DISABLED, METER_DISABLED, CONFLICT; 413 PAYLOAD_TOO_LARGE; 422 UNKNOWN_METER, WRONG_AMOUNT_FIELD, WALLET_MISMATCH, IMPLAUSIBLE_ENERGY, BAD_SIGNATURE, TIMESTAMP_OUT_OF_RANGE, READING_TOO_LARGE, UNKNOWN_GATEWAY, METER_KIND_FIXED, BASELINE_TOO_EARLY.',
+  },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {
@@ -53,23 +130,23 @@ export const openApiDocument = {
   },
   paths: {
     '/health': { get: { summary: 'Database, RPC, program, mint and fee payer status', responses: { '200': { description: 'ok' }, '503': { description: 'degraded' } } } },
-    '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain' } } } },
+    '/metrics': { get: { summary: 'Prometheus metrics: readings by status, fee payer lamports, mint results, energy_token_accounts_budget_left', responses: { '200': { description: 'text/plain' } } } },
     '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3' } } } },
     '/readings': {
       post: {
-        summary: 'Accept readings (gateway)',
+        summary: 'Accept readings of the meters this gateway serves (gateway): all or none',
         security: gateway,
         requestBody: json({ oneOf: [readingInput, { type: 'object', properties: { readings: { type: 'array', items: readingInput } } }] }),
-        responses: { '202': { description: 'accepted', ...json({ type: 'object' }) }, ...errors(400, 401, 403, 409, 413) },
+        responses: { '202': { description: 'accepted (duplicates counted, changing nothing)', ...json(accepted) }, ...errors(400, 401, 403, 409, 413, 422) },
       },
       get: {
-        summary: 'Page through readings',
+        summary: 'Page through readings (a gateway: those it posted)',
         security: gateway,
         parameters: ['status', 'wallet', 'cursor', 'limit'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
         responses: { '200': { description: 'a page', ...json({ type: 'object', properties: { readings: { type: 'array', items: reading }, next_cursor: { type: 'string', nullable: true } } }) }, ...errors(400, 401) },
       },
     },
-    '/readings/{id}': { get: { summary: 'One reading', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(reading) }, ...errors(400, 401, 404) } } },
+    '/readings/{id}': { get: { summary: 'One reading (a gateway: only one it posted)', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(reading) }, ...errors(400, 401, 404) } } },
     '/queue/item/{id}': { get: { summary: 'One queue item (a reading)', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(reading) }, ...errors(400, 401, 404) } } },
     '/readings/{id}/retry': { post: { summary: 'A failed reading back to pending (operator)', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(reading) }, ...errors(400, 401, 403, 404, 409) } } },
     '/mint-batch': {
@@ -81,18 +158,51 @@ export const openApiDocument = {
         responses: { '200': { description: 'done within the window', ...json(summary) }, '202': { description: 'running', ...json({ type: 'object' }) }, ...errors(400, 401, 403, 422) },
       },
     },
-    '/batches/{id}': { get: { summary: 'A batch and its results', security: gateway, parameters: [idParam], responses: { '200': { description: 'the batch', ...json(summary) }, ...errors(400, 401, 404) } } },
+    '/batches/{id}': { get: { summary: 'A batch and its results', security: operator, parameters: [idParam], responses: { '200': { description: 'the batch', ...json(summary) }, ...errors(400, 401, 404) } } },
     '/batches/{id}/events': {
       get: {
         summary: 'Server-sent events: one "result" per reading as it lands, then "summary"; also ?access_token=',
-        security: gateway,
+        security: operator,
         parameters: [idParam, { name: 'access_token', in: 'query', schema: { type: 'string' } }],
         responses: { '200': { description: 'text/event-stream' }, ...errors(400, 401, 404) },
       },
     },
     '/batches/{id}/cancel': { post: { summary: 'Stop signing new transactions (operator)', security: gateway, parameters: [idParam], responses: { '200': { description: 'state' }, ...errors(400, 401, 403, 404) } } },
-    '/queue/status': { get: { summary: 'Counts per status, oldest pending, wallets, recent batches, settings', security: gateway, responses: { '200': { description: 'status' }, ...errors(401) } } },
-    '/queue/payer/{wallet}': { get: { summary: "A wallet's pending and processing readings", security: gateway, parameters: [{ name: 'wallet', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'readings' }, ...errors(401) } } },
+    '/queue/status': { get: { summary: 'Counts per status, oldest pending, wallets, recent batches, settings', security: operator, responses: { '200': { description: 'status' }, ...errors(401) } } },
+    '/queue/payer/{wallet}': { get: { summary: "A wallet's pending and processing readings", security: operator, parameters: [{ name: 'wallet', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'readings' }, ...errors(401) } } },
+    '/gateways': {
+      post: { summary: 'Create a gateway (operator): its key is shown once', security: operator, requestBody: json({ type: 'object', required: ['gateway_id'], properties: { gateway_id: text } }), responses: { '201': { description: 'the gateway and its key', ...json(newKey) }, ...errors(400, 401, 403, 409) } },
+      get: { summary: 'Every gateway (operator)', security: operator, responses: { '200': { description: 'gateways', ...json({ type: 'object', properties: { gateways: { type: 'array', items: gatewayJson } } }) }, ...errors(401, 403) } },
+    },
+    '/gateways/{id}/rotate': {
+      post: {
+        summary: 'A new key; the old ones keep working for grace_seconds (default 86400, 0 = at once) (operator)',
+        security: operator,
+        parameters: [gatewayIdParam],
+        requestBody: json({ type: 'object', properties: { grace_seconds: { type: 'integer', minimum: 0, maximum: 2592000 } } }),
+        responses: { '201': { description: 'the new key', ...json(newKey) }, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    '/gateways/{id}': { delete: { summary: 'Disable a gateway: its keys get 401; its meters stay registered (operator)', security: operator, parameters: [gatewayIdParam], responses: { '200': { description: 'disabled' }, ...errors(400, 401, 403, 404, 409) } } },
+    '/meters': {
+      put: {
+        summary: 'Register or change up to 1,000 meters, all or none (operator)',
+        security: operator,
+        requestBody: json({ type: 'array', items: { ...meterInput, required: ['meter_id'], properties: { ...meterInput.properties, meter_id: text } } }),
+        responses: { '200': { description: 'the stored meters', ...json({ type: 'object', properties: { meters: { type: 'array', items: meter } } }) }, ...errors(400, 401, 403, 409, 413, 422) },
+      },
+      get: {
+        summary: 'Page through meters by meter_id (a gateway: those it serves)',
+        security: gateway,
+        parameters: ['gateway', 'cursor', 'limit'].map((name) => ({ name, in: 'query', schema: text })),
+        responses: { '200': { description: 'a page', ...json({ type: 'object', properties: { meters: { type: 'array', items: meter }, next_cursor: { type: 'string', nullable: true } } }) }, ...errors(400, 401) },
+      },
+    },
+    '/meters/{meter_id}': {
+      put: { summary: 'Register (201) or change (200) a meter: a merge (operator)', security: operator, parameters: [meterIdParam], requestBody: json(meterInput), responses: { '200': { description: 'changed', ...json(meter) }, '201': { description: 'registered', ...json(meter) }, ...errors(400, 401, 403, 409, 422) } },
+      get: { summary: 'One meter with its totals (a gateway: one it serves)', security: gateway, parameters: [meterIdParam], responses: { '200': { description: 'the meter', ...json(meter) }, ...errors(401, 404) } },
+      delete: { summary: 'Disable a meter: its readings get UNKNOWN_METER (operator)', security: operator, parameters: [meterIdParam], responses: { '200': { description: 'disabled', ...json(meter) }, ...errors(401, 403, 404) } },
+    },
     '/estimate-fee': { post: { summary: 'Fee of minting the given readings (operator)', security: gateway, requestBody: json(readingIds), responses: { '200': { description: 'lamports breakdown' }, ...errors(400, 401, 403, 404) } } },
   },
 } as const;

@@ -2,7 +2,7 @@
 import { InvalidBatchData } from '../errors.js';
 
 /** A non-negative decimal as digits and a scale: value = digits / 10^scale. */
-interface Decimal {
+export interface Decimal {
   digits: bigint;
   scale: number;
 }
@@ -36,26 +36,42 @@ export interface Rate {
   maxKwh: string;
 }
 
-/** Compare two decimals. */
-function cmp(a: Decimal, b: Decimal): number {
+/** Both decimals at one scale. */
+const aligned = (a: Decimal, b: Decimal): [bigint, bigint, number] => {
   const s = Math.max(a.scale, b.scale);
-  const x = a.digits * 10n ** BigInt(s - a.scale);
-  const y = b.digits * 10n ** BigInt(s - b.scale);
+  return [a.digits * 10n ** BigInt(s - a.scale), b.digits * 10n ** BigInt(s - b.scale), s];
+};
+
+/** Compare two decimals. */
+export function compareDecimal(a: Decimal, b: Decimal): number {
+  const [x, y] = aligned(a, b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** a − b, for a ≥ b (a register delta). */
+export function subtractDecimal(a: Decimal, b: Decimal): Decimal {
+  const [x, y, scale] = aligned(a, b);
+  if (x < y) throw new RangeError('subtractDecimal: a < b');
+  return { digits: x - y, scale };
+}
+
 /** tokens = kWh × rate × 10^decimals, exactly; finer than the token's precision is refused, not rounded. */
-export function kwhToTokens(kwh: unknown, rate: Rate): { kwh: string; tokens: bigint } {
-  const k = parseDecimal(kwh, 'kwh_amount');
-  if (k.digits === 0n) throw new InvalidBatchData('kwh_amount must be greater than 0');
-  if (cmp(k, parseDecimal(rate.maxKwh)) > 0) throw new InvalidBatchData(`kwh_amount exceeds the maximum of ${rate.maxKwh} kWh per reading`);
+export function kwhToTokens(kwh: unknown, rate: Rate, what = 'kwh_amount'): { kwh: string; tokens: bigint } {
+  const k = parseDecimal(kwh, what);
+  if (k.digits === 0n) throw new InvalidBatchData(`${what} must be greater than 0`);
+  if (compareDecimal(k, parseDecimal(rate.maxKwh)) > 0) throw new InvalidBatchData(`${what} exceeds the maximum of ${rate.maxKwh} kWh per reading`);
+  return { kwh: formatDecimal(k), tokens: tokensOf(k, rate, what) };
+}
+
+/** Base units of an energy (any size, zero included); finer than the token's precision is refused. */
+export function tokensOf(k: Decimal, rate: Pick<Rate, 'tokensPerKwh' | 'decimals'>, what = 'kwh_amount'): bigint {
   const r = parseDecimal(rate.tokensPerKwh);
   const numerator = k.digits * r.digits * 10n ** BigInt(rate.decimals);
   const denominator = 10n ** BigInt(k.scale + r.scale);
   if (numerator % denominator !== 0n) {
-    throw new InvalidBatchData(`kwh_amount ${formatDecimal(k)} gives tokens finer than the token's ${rate.decimals} decimals`);
+    throw new InvalidBatchData(`${what} ${formatDecimal(k)} gives tokens finer than the token's ${rate.decimals} decimals`);
   }
-  return { kwh: formatDecimal(k), tokens: numerator / denominator };
+  return numerator / denominator;
 }
 
 /** The largest tokens one reading can yield (max kWh × rate), for the start-up check against the cap. */

@@ -1,47 +1,87 @@
-// Batch events (one per result, then a summary) over Postgres NOTIFY, so an SSE client connected to
-// any API process sees results produced by any worker process.
-import type { Database } from '../db/client.js';
+// Batch events (one `result` per reading as it settles, then one `summary`) for SSE clients of any API
+// process. The events are rows of batch_events, written in order by the process that runs the batch;
+// Postgres NOTIFY carries only a reference (batch id and the newest seq), so a batch of any size fits under
+// NOTIFY's 8,000-byte limit, and a listener reads what it has not seen from the table (as graphile-worker,
+// River and Oban do). A lost notification costs at most one poll interval: readers also poll.
+import type { Database, Db } from '../db/client.js';
+import { describeError, retryTransient } from '../db/errors.js';
+import type { Log } from '../log.js';
+import { appendBatchEvents, type BatchEventRow, readBatchEvents } from './repo.js';
 
 const CHANNEL = 'mint_batch_events';
 
-export interface BatchEvent {
-  batch_id: string;
-  event: 'result' | 'summary';
-  data: unknown;
+export type BatchEventInput = Pick<BatchEventRow, 'event' | 'data'>;
+
+/** The ordered, durable event log of one batch, written by the process that runs it. */
+export interface BatchEventWriter {
+  /** Queue events; resolves once they are stored (retrying passing database failures), in order. */
+  append(events: BatchEventInput[]): Promise<void>;
 }
 
 export interface BatchEvents {
-  publish(e: BatchEvent): Promise<void>;
-  /** Calls `on` for every event of one batch until the returned function is called. */
-  subscribe(batchId: string, on: (e: BatchEvent) => void): Promise<() => Promise<void>>;
+  writer(batchId: string, log: Log, signal?: AbortSignal): BatchEventWriter;
+  /** Calls `onNotify` whenever new events of the batch may be stored, until the returned function is called. */
+  subscribe(batchId: string, onNotify: () => void): Promise<() => Promise<void>>;
+  read(batchId: string, afterSeq: number, limit: number): Promise<BatchEventRow[]>;
+  /** Wake the batch's listeners in every process (after events were stored by other means: the rescuer). */
+  notify(batchId: string): Promise<void>;
 }
 
-export function makeBatchEvents(database: Pick<Database, 'listen' | 'notify'>): BatchEvents {
-  const handlers = new Map<string, Set<(e: BatchEvent) => void>>();
+export function makeBatchEvents(database: Pick<Database, 'db' | 'listen' | 'notify'>): BatchEvents {
+  const db: Db = database.db;
+  const handlers = new Map<string, Set<() => void>>();
   let listening: Promise<unknown> | null = null;
   const ensureListening = () =>
     (listening ??= database.listen(CHANNEL, (payload) => {
-      const e = JSON.parse(payload) as BatchEvent;
-      for (const h of handlers.get(e.batch_id) ?? []) h(e);
+      let batchId: unknown;
+      try {
+        batchId = (JSON.parse(payload) as { batch_id?: unknown }).batch_id;
+      } catch {
+        return; // not ours
+      }
+      for (const h of handlers.get(String(batchId)) ?? []) h();
     }));
-  // One notify at a time: Postgres delivers notifications in commit order, so what this process publishes
-  // arrives in the order published (a summary never overtakes its results, whatever pool connection each uses).
-  let previous: Promise<unknown> = Promise.resolve();
+
+  const notify = (batchId: string, seq?: number) => database.notify(CHANNEL, JSON.stringify({ batch_id: batchId, seq }));
+
   return {
-    publish(e) {
-      const sent = previous.then(() => database.notify(CHANNEL, JSON.stringify(e)));
-      previous = sent.catch(() => undefined);
-      return sent;
+    writer(batchId, log, signal) {
+      let seq = 0;
+      let queued: BatchEventRow[] = [];
+      let flushing: Promise<void> = Promise.resolve();
+      // One flush at a time, each taking everything queued so far: rows commit in seq order, so a reader that
+      // saw seq n has seen every seq below it, and many results become one INSERT.
+      const flush = async () => {
+        const rows = queued;
+        queued = [];
+        if (rows.length === 0) return;
+        await retryTransient(() => appendBatchEvents(db, batchId, rows), {
+          signal,
+          attemptTimeoutMs: 30_000,
+          onRetry: (e, attempt) => log.warn({ err: describeError(e), attempt }, 'could not store batch events; retrying'),
+        });
+        await notify(batchId, rows[rows.length - 1]!.seq).catch((e: unknown) => log.warn({ err: describeError(e) }, 'could not notify batch listeners; they will poll'));
+      };
+      return {
+        append(events) {
+          for (const e of events) queued.push({ seq: ++seq, event: e.event, data: e.data });
+          const done = flushing.then(flush);
+          flushing = done.catch(() => undefined);
+          return done;
+        },
+      };
     },
-    async subscribe(batchId, on) {
+    async subscribe(batchId, onNotify) {
       await ensureListening();
       const set = handlers.get(batchId) ?? new Set();
-      set.add(on);
+      set.add(onNotify);
       handlers.set(batchId, set);
       return async () => {
-        set.delete(on);
+        set.delete(onNotify);
         if (set.size === 0) handlers.delete(batchId);
       };
     },
+    read: (batchId, afterSeq, limit) => readBatchEvents(db, batchId, afterSeq, limit),
+    notify: (batchId) => notify(batchId),
   };
 }

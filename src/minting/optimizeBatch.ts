@@ -1,6 +1,7 @@
 // optimizeBatch: readings → packed transactions. One mint instruction per recipient (user and wallet
-// together) summing its readings, split where the sum would pass the per-instruction token cap (a
-// reading is never split); then as many recipients per transaction as fit the wire size, the account
+// together) summing its readings, split where the sum would pass the per-instruction token cap; a
+// single reading above the cap (a register meter's delta after days offline) becomes several mint
+// instructions of the same planned mint, always in one transaction, so it lands whole or not at all; then as many recipients per transaction as fit the wire size, the account
 // locks and the compute budget. Pure and deterministic: the same input gives the same plan.
 import { InvalidBatchData } from '../errors.js';
 import type { MintBatchData } from './types.js';
@@ -31,6 +32,8 @@ export interface PlannedMint {
   userId: string;
   walletAddress: string;
   amount: bigint;
+  /** The mint instructions' amounts (their sum is `amount`): one, or several for one reading above the cap. */
+  parts: bigint[];
   readingIds: string[];
   /** CreateIdempotent goes before this mint: the recipient's token account is not known to exist. */
   createAta: boolean;
@@ -64,9 +67,9 @@ export function measure(mints: PlannedMint[]): Omit<PlannedTransaction, 'mints'>
   let cu = BUDGET_CU;
   for (const m of mints) {
     keys.add(`ata:${m.walletAddress}`);
-    ixBytes += IX_MINT;
-    nIx++;
-    cu += RUNTIME_LIMITS.cuPerMint;
+    ixBytes += IX_MINT * m.parts.length;
+    nIx += m.parts.length;
+    cu += RUNTIME_LIMITS.cuPerMint * m.parts.length;
     if (m.createAta) {
       keys.add(`wallet:${m.walletAddress}`).add('system').add('ata_program');
       ixBytes += IX_CREATE_ATA;
@@ -80,14 +83,18 @@ export function measure(mints: PlannedMint[]): Omit<PlannedTransaction, 'mints'>
 
 const recipientKey = (r: MintBatchData) => `${r.userId}\u0000${r.walletAddress}`;
 
+/** An amount as instructions of at most `cap` base units each. */
+export function splitUnderCap(amount: bigint, cap: bigint): bigint[] {
+  const parts: bigint[] = [];
+  for (let left = amount; left > 0n; left -= cap) parts.push(left < cap ? left : cap);
+  return parts;
+}
+
 /** Split each recipient's readings into mint instructions under the cap; readings keep their order. */
 export function groupByRecipient(batch: MintBatchData[], maxTokensPerInstruction: bigint, ataKnown: (wallet: string) => boolean): PlannedMint[] {
   const groups = new Map<string, MintBatchData[]>();
   for (const r of batch) {
     if (r.tokensToMint <= 0n) throw new InvalidBatchData('tokens_to_mint must be positive', r.readingId);
-    if (r.tokensToMint > maxTokensPerInstruction) {
-      throw new InvalidBatchData(`tokens_to_mint ${r.tokensToMint} passes the per-transaction cap of ${maxTokensPerInstruction} base units`, r.readingId);
-    }
     const list = groups.get(recipientKey(r)) ?? [];
     list.push(r);
     groups.set(recipientKey(r), list);
@@ -100,12 +107,14 @@ export function groupByRecipient(batch: MintBatchData[], maxTokensPerInstruction
     let first = true;
     for (const r of readings) {
       if (!current || current.amount + r.tokensToMint > maxTokensPerInstruction) {
-        current = { userId, walletAddress, amount: 0n, readingIds: [], createAta: first && !ataKnown(walletAddress) };
+        current = { userId, walletAddress, amount: 0n, parts: [], readingIds: [], createAta: first && !ataKnown(walletAddress) };
         first = false;
         mints.push(current);
       }
       current.amount += r.tokensToMint;
       current.readingIds.push(r.readingId);
+      // A reading above the cap fills its planned mint alone: the next reading starts another.
+      current.parts = splitUnderCap(current.amount, maxTokensPerInstruction);
     }
   }
   return mints;
@@ -131,6 +140,17 @@ export function optimizeBatch(batch: MintBatchData[], limits: PackLimits, ataKno
   }
   close();
   return plan;
+}
+
+/**
+ * The most base units one reading can carry and still fit one transaction (with its token account's
+ * creation): larger register deltas are refused at acceptance, since a reading is minted in one transaction.
+ */
+export function maxTokensPerReadingInOneTx(limits: PackLimits): bigint {
+  const one = (n: number): PlannedMint[] => [{ userId: '', walletAddress: '', amount: 0n, parts: Array<bigint>(n).fill(1n), readingIds: [], createAta: true }];
+  let n = 1;
+  while (fits(one(n + 1), limits)) n++;
+  return BigInt(n) * limits.maxTokensPerInstruction;
 }
 
 export interface FeeEstimate {

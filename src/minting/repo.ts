@@ -1,9 +1,9 @@
 // The queue's state changes. Every change after a claim names the claim token, so a worker whose lease
 // was taken back can no longer change what it no longer holds.
-import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { batches, idempotencyKeys, mintTransactions, queueStats as queueStatsView, READING_STATUSES, readings, type ReadingStatus, systemSettings } from '../db/schema.js';
+import { ClaimLost } from '../errors.js';
+import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, readings, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 
 export interface Claim {
@@ -22,8 +22,8 @@ const claimable = and(eq(readings.status, 'pending'), lte(readings.nextAttemptAt
  * row to 'processing' with a fresh claim token and lease. A row another claimer holds is skipped, and
  * once that claimer commits the row is no longer 'pending'. Nothing is read and then written apart.
  */
-export async function claimReadings(db: Db, opts: { limit: number; leaseMs: number; batchId: string; ids?: string[] }): Promise<Claim> {
-  const token = randomUUID();
+export async function claimReadings(db: Db, opts: { token: string; limit: number; leaseMs: number; batchId: string; ids?: string[] }): Promise<Claim> {
+  const { token } = opts;
   const only = opts.ids ? sql`and id in (${sql.join(opts.ids.map((id) => sql`${id}::uuid`), sql`, `)})` : sql``;
   const result = await db.execute(sql`
     update readings set
@@ -43,13 +43,30 @@ export async function claimReadings(db: Db, opts: { limit: number; leaseMs: numb
   return { token, rows };
 }
 
+/**
+ * Give back a claim of which nothing was signed (the claim's own answer was lost, or the batch could not
+ * start): readings it holds without a signature return to pending, the attempt not counted. Idempotent.
+ */
+export async function releaseClaim(db: Db, token: string): Promise<number> {
+  const rows = await db
+    .update(readings)
+    .set({ status: 'pending', claimToken: null, leaseExpiresAt: null, attempts: sql`greatest(${readings.attempts} - 1, 0)`, updatedAt: sql`now()` })
+    .where(and(eq(readings.claimToken, token), eq(readings.status, 'processing'), sql`${readings.txSignature} is null`))
+    .returning({ id: readings.id });
+  return rows.length;
+}
+
 /** Whether a claim would find anything: an idle worker then makes no batch (no empty rows, no log lines). */
 export async function anythingClaimable(db: Db): Promise<boolean> {
   const rows = await db.select({ id: readings.id }).from(readings).where(claimable).limit(1);
   return rows.length > 0;
 }
 
-/** Record a signed transaction before its first send; refuses (throws) if the claim was lost. */
+/**
+ * Record a signed transaction before its first send; refuses (throws) if the claim was lost.
+ * Idempotent, so that it may be retried after a commit whose answer was lost: the ledger row is inserted
+ * once (same signature, same bytes), and the readings already carrying it still count as held.
+ */
 export async function recordSigned(db: Db, token: string, batchId: string, t: { signature: string; wire: Uint8Array; lastValidBlockHeight: number; readingIds: string[] }): Promise<void> {
   await db.transaction(async (tx) => {
     const updated = await tx
@@ -57,16 +74,19 @@ export async function recordSigned(db: Db, token: string, batchId: string, t: { 
       .set({ txSignature: t.signature, updatedAt: sql`now()` })
       .where(and(inArray(readings.id, t.readingIds), eq(readings.claimToken, token), eq(readings.status, 'processing')))
       .returning({ id: readings.id });
-    if (updated.length !== t.readingIds.length) throw new Error(`claim lost for ${t.readingIds.length - updated.length} reading(s); not sending`);
-    await tx.insert(mintTransactions).values({
-      signature: t.signature,
-      raw: t.wire,
-      lastValidBlockHeight: t.lastValidBlockHeight,
-      status: 'signed',
-      readingIds: t.readingIds,
-      batchId,
-      claimToken: token,
-    });
+    if (updated.length !== t.readingIds.length) throw new ClaimLost(t.readingIds.length - updated.length);
+    await tx
+      .insert(mintTransactions)
+      .values({
+        signature: t.signature,
+        raw: t.wire,
+        lastValidBlockHeight: t.lastValidBlockHeight,
+        status: 'signed',
+        readingIds: t.readingIds,
+        batchId,
+        claimToken: token,
+      })
+      .onConflictDoNothing();
   });
 }
 
@@ -159,27 +179,32 @@ export async function takeBackExpiredLeases(db: Db): Promise<number> {
   return rows.length;
 }
 
-/** Renew a running batch's lease while its transactions are followed. */
-export async function extendLease(db: Db, token: string, leaseMs: number): Promise<void> {
-  await db
-    .update(readings)
-    .set({ leaseExpiresAt: sql`now() + ${leaseMs} * interval '1 millisecond'` })
-    .where(and(eq(readings.claimToken, token), eq(readings.status, 'processing')));
+/** Renew a running batch's lease, and its readings', while its transactions are followed. */
+export async function extendLease(db: Db, token: string, batchId: string, leaseMs: number): Promise<void> {
+  const until = sql`now() + ${leaseMs} * interval '1 millisecond'`;
+  await db.update(readings).set({ leaseExpiresAt: until }).where(and(eq(readings.claimToken, token), eq(readings.status, 'processing')));
+  await db.update(batches).set({ leaseExpiresAt: until }).where(and(eq(batches.id, batchId), inArray(batches.state, ['pending', 'running'])));
 }
 
 // ---- batches ------------------------------------------------------------------------------------
 
 export type BatchRow = typeof batches.$inferSelect;
 
-export async function createBatch(db: Db, source: 'poll' | 'operator', requestedBy: string | null): Promise<string> {
-  const id = randomUUID();
-  await db.insert(batches).values({ id, source, requestedBy, state: 'pending' });
-  return id;
+/** Idempotent (the id is the caller's), so a retry after a lost answer does not fail. */
+export async function createBatch(db: Db, id: string, source: 'poll' | 'operator', requestedBy: string | null, leaseMs: number): Promise<void> {
+  await db
+    .insert(batches)
+    .values({ id, source, requestedBy, state: 'pending', leaseExpiresAt: sql`now() + ${leaseMs} * interval '1 millisecond'` })
+    .onConflictDoNothing();
 }
 
+/** Changes an open batch only: one the rescuer already closed stays closed. */
 export async function updateBatch(db: Db, id: string, f: Partial<Pick<BatchRow, 'state' | 'totalReadings' | 'successfulMints' | 'failedMints'>> & { finished?: boolean }): Promise<void> {
   const { finished, ...rest } = f;
-  await db.update(batches).set({ ...rest, ...(finished ? { finishedAt: sql`now()` } : {}) }).where(eq(batches.id, id));
+  await db
+    .update(batches)
+    .set({ ...rest, ...(finished ? { finishedAt: sql`now()` } : {}) })
+    .where(and(eq(batches.id, id), inArray(batches.state, ['pending', 'running'])));
 }
 
 export async function getBatch(db: Db, id: string): Promise<BatchRow | null> {
@@ -189,6 +214,79 @@ export async function getBatch(db: Db, id: string): Promise<BatchRow | null> {
 
 export async function batchReadings(db: Db, id: string): Promise<ReadingRow[]> {
   return db.select().from(readings).where(eq(readings.batchId, id));
+}
+
+// ---- batch events -------------------------------------------------------------------------------
+
+export type BatchEventRow = Pick<typeof batchEvents.$inferSelect, 'seq' | 'event' | 'data'>;
+
+/** Append events under the seqs the writer assigned. Idempotent: a retried insert of the same seqs is a no-op. */
+export async function appendBatchEvents(db: Db, batchId: string, events: BatchEventRow[]): Promise<void> {
+  if (events.length === 0) return;
+  await db
+    .insert(batchEvents)
+    .values(events.map((e) => ({ batchId, ...e })))
+    .onConflictDoNothing();
+}
+
+export async function readBatchEvents(db: Db, batchId: string, afterSeq: number, limit: number): Promise<BatchEventRow[]> {
+  return db
+    .select({ seq: batchEvents.seq, event: batchEvents.event, data: batchEvents.data })
+    .from(batchEvents)
+    .where(and(eq(batchEvents.batchId, batchId), gt(batchEvents.seq, afterSeq)))
+    .orderBy(asc(batchEvents.seq))
+    .limit(limit);
+}
+
+/**
+ * Close one batch whose process died (lease run out) once none of its readings is in flight any more:
+ * state `interrupted`, a result for every reading that has none yet (its state now), then the summary.
+ * Safe with several rescuers: the state change is the claim (one UPDATE ... WHERE state is open), and the
+ * events go in the same database transaction, so a batch is closed once, with one summary.
+ */
+export async function closeInterruptedBatches(db: Db, resultOf: (r: ReadingRow) => { reading_id: string; success: boolean; error: string | null; tx_signature: string | null }): Promise<string[]> {
+  const candidates = await db
+    .select({ id: batches.id })
+    .from(batches)
+    .where(
+      and(
+        inArray(batches.state, ['pending', 'running']),
+        lt(batches.leaseExpiresAt, sql`now()`),
+        sql`not exists (select 1 from ${readings} where ${readings.batchId} = ${batches.id} and ${readings.status} = 'processing')`,
+      ),
+    );
+  const closed: string[] = [];
+  for (const { id } of candidates) {
+    const done = await db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(batches)
+        .set({ state: 'interrupted', finishedAt: sql`now()` })
+        .where(and(eq(batches.id, id), inArray(batches.state, ['pending', 'running']), lt(batches.leaseExpiresAt, sql`now()`)))
+        .returning();
+      if (!row) return false;
+      const events = await tx.select({ seq: batchEvents.seq, event: batchEvents.event, data: batchEvents.data }).from(batchEvents).where(eq(batchEvents.batchId, id));
+      const stored = events.find((e) => e.event === 'summary')?.data as { state: BatchState } | undefined;
+      if (stored) {
+        // Its process ended it but could not record the end: the summary it stored says how.
+        await tx.update(batches).set({ state: stored.state }).where(eq(batches.id, id));
+        return true;
+      }
+      const reported = new Map(events.filter((e) => e.event === 'result').map((e) => [(e.data as { reading_id: string }).reading_id, e.data as { success: boolean }]));
+      const missing = (await tx.select().from(readings).where(eq(readings.batchId, id))).filter((r) => !reported.has(r.id)).map(resultOf);
+      const all = [...reported.values(), ...missing];
+      const ok = all.filter((r) => r.success).length;
+      let seq = events.reduce((m, e) => Math.max(m, e.seq), 0);
+      const summary = { batch_id: id, state: 'interrupted', total_readings: row.totalReadings, successful_mints: ok, failed_mints: all.length - ok };
+      await tx.update(batches).set({ successfulMints: ok, failedMints: all.length - ok }).where(eq(batches.id, id));
+      await tx.insert(batchEvents).values([
+        ...missing.map((data) => ({ batchId: id, seq: ++seq, event: 'result' as const, data })),
+        { batchId: id, seq: ++seq, event: 'summary' as const, data: summary },
+      ]);
+      return true;
+    });
+    if (done) closed.push(id);
+  }
+  return closed;
 }
 
 // ---- settings -----------------------------------------------------------------------------------
@@ -209,7 +307,7 @@ export async function readSettings(db: Db, defaults: Settings): Promise<Settings
 }
 
 export interface QueueStats {
-  counts: Record<ReadingStatus, number>;
+  counts: Record<(typeof QUEUE_STATUSES)[number], number>;
   oldestPending: Date | null;
   walletsPending: number;
 }
@@ -218,7 +316,7 @@ export async function queueStats(db: Db): Promise<QueueStats> {
   const rows = await db.select().from(queueStatsView);
   const pending = rows.find((r) => r.status === 'pending');
   return {
-    counts: Object.fromEntries(READING_STATUSES.map((st) => [st, Number(rows.find((r) => r.status === st)?.count ?? 0)])) as Record<ReadingStatus, number>,
+    counts: Object.fromEntries(QUEUE_STATUSES.map((st) => [st, Number(rows.find((r) => r.status === st)?.count ?? 0)])) as QueueStats['counts'],
     oldestPending: pending?.oldest ? new Date(pending.oldest) : null,
     walletsPending: Number(pending?.wallets ?? 0),
   };
@@ -255,12 +353,63 @@ export async function pendingForWallet(db: Db, wallet: string) {
   return db.select().from(readings).where(and(eq(readings.walletAddress, wallet), inArray(readings.status, ['pending', 'processing'])));
 }
 
-/** Sum of completed readings' tokens per wallet (the database's side of a reconciliation). */
-export async function completedSumsByWallet(db: Db): Promise<Map<string, bigint>> {
+// ---- reconciliation -----------------------------------------------------------------------------
+
+/** What the ledger says was minted: completed readings' tokens per (transaction, wallet). */
+export async function recordedMints(db: Db): Promise<{ signature: string | null; wallet: string; tokens: bigint }[]> {
   const rows = await db
-    .select({ wallet: readings.walletAddress, total: sql<string>`sum(${readings.tokensToMint})::text` })
+    .select({ signature: readings.txSignature, wallet: readings.walletAddress, tokens: sql<string>`sum(${readings.tokensToMint})::text` })
     .from(readings)
     .where(eq(readings.status, 'completed'))
-    .groupBy(readings.walletAddress);
-  return new Map(rows.map((r) => [r.wallet, BigInt(r.total)]));
+    .groupBy(readings.txSignature, readings.walletAddress);
+  return rows.map((r) => ({ signature: r.signature, wallet: r.wallet, tokens: BigInt(r.tokens) }));
+}
+
+/** Every transaction the ledger records, with its status (a confirmed one must be on chain). */
+export async function ledgerStatuses(db: Db): Promise<Map<string, MintTransactionRow['status']>> {
+  const rows = await db.select({ signature: mintTransactions.signature, status: mintTransactions.status }).from(mintTransactions);
+  return new Map(rows.map((r) => [r.signature, r.status]));
+}
+
+// ---- rent budget --------------------------------------------------------------------------------
+
+/** The next UTC midnight, as Postgres computes it (the rent budget's day). */
+const nextUtcMidnight = sql`(date_trunc('day', now() at time zone 'utc') + interval '1 day') at time zone 'utc'`;
+const utcToday = sql`(now() at time zone 'utc')::date`;
+
+/**
+ * Reserve new token accounts for today (UTC) within `maxPerDay`: grants at most what is left and answers
+ * the wallets granted (the first ones, in the order given).
+ *
+ * Why this is safe across workers: one INSERT ... ON CONFLICT DO UPDATE on the day's counter row. A
+ * concurrent reservation of the same day waits for the row lock and then re-evaluates its SET against
+ * the committed row, so the grants of all workers together never pass the budget. `last_granted` is set
+ * from the row as it was before this statement, which is how the statement returns its own grant.
+ */
+export async function reserveTokenAccounts(db: Db, wallets: string[], maxPerDay: number): Promise<Set<string>> {
+  if (wallets.length === 0) return new Set();
+  const want = sql`${wallets.length}::int`;
+  const max = sql`${maxPerDay}::int`;
+  const grant = sql`least(${want}, greatest(${max} - ${tokenAccountBudget.reserved}, 0))`;
+  const [row] = await db
+    .insert(tokenAccountBudget)
+    .values({ day: utcToday, reserved: sql`least(${want}, ${max})`, lastGranted: sql`least(${want}, ${max})` })
+    .onConflictDoUpdate({ target: tokenAccountBudget.day, set: { reserved: sql`${tokenAccountBudget.reserved} + ${grant}`, lastGranted: grant } })
+    .returning({ granted: tokenAccountBudget.lastGranted });
+  return new Set(wallets.slice(0, row!.granted));
+}
+
+/** New token accounts left for today (UTC). */
+export async function tokenAccountsLeftToday(db: Db, maxPerDay: number): Promise<number> {
+  const [row] = await db.select({ reserved: tokenAccountBudget.reserved }).from(tokenAccountBudget).where(eq(tokenAccountBudget.day, utcToday));
+  return Math.max(0, maxPerDay - (row?.reserved ?? 0));
+}
+
+/** Waiting for the budget: back to pending at the next UTC midnight, the attempt not counted. */
+export async function deferToNextUtcDay(db: Db, token: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(readings)
+    .set({ status: 'pending', claimToken: null, leaseExpiresAt: null, attempts: sql`greatest(${readings.attempts} - 1, 0)`, nextAttemptAt: nextUtcMidnight, lastError: 'waiting for the token-account budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) until the next UTC midnight', updatedAt: sql`now()` })
+    .where(and(inArray(readings.id, ids), eq(readings.claimToken, token), eq(readings.status, 'processing')));
 }

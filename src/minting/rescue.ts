@@ -1,11 +1,26 @@
-// The rescuer, at start and periodically: settles the readings whose claimers are gone (a crash, a
+// The rescuer, at start and every worker cycle: settles the readings whose claimers are gone (a crash, a
 // killed process): by how their transaction ended if that was recorded, else by asking the chain for its
-// signature; and takes back leases that ran out with nothing signed.
+// signature; takes back leases that ran out with nothing signed; and closes the batches of dead processes
+// (state `interrupted`, their readings' final states, a summary) once nothing of them is in flight, so
+// their event streams end.
 import type { RpcClient, TransactionErrorJson } from '../chain/rpcClient.js';
 import { fateOf } from '../chain/sendAndConfirm.js';
 import type { Db } from '../db/client.js';
+import { describeError } from '../db/errors.js';
 import type { Log } from '../log.js';
-import { abandonedTransactions, completeTransaction, markTransaction, type MintTransactionRow, releaseFailed, type RetryPolicy, takeBackExpiredLeases } from './repo.js';
+import type { ReadingRow } from '../readings/repo.js';
+import type { BatchEvents } from './events.js';
+import {
+  abandonedTransactions,
+  closeInterruptedBatches,
+  completeTransaction,
+  markTransaction,
+  type MintTransactionRow,
+  releaseFailed,
+  type RetryPolicy,
+  takeBackExpiredLeases,
+} from './repo.js';
+import type { ResultJson } from './runBatch.js';
 
 export interface RescueReport {
   confirmed: number;
@@ -13,6 +28,7 @@ export interface RescueReport {
   expired: number;
   pending: number;
   leasesTakenBack: number;
+  batchesClosed: number;
 }
 
 export interface RescueDeps {
@@ -22,6 +38,8 @@ export interface RescueDeps {
   explain: (err: TransactionErrorJson) => string;
   log: Log;
   policy: RetryPolicy;
+  /** Wakes the event streams of the batches it closes. */
+  events?: Pick<BatchEvents, 'notify'>;
 }
 
 /** How an abandoned transaction ended: as recorded, if its claimer lived to see it, or else as the chain says. */
@@ -41,12 +59,24 @@ async function settledFate(deps: RescueDeps, tx: MintTransactionRow): Promise<Fa
 
 type Fate = { status: 'confirmed' | 'expired' | 'pending' } | { status: 'failed'; reason: string };
 
+/** A reading of an interrupted batch that never had its result published: what became of it. */
+export function finalResult(r: ReadingRow): ResultJson {
+  switch (r.status) {
+    case 'completed':
+      return { reading_id: r.id, success: true, error: null, tx_signature: r.txSignature };
+    case 'failed':
+      return { reading_id: r.id, success: false, error: r.lastError, tx_signature: r.txSignature };
+    default:
+      return { reading_id: r.id, success: false, error: `not minted in this batch: its process stopped (${r.lastError ?? 'nothing was signed'}); back in the queue`, tx_signature: null };
+  }
+}
+
 export async function rescue(deps: RescueDeps): Promise<RescueReport> {
-  const report: RescueReport = { confirmed: 0, failed: 0, expired: 0, pending: 0, leasesTakenBack: 0 };
+  const report: RescueReport = { confirmed: 0, failed: 0, expired: 0, pending: 0, leasesTakenBack: 0, batchesClosed: 0 };
   for (const tx of await abandonedTransactions(deps.db)) {
     const log = deps.log.child({ signature: tx.signature });
-    const fate = await settledFate(deps, tx).catch((e: Error): Fate => {
-      log.warn({ err: e.message }, 'rescue: chain not reachable; will look again');
+    const fate = await settledFate(deps, tx).catch((e: unknown): Fate => {
+      log.warn({ err: describeError(e) }, 'rescue: chain not reachable; will look again');
       return { status: 'pending' };
     });
     switch (fate.status) {
@@ -70,5 +100,11 @@ export async function rescue(deps: RescueDeps): Promise<RescueReport> {
     report[fate.status]++;
   }
   report.leasesTakenBack = await takeBackExpiredLeases(deps.db);
+  const closed = await closeInterruptedBatches(deps.db, finalResult);
+  for (const batchId of closed) {
+    deps.log.info({ batchId }, 'rescue: closed the batch of a stopped process (interrupted)');
+    await deps.events?.notify(batchId).catch(() => undefined);
+  }
+  report.batchesClosed = closed.length;
   return report;
 }

@@ -1,5 +1,6 @@
 // Operator routes: run a batch (answer at once or within a short window), follow it (JSON or
-// server-sent events), cancel it; queue status; retry a failed reading; estimate a batch's fee.
+// server-sent events), cancel it; queue status; retry a failed reading; estimate a batch's fee. Batches
+// and the queue hold every gateway's readings, so a gateway key sees none of them (403).
 import { createHash } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -9,9 +10,10 @@ import type { Db } from '../db/client.js';
 import { AppError, NotFound, ValidationError } from '../errors.js';
 import { getReading, type ReadingRow } from '../readings/repo.js';
 import { jsonBody, readingJson } from '../readings/routes.js';
-import { batchReadings, findIdempotent, getBatch, pendingForWallet, queueStats, readSettings, recentBatches, retryFailed, saveIdempotent, type Settings } from './repo.js';
+import { batchReadings, type BatchEventRow, findIdempotent, getBatch, pendingForWallet, queueStats, readSettings, recentBatches, retryFailed, saveIdempotent, type Settings } from './repo.js';
 import type { BatchRunner, BatchSummary } from './runBatch.js';
-import type { BatchEvent, BatchEvents } from './events.js';
+import type { BatchEvents } from './events.js';
+import { ENDED_BATCH_STATES } from '../db/schema.js';
 
 export interface MintRoutesDeps {
   db: Db;
@@ -22,6 +24,10 @@ export interface MintRoutesDeps {
   events: BatchEvents;
   auth: (...roles: ('gateway' | 'operator')[]) => MiddlewareHandler;
 }
+
+/** Events read per query, and how often an idle stream looks again without a notification. */
+const EVENT_PAGE = 500;
+const EVENT_POLL_MS = 2_000;
 
 class IdempotencyMismatch extends AppError {
   constructor() {
@@ -97,7 +103,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     return id.toLowerCase();
   };
 
-  app.get('/batches/:id', d.auth('operator', 'gateway'), async (c) => {
+  app.get('/batches/:id', d.auth('operator'), async (c) => {
     const id = batchId(c.req.param('id'));
     const row = await getBatch(d.db, id);
     if (!row) throw new NotFound(`batch ${id}`);
@@ -113,47 +119,55 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     return c.json({ batch_id: id, state: running ? 'cancelling' : row.state });
   });
 
-  app.get('/batches/:id/events', d.auth('operator', 'gateway'), async (c) => {
+  // Server-sent events: the batch's stored events in order (each with its seq as the event id, so a client
+  // that reconnects with Last-Event-ID resumes where it was), live as they are stored, ending with the summary.
+  app.get('/batches/:id/events', d.auth('operator'), async (c) => {
     const id = batchId(c.req.param('id'));
     if (!(await getBatch(d.db, id))) throw new NotFound(`batch ${id}`);
+    const resumeFrom = Number(c.req.header('last-event-id') ?? 0);
     return streamSSE(c, async (stream) => {
-      // Subscribe first, then replay what is stored: nothing falls between the two (duplicates are skipped).
-      const live: BatchEvent[] = [];
       let wake: (() => void) | null = null;
-      const unsubscribe = await d.events.subscribe(id, (e) => {
-        live.push(e);
-        wake?.();
-      });
+      const poke = () => wake?.();
+      // Subscribe first, then read what is stored: nothing falls between the two.
+      const unsubscribe = await d.events.subscribe(id, poke);
       let closed = false;
       stream.onAbort(() => {
         closed = true;
-        wake?.();
+        poke();
       });
       try {
-        const sent = new Set<string>();
-        const row = (await getBatch(d.db, id))!;
-        const stored = summaryOf(id, row.state, await batchReadings(d.db, id));
-        for (const r of stored.results) {
-          sent.add(r.reading_id);
-          await stream.writeSSE({ event: 'result', data: JSON.stringify(r) });
-        }
-        if (row.state === 'completed' || row.state === 'cancelled') {
-          await stream.writeSSE({ event: 'summary', data: JSON.stringify(stored) });
-          return;
-        }
+        let last = Number.isInteger(resumeFrom) && resumeFrom > 0 ? resumeFrom : 0;
         while (!closed) {
-          const e = live.shift();
-          if (!e) {
-            await new Promise<void>((r) => (wake = r));
-            continue;
+          let rows: BatchEventRow[] = [];
+          try {
+            rows = await d.events.read(id, last, EVENT_PAGE);
+          } catch {
+            // The database is away for a moment: keep the stream open and read again at the next poll.
           }
-          if (e.event === 'result') {
-            const readingId = (e.data as { reading_id: string }).reading_id;
-            if (sent.has(readingId)) continue;
-            sent.add(readingId);
+          for (const e of rows) {
+            await stream.writeSSE({ id: String(e.seq), event: e.event, data: JSON.stringify(e.data) });
+            last = e.seq;
+            if (e.event === 'summary') return;
           }
-          await stream.writeSSE({ event: e.event, data: JSON.stringify(e.data) });
-          if (e.event === 'summary') return;
+          if (rows.length === EVENT_PAGE) continue;
+          if (rows.length === 0 && last === 0 && (await endedWithoutEvents(id))) {
+            // A batch that ended before batch events were stored: its summary from its readings.
+            const row = (await getBatch(d.db, id))!;
+            const stored = summaryOf(id, row.state, await batchReadings(d.db, id));
+            for (const r of stored.results) await stream.writeSSE({ event: 'result', data: JSON.stringify(r) });
+            const { results: _, ...summary } = stored;
+            await stream.writeSSE({ event: 'summary', data: JSON.stringify(summary) });
+            return;
+          }
+          // Woken by a notification, or polling, since a notification can be lost (a listener reconnecting).
+          await new Promise<void>((r) => {
+            const timer = setTimeout(r, EVENT_POLL_MS);
+            wake = () => {
+              clearTimeout(timer);
+              r();
+            };
+          });
+          wake = null;
         }
       } finally {
         await unsubscribe();
@@ -161,7 +175,12 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     });
   });
 
-  app.get('/queue/status', d.auth('operator', 'gateway'), async (c) => {
+  const endedWithoutEvents = async (id: string) => {
+    const row = await getBatch(d.db, id).catch(() => null);
+    return row !== null && ENDED_BATCH_STATES.includes(row.state) && (await d.events.read(id, 0, 1)).length === 0;
+  };
+
+  app.get('/queue/status', d.auth('operator'), async (c) => {
     const stats = await queueStats(d.db);
     const settings = await readSettings(d.db, d.defaults);
     return c.json({
@@ -174,7 +193,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     });
   });
 
-  app.get('/queue/payer/:wallet', d.auth('operator', 'gateway'), async (c) => {
+  app.get('/queue/payer/:wallet', d.auth('operator'), async (c) => {
     const rows = await pendingForWallet(d.db, c.req.param('wallet'));
     return c.json({ wallet_address: c.req.param('wallet'), readings: rows.map(readingJson) });
   });

@@ -1,7 +1,16 @@
 // A batch: claim readings, mint them through the engine, and write each result back under the claim.
-// Results are published as they land (Postgres NOTIFY), for SSE clients of any API process.
-import type { Minter } from '../chain/minter.js';
+// Results are stored as batch events as they land, for SSE clients of any API process.
+//
+// The one rule, after signing: a reading goes back to pending only on proof that the transaction carrying it
+// did not land (it was never signed or sent, it failed on chain, or its blockhash provably expired). A
+// database error is never such proof: every write of the settlement path is idempotent and retried while the
+// failure is passing (by SQLSTATE); what cannot be written leaves the readings processing with their
+// signature, for this runner once the database answers again, or for the rescuer.
+import { randomUUID } from 'node:crypto';
+import type { Minter, SignedRecord } from '../chain/minter.js';
 import type { Db } from '../db/client.js';
+import { describeError, retryTransient } from '../db/errors.js';
+import { AppError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { MintBatchData, MintResult } from './types.js';
 import type { BatchEvents } from './events.js';
@@ -9,10 +18,12 @@ import {
   claimReadings,
   completeTransaction,
   createBatch,
+  deferToNextUtcDay,
   extendLease,
   markTransaction,
   readSettings,
   recordSigned,
+  releaseClaim,
   releaseFailed,
   releaseUnsent,
   type Settings,
@@ -25,7 +36,9 @@ export interface BatchSummary {
   total_readings: number;
   successful_mints: number;
   failed_mints: number;
-  results: { reading_id: string; success: boolean; error: string | null; tx_signature: string | null }[];
+  /** Readings that wait for the next day's token-account budget (back in the queue, not failed). */
+  deferred: number;
+  results: ResultJson[];
 }
 
 export interface BatchRunnerDeps {
@@ -37,6 +50,8 @@ export interface BatchRunnerDeps {
   events: BatchEvents;
   /** Told of every result (metrics). */
   onResult?: (r: MintResult) => void;
+  /** How long drain() lets database writes keep retrying before leaving them to the rescuer; default 15 s. */
+  drainGraceMs?: number;
 }
 
 export interface RunningBatch {
@@ -45,33 +60,61 @@ export interface RunningBatch {
   cancel(): void;
 }
 
-export const resultJson = (r: MintResult) => ({ reading_id: r.readingId, success: r.success, error: r.error, tx_signature: r.txSignature });
+export type ResultJson = { reading_id: string; success: boolean; error: string | null; tx_signature: string | null };
+export const resultJson = (r: MintResult): ResultJson => ({ reading_id: r.readingId, success: r.success, error: r.error, tx_signature: r.txSignature });
+
+/** A settlement write that gets no answer this long is tried again (it is idempotent). */
+const WRITE_TIMEOUT_MS = 30_000;
+
+/** The signed transaction could not be recorded, so it is never sent (the engine reports "not sent: ..."). */
+class NotRecorded extends AppError {
+  constructor(cause: unknown) {
+    super('NOT_RECORDED', `the signed transaction could not be recorded (${describeError(cause)})`, 503, true, { cause });
+  }
+}
 
 export function makeBatchRunner(deps: BatchRunnerDeps) {
   const running = new Map<string, RunningBatch>();
+  // Aborted when a drain's grace has passed: retries then stop at their next failure (the rescuer goes on).
+  const giveUp = new AbortController();
+
+  /** An idempotent write of the settlement path, retried while its failure is passing. */
+  const durable = <T>(log: Log, what: string, write: () => Promise<T>) =>
+    retryTransient(write, {
+      signal: giveUp.signal,
+      attemptTimeoutMs: WRITE_TIMEOUT_MS,
+      onRetry: (e, attempt) => log.warn({ err: describeError(e), attempt, write: what }, 'database write failed; retrying'),
+    });
 
   async function start(source: 'poll' | 'operator', requestedBy: string | null, readingIds?: string[]): Promise<RunningBatch> {
     const settings = await readSettings(deps.db, deps.defaults);
-    const batchId = await createBatch(deps.db, source, requestedBy);
+    const batchId = randomUUID();
+    const token = randomUUID();
     const log = deps.log.child({ batchId });
-    const claim = await claimReadings(deps.db, { limit: settings.maxBatchSize, leaseMs: deps.leaseMs, batchId, ids: readingIds });
-    await updateBatch(deps.db, batchId, { state: 'running', totalReadings: claim.rows.length });
+    await durable(log, 'create the batch', () => createBatch(deps.db, batchId, source, requestedBy, deps.leaseMs));
+    let rows;
+    try {
+      ({ rows } = await claimReadings(deps.db, { token, limit: settings.maxBatchSize, leaseMs: deps.leaseMs, batchId, ids: readingIds }));
+      await durable(log, 'start the batch', () => updateBatch(deps.db, batchId, { state: 'running', totalReadings: rows.length }));
+    } catch (e) {
+      // The claim may have committed with its answer lost: give back whatever it holds (nothing is signed yet).
+      await durable(log, 'release the claim', () => releaseClaim(deps.db, token)).catch(() => undefined);
+      throw e;
+    }
+    const claimed = rows;
     const controller = new AbortController();
-    const publishEvent = (event: 'result' | 'summary', data: unknown) =>
-      deps.events.publish({ batch_id: batchId, event, data }).catch((e: Error) => log.warn({ err: e.message }, 'could not publish a batch event'));
+    const writer = deps.events.writer(batchId, log, giveUp.signal);
     const policy = { maxAttempts: settings.maxAttempts, backoffMs: settings.backoffMs };
 
     const run = async (): Promise<BatchSummary> => {
       const results: MintResult[] = [];
-      const publish = (r: MintResult) => {
-        results.push(r);
-        deps.onResult?.(r);
-        void publishEvent('result', resultJson(r));
-      };
-      const renew = setInterval(() => void extendLease(deps.db, claim.token, deps.leaseMs).catch(() => undefined), Math.max(1000, deps.leaseMs / 3));
+      const renew = setInterval(
+        () => void extendLease(deps.db, token, batchId, deps.leaseMs).catch((e: unknown) => log.warn({ err: describeError(e) }, 'could not renew the lease')),
+        Math.max(1000, deps.leaseMs / 3),
+      );
       try {
-        if (claim.rows.length) {
-          const batch: MintBatchData[] = claim.rows.map((r) => ({
+        if (claimed.length) {
+          const batch: MintBatchData[] = claimed.map((r) => ({
             readingId: r.id,
             userId: r.userId,
             walletAddress: r.walletAddress,
@@ -80,51 +123,88 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
             meterId: r.meterId,
           }));
           log.info({ readings: batch.length }, 'batch claimed');
-          const landed = new Set<string>();
+          // Readings carried by a recorded transaction: from then on only proof from the chain releases them.
+          const signed = new Set<string>();
+          const settled = new Set<string>();
+
+          /** Write one group's outcome under the claim; never throws (what is not written, the rescuer settles). */
+          const settle = async (group: MintResult[]) => {
+            const first = group[0]!;
+            const ids = group.map((r) => r.readingId);
+            const glog = log.child({ signature: first.txSignature ?? undefined });
+            try {
+              if (first.outcome === 'minted') {
+                await durable(glog, 'complete the transaction', () => completeTransaction(deps.db, token, first.txSignature!));
+              } else if (first.outcome === 'deferred') {
+                await durable(glog, 'defer to the next day', () => deferToNextUtcDay(deps.db, token, ids));
+              } else if (first.outcome === 'failed' && controller.signal.aborted && !first.txSignature && !ids.some((id) => signed.has(id))) {
+                await durable(glog, 'release unsent readings', () => releaseUnsent(deps.db, token, ids));
+              } else if (first.outcome === 'failed') {
+                await durable(glog, 'release failed readings', () => releaseFailed(deps.db, token, ids, first.error ?? 'failed', policy));
+              }
+              // unknown: left processing with its signature; the rescuer settles it by signature.
+            } catch (e) {
+              glog.error({ err: describeError(e), readings: ids.length, outcome: first.outcome }, 'could not record the outcome; the readings stay processing for the rescuer');
+            }
+            for (const r of group) {
+              settled.add(r.readingId);
+              results.push(r);
+              deps.onResult?.(r);
+              log.info({ readingId: r.readingId, signature: r.txSignature ?? undefined, outcome: r.outcome, error: r.error }, 'reading settled');
+            }
+            await writer.append(group.map((r) => ({ event: 'result' as const, data: resultJson(r) }))).catch((e: unknown) =>
+              log.error({ err: describeError(e) }, 'could not store batch results'),
+            );
+          };
+
           try {
-            for await (const r of deps.minter.mintStream(batch, {
+            for await (const group of deps.minter.mintGroups(batch, {
               signal: controller.signal,
               log,
-              onSigned: (t) => recordSigned(deps.db, claim.token, batchId, t),
+              onSigned: async (t: SignedRecord) => {
+                try {
+                  await durable(log.child({ signature: t.signature }), 'record the signed transaction', () => recordSigned(deps.db, token, batchId, t));
+                } catch (e) {
+                  throw e instanceof AppError ? e : new NotRecorded(e);
+                }
+                for (const id of t.readingIds) signed.add(id);
+              },
               onTransaction: (signature, status, error) =>
-                void markTransaction(deps.db, signature, status, error).catch((e: Error) => log.warn({ signature, err: e.message }, 'could not record a transaction status')),
+                void durable(log.child({ signature }), `mark the transaction ${status}`, () => markTransaction(deps.db, signature, status, error)).catch((e: unknown) =>
+                  log.warn({ signature, err: describeError(e) }, 'could not record a transaction status'),
+                ),
             })) {
-              const rlog = log.child({ readingId: r.readingId, signature: r.txSignature });
-              // The first reading of a landed transaction completes all of its readings at once.
-              if (r.outcome === 'minted') {
-                if (!landed.has(r.txSignature!)) await completeTransaction(deps.db, claim.token, r.txSignature!);
-                landed.add(r.txSignature!);
-              } else if (r.outcome === 'failed' && controller.signal.aborted && !r.txSignature) await releaseUnsent(deps.db, claim.token, [r.readingId]);
-              else if (r.outcome === 'failed') await releaseFailed(deps.db, claim.token, [r.readingId], r.error ?? 'failed', policy);
-              // unknown: left processing with its signature; the rescuer settles it by signature.
-              rlog.info({ outcome: r.outcome, error: r.error }, 'reading settled');
-              publish(r);
+              await settle(group);
             }
           } catch (e) {
-            // The engine refused the batch as a whole (e.g. a setting changed under it): nothing was sent.
-            const error = `not sent: ${(e as Error).message}`;
-            log.error({ err: error }, 'batch refused by the engine');
-            await releaseFailed(deps.db, claim.token, batch.map((b) => b.readingId), error, policy);
-            for (const b of batch) publish({ readingId: b.readingId, success: false, error, txSignature: null, outcome: 'failed' });
+            // The engine stopped before settling everything (it refused the batch before signing, or failed
+            // unexpectedly): only what was never signed is "not sent"; the rest stays for the rescuer.
+            const rest = batch.filter((b) => !settled.has(b.readingId));
+            const unsent = rest.filter((b) => !signed.has(b.readingId));
+            const inFlight = rest.filter((b) => signed.has(b.readingId));
+            const reason = describeError(e);
+            log.error({ err: reason, unsent: unsent.length, inFlight: inFlight.length }, 'the engine stopped early');
+            const asResults = (list: MintBatchData[], error: string, outcome: 'failed' | 'unknown') =>
+              list.map((b) => ({ readingId: b.readingId, success: false, error, txSignature: null, outcome }));
+            if (unsent.length) await settle(asResults(unsent, `not sent: ${reason}`, 'failed'));
+            if (inFlight.length) await settle(asResults(inFlight, `outcome unknown: ${reason}; the rescuer settles it by signature`, 'unknown'));
           }
         }
+        const ok = results.filter((r) => r.success).length;
+        // Deferred readings (the day's token-account budget is spent) did not fail: they wait in the queue.
+        const deferred = results.filter((r) => r.outcome === 'deferred').length;
+        const failed = results.length - ok - deferred;
+        const state = controller.signal.aborted ? 'cancelled' : 'completed';
+        await durable(log, 'finish the batch', () => updateBatch(deps.db, batchId, { state, successfulMints: ok, failedMints: failed, finished: true })).catch(
+          (e: unknown) => log.error({ err: describeError(e) }, 'could not record the end of the batch; the rescuer closes it'),
+        );
+        const summary = { batch_id: batchId, state, total_readings: claimed.length, successful_mints: ok, failed_mints: failed, deferred } as const;
+        await writer.append([{ event: 'summary', data: summary }]).catch((e: unknown) => log.error({ err: describeError(e) }, 'could not store the batch summary'));
+        log.info({ ok, failed, deferred, state }, 'batch finished');
+        return { ...summary, results: results.map(resultJson) };
       } finally {
         clearInterval(renew);
       }
-      const ok = results.filter((r) => r.success).length;
-      const state = controller.signal.aborted ? 'cancelled' : 'completed';
-      await updateBatch(deps.db, batchId, { state, successfulMints: ok, failedMints: results.length - ok, finished: true });
-      const summary: BatchSummary = {
-        batch_id: batchId,
-        state,
-        total_readings: claim.rows.length,
-        successful_mints: ok,
-        failed_mints: results.length - ok,
-        results: results.map(resultJson),
-      };
-      await publishEvent('summary', summary);
-      log.info({ ok, failed: results.length - ok, state }, 'batch finished');
-      return summary;
     };
 
     const done = run().finally(() => running.delete(batchId));
@@ -136,11 +216,19 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
   return {
     start,
     get: (batchId: string) => running.get(batchId),
-    /** Cancel every running batch and wait for the signed transactions to settle. */
+    /**
+     * Cancel every running batch and wait for the signed transactions to settle. Database writes keep
+     * retrying for the grace period, then are left to the rescuer.
+     */
     async drain(): Promise<void> {
       const all = [...running.values()];
       for (const b of all) b.cancel();
-      await Promise.allSettled(all.map((b) => b.done));
+      const grace = setTimeout(() => giveUp.abort(), deps.drainGraceMs ?? 15_000);
+      try {
+        await Promise.allSettled(all.map((b) => b.done));
+      } finally {
+        clearTimeout(grace);
+      }
     },
   };
 }

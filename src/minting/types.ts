@@ -17,6 +17,7 @@ export interface MintResult {
   /**
    * minted: confirmed on chain. failed: known not minted (never sent, or its transaction failed or
    * provably expired). unknown: signed and sent, outcome not yet known — never to be retried blindly.
+   * deferred: its wallet needs a new token account and today's budget is spent; nothing was signed.
    */
-  outcome: 'minted' | 'failed' | 'unknown';
+  outcome: 'minted' | 'failed' | 'unknown' | 'deferred';
 }

@@ -1,7 +1,10 @@
-// The meter-polling loop: every batch interval (read from system_settings each cycle) it rescues what
-// crashed claimers left, then claims and mints the pending queue. stop() stops claiming, follows every
-// signed transaction to confirmed or expired, and releases the leases of what was never signed.
+// The meter-polling loop: each cycle it rescues what stopped claimers left, then claims and mints the pending
+// queue. While a cycle finds work it goes again at once (a backlog drains without waiting out the interval);
+// an idle cycle waits the batch interval (read from system_settings each cycle); a failed cycle (the database
+// or the RPC away) tries again within a second, so minting resumes soon after they return. stop() stops
+// claiming, follows every signed transaction to confirmed or expired, and releases what was never signed.
 import type { Log } from '../log.js';
+import { describeError } from '../db/errors.js';
 import type { BatchRunner } from './runBatch.js';
 import { anythingClaimable, readSettings, type Settings } from './repo.js';
 import type { Db } from '../db/client.js';
@@ -15,36 +18,50 @@ export interface WorkerDeps {
   defaults: Settings;
   /** Pause claiming (e.g. the fee payer's balance is below its floor); the reason is logged. */
   paused?: () => Promise<string | null>;
+  /** Delay after a failed cycle; default 1 s (or the interval, if shorter). */
+  retryMs?: number;
 }
+
+const RETRY_MS = 1_000;
 
 export function startWorker(deps: WorkerDeps) {
   let stopping = false;
   let timer: NodeJS.Timeout | null = null;
   let cycle: Promise<void> = Promise.resolve();
+  let lastPause: string | null = null;
 
-  const once = async () => {
+  /** One cycle; true when it minted something (then the next one starts at once). */
+  const once = async (): Promise<boolean> => {
     const report = await deps.rescue();
-    if (report.confirmed + report.failed + report.expired + report.leasesTakenBack > 0) deps.log.info(report, 'rescuer settled abandoned work');
+    if (report.confirmed + report.failed + report.expired + report.leasesTakenBack + report.batchesClosed > 0) deps.log.info(report, 'rescuer settled abandoned work');
     const pause = await deps.paused?.();
-    if (pause) {
-      deps.log.warn({ reason: pause }, 'worker paused: not claiming');
-      return;
+    if (pause !== lastPause) {
+      if (pause) deps.log.warn({ reason: pause }, 'worker paused: not claiming');
+      else if (lastPause) deps.log.info('worker resumed');
+      lastPause = pause ?? null;
     }
-    if (!(await anythingClaimable(deps.db))) return;
+    if (pause || stopping) return false;
+    if (!(await anythingClaimable(deps.db)) || stopping) return false;
     const batch = await deps.runner.start('poll', null);
-    await batch.done;
+    const summary = await batch.done;
+    return summary.total_readings > 0;
   };
 
-  const schedule = async () => {
+  const schedule = (delayMs: number) => {
     if (stopping) return;
-    const settings = await readSettings(deps.db, deps.defaults).catch(() => deps.defaults);
     timer = setTimeout(() => {
-      cycle = once()
-        .catch((e: Error) => deps.log.error({ err: e.message }, 'worker cycle failed'))
-        .then(schedule);
-    }, settings.batchIntervalMs);
+      cycle = once().then(
+        async (busy) => schedule(busy ? 0 : (await readSettings(deps.db, deps.defaults).catch(() => deps.defaults)).batchIntervalMs),
+        (e: unknown) => {
+          deps.log.error({ err: describeError(e) }, 'worker cycle failed; trying again shortly');
+          schedule(Math.min(deps.retryMs ?? RETRY_MS, deps.defaults.batchIntervalMs));
+        },
+      );
+    }, delayMs);
   };
-  void schedule();
+  void readSettings(deps.db, deps.defaults)
+    .catch(() => deps.defaults)
+    .then((s) => schedule(s.batchIntervalMs));
 
   return {
     /** Run one cycle now (tests, and an operator's nudge). */

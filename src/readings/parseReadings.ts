@@ -1,63 +1,81 @@
-// A gateway's POST /readings body → validated readings, or a ValidationError naming the offending field.
-import { v5 as uuidv5, validate as isUuid } from 'uuid';
-import { isWalletAddress } from '../chain/addresses.js';
-import { InvalidBatchData, PayloadTooLarge, ValidationError } from '../errors.js';
-import { kwhToTokens, type Rate } from '../minting/amounts.js';
+// A gateway's POST /readings body → well-formed readings, or a 400 naming the offending field. Whether
+// the registry takes them (the meter, its gateway, its signature, its energy) is decided in accept.ts.
+import bs58 from 'bs58';
+import { v5 as uuidv5 } from 'uuid';
+import { InvalidBatchData, PayloadTooLarge, Refused, ValidationError } from '../errors.js';
+import { CLOCK_SKEW_MS, at, decimal, instant, object, registerValue, text } from '../meters/registry.js';
+import { type Decimal, formatDecimal, kwhToTokens, type Rate } from '../minting/amounts.js';
 
-/** Namespace of reading ids derived from (meter_id, reading_timestamp), so a resent reading is the same reading. */
+/** Namespace of reading ids derived from (meter_id, reading_timestamp): the identity of energy. */
 export const READING_ID_NAMESPACE = '6f1d6c1e-3f0a-5b8e-9a57-2d7c8e5b4a10';
-const CLOCK_SKEW_MS = 60_000;
-const MAX_TEXT = 200;
+const MAX_CLIENT_ID = 200;
 
-export interface NewReading {
-  id: string;
+/** The API's id of a meter's reading at an instant (UUID v5), whatever id the client gave it. */
+export const readingIdOf = (meterId: string, at: Date) => uuidv5(`${meterId}\u0000${at.toISOString()}`, READING_ID_NAMESPACE);
+
+export interface ParsedReading {
+  /** Where it stands in the request, for error fields: `readings[3]`, or '' for a single reading. */
+  path: string;
   meterId: string;
-  userId: string;
-  walletAddress: string;
-  kwhAmount: string;
-  tokensToMint: bigint;
   readingTimestamp: Date;
+  /** kwh_amount (interval meters) or register_kwh (register meters), as sent. */
+  amount: { field: 'kwh_amount' | 'register_kwh'; value: Decimal };
+  signature: Uint8Array | null;
+  clientReadingId: string | null;
+  /** What the body claims, if anything: it must agree with the registry. */
+  claimed: { userId?: string; walletAddress?: string };
 }
 
-function text(o: Record<string, unknown>, key: string, field: string): string {
-  const v = o[key];
-  if (typeof v !== 'string' || v.trim() === '') throw new ValidationError(`${field} is required and must be a non-empty string`, field);
-  if (v.length > MAX_TEXT) throw new ValidationError(`${field} must be at most ${MAX_TEXT} characters`, field);
-  return v;
-}
-
-export function parseReading(raw: unknown, rate: Rate, path: string, now = Date.now()): NewReading {
-  const at = (k: string) => (path ? `${path}.${k}` : k);
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError(`${path || 'body'} must be a JSON object`, path || 'body');
-  const o = raw as Record<string, unknown>;
-  const meterId = text(o, 'meter_id', at('meter_id'));
-  const userId = text(o, 'user_id', at('user_id'));
-  const walletAddress = text(o, 'wallet_address', at('wallet_address'));
-  if (!isWalletAddress(walletAddress)) throw new ValidationError(`${at('wallet_address')} must be a base58 wallet public key (32 bytes)`, at('wallet_address'));
-
-  const ts = text(o, 'reading_timestamp', at('reading_timestamp'));
-  const when = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(ts) ? new Date(ts) : new Date(NaN);
-  if (Number.isNaN(when.getTime())) throw new ValidationError(`${at('reading_timestamp')} must be an ISO 8601 date-time with a time zone`, at('reading_timestamp'));
-  if (when.getTime() > now + CLOCK_SKEW_MS) throw new ValidationError(`${at('reading_timestamp')} is in the future`, at('reading_timestamp'));
-
-  let amounts;
-  try {
-    amounts = kwhToTokens(o.kwh_amount, rate);
-  } catch (e) {
-    if (e instanceof InvalidBatchData) throw new ValidationError(`${at('kwh_amount')}: ${e.reason.replace(/^kwh_amount:? ?/, '')}`, at('kwh_amount'));
-    throw e;
+export function parseReading(raw: unknown, rate: Rate, path: string, now = Date.now()): ParsedReading {
+  const f = (k: string) => at(path, k);
+  const o = object(raw, path || 'body');
+  const meterId = text(o, 'meter_id', f('meter_id'));
+  const readingTimestamp = instant(o.reading_timestamp, f('reading_timestamp'));
+  if (readingTimestamp.getTime() > now + CLOCK_SKEW_MS) {
+    throw new Refused('TIMESTAMP_OUT_OF_RANGE', `${f('reading_timestamp')} is more than ${CLOCK_SKEW_MS / 1000} s in the future`, f('reading_timestamp'));
   }
 
-  let id: string;
-  if (o.reading_id === undefined || o.reading_id === null) id = uuidv5(`${meterId}\u0000${when.toISOString()}`, READING_ID_NAMESPACE);
-  else if (typeof o.reading_id === 'string' && isUuid(o.reading_id)) id = o.reading_id.toLowerCase();
-  else throw new ValidationError(`${at('reading_id')} must be a UUID`, at('reading_id'));
+  const hasKwh = o.kwh_amount !== undefined;
+  const hasRegister = o.register_kwh !== undefined;
+  if (hasKwh === hasRegister) {
+    throw new ValidationError(`${f('kwh_amount')}: send kwh_amount (interval meters) or register_kwh (register meters), one of them`, hasKwh ? f('register_kwh') : f('kwh_amount'));
+  }
+  let amount: ParsedReading['amount'];
+  if (hasKwh) {
+    try {
+      amount = { field: 'kwh_amount', value: decimal(kwhToTokens(o.kwh_amount, rate).kwh, f('kwh_amount')) };
+    } catch (e) {
+      if (e instanceof InvalidBatchData) throw new ValidationError(`${f('kwh_amount')}: ${e.reason.replace(/^kwh_amount:? ?/, '')}`, f('kwh_amount'));
+      throw e;
+    }
+  } else amount = { field: 'register_kwh', value: registerValue(o.register_kwh, f('register_kwh'), rate) };
 
-  return { id, meterId, userId, walletAddress, kwhAmount: amounts.kwh, tokensToMint: amounts.tokens, readingTimestamp: when };
+  let signature: Uint8Array | null = null;
+  if (o.signature !== undefined && o.signature !== null) {
+    try {
+      if (typeof o.signature !== 'string') throw new Error();
+      signature = bs58.decode(o.signature);
+    } catch {
+      signature = null;
+    }
+    if (!signature || signature.length !== 64) throw new ValidationError(`${f('signature')} must be an ed25519 signature in base58 (64 bytes)`, f('signature'));
+  }
+
+  // `reading_id` is today's clients' name for their own id: taken as client_reading_id, never as identity.
+  const idKey = o.client_reading_id !== undefined ? 'client_reading_id' : 'reading_id';
+  const clientId = o[idKey];
+  if (clientId !== undefined && clientId !== null && (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > MAX_CLIENT_ID)) {
+    throw new ValidationError(`${f(idKey)} must be a string of 1 to ${MAX_CLIENT_ID} characters`, f(idKey));
+  }
+  const claimed: ParsedReading['claimed'] = {};
+  if (o.user_id !== undefined) claimed.userId = text(o, 'user_id', f('user_id'));
+  if (o.wallet_address !== undefined) claimed.walletAddress = text(o, 'wallet_address', f('wallet_address'));
+
+  return { path, meterId, readingTimestamp, amount, signature, clientReadingId: (clientId as string | null | undefined) ?? null, claimed };
 }
 
 /** One reading, or { readings: [...] }; more than `max` is 413. */
-export function parseReadingsBody(body: unknown, rate: Rate, max: number, now = Date.now()): NewReading[] {
+export function parseReadingsBody(body: unknown, rate: Rate, max: number, now = Date.now()): ParsedReading[] {
   if (body && typeof body === 'object' && !Array.isArray(body) && 'readings' in body) {
     const list = (body as { readings: unknown }).readings;
     if (!Array.isArray(list)) throw new ValidationError('readings must be an array', 'readings');
@@ -68,10 +86,10 @@ export function parseReadingsBody(body: unknown, rate: Rate, max: number, now = 
   return [parseReading(body, rate, '', now)];
 }
 
-export const sameContent = (a: NewReading, b: NewReading): boolean =>
-  a.meterId === b.meterId &&
-  a.userId === b.userId &&
-  a.walletAddress === b.walletAddress &&
-  a.kwhAmount === b.kwhAmount &&
-  a.tokensToMint === b.tokensToMint &&
-  a.readingTimestamp.getTime() === b.readingTimestamp.getTime();
+/**
+ * The message a meter signs: UTF-8 `energy-token-reading:v1\n<meter_id>\n<timestamp>\n<amount>`, the
+ * timestamp as ISO 8601 UTC with exactly three fractional digits and `Z`, the amount as a plain decimal
+ * (no exponent, sign, trailing zeros or trailing point).
+ */
+export const signedMessage = (meterId: string, timestamp: Date, amount: Decimal) =>
+  Buffer.from(`energy-token-reading:v1\n${meterId}\n${timestamp.toISOString()}\n${formatDecimal(amount)}`, 'utf8');

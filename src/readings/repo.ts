@@ -1,72 +1,84 @@
-// Readings in Postgres: the all-or-nothing insert behind POST /readings, and the reads behind GET.
-import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
+// Readings in Postgres: the all-or-nothing acceptance behind POST /readings, and the reads behind GET.
+import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { readings, type ReadingStatus } from '../db/schema.js';
-import { Conflict, ValidationError } from '../errors.js';
-import { formatDecimal, parseDecimal } from '../minting/amounts.js';
-import { type NewReading, sameContent } from './parseReadings.js';
+import { Conflict } from '../errors.js';
+import { lockMeters } from '../meters/repo.js';
+import { type AcceptPolicy, checkAgainstRegistry, decide, type Neighbour } from './accept.js';
+import type { ParsedReading } from './parseReadings.js';
 
 export type ReadingRow = typeof readings.$inferSelect;
-
-const asNew = (r: ReadingRow): NewReading => ({
-  id: r.id,
-  meterId: r.meterId,
-  userId: r.userId,
-  walletAddress: r.walletAddress,
-  kwhAmount: formatDecimal(parseDecimal(r.kwhAmount)),
-  tokensToMint: BigInt(r.tokensToMint),
-  readingTimestamp: r.readingTimestamp,
-});
 
 export interface InsertOutcome {
   accepted: number;
   duplicates: number;
-  readings: { reading_id: string; status: ReadingStatus; queue_position: number | null }[];
+  readings: { reading_id: string; client_reading_id: string | null; status: ReadingStatus; queue_position: number | null }[];
+}
+
+const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows);
+
+/**
+ * For every (meter, instant): the meter's accepted reading at that instant and the nearest before and
+ * after it, in one statement (three index probes per reading on the energy identity's index).
+ */
+async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Promise<Neighbour[]> {
+  if (wanted.length === 0) return [];
+  const cols = sql`r.id, r.meter_id, r.reading_timestamp, r.kwh_amount, r.register_kwh, r.status, r.client_reading_id`;
+  const probe = (cond: ReturnType<typeof sql>, order: ReturnType<typeof sql>) =>
+    sql`(select ${cols} from readings r where r.meter_id = q.meter_id and r.duplicate_of is null and ${cond} ${order})`;
+  const result = await tx.execute(sql`
+    select distinct on (n.id) n.id, n.meter_id, (extract(epoch from n.reading_timestamp) * 1000)::float8 as at_ms,
+      n.kwh_amount::text as kwh_amount, n.register_kwh::text as register_kwh, n.status, n.client_reading_id
+    from (values ${sql.join(wanted.map((w) => sql`(${w.meterId}, ${w.at.toISOString()}::timestamptz)`), sql`, `)}) as q(meter_id, ts)
+    cross join lateral (
+      ${probe(sql`r.reading_timestamp < q.ts`, sql`order by r.reading_timestamp desc limit 1`)}
+      union all ${probe(sql`r.reading_timestamp = q.ts`, sql``)}
+      union all ${probe(sql`r.reading_timestamp > q.ts`, sql`order by r.reading_timestamp asc limit 1`)}
+    ) n`);
+  return rowsOf<Record<string, string | number | null>>(result).map((r) => ({
+    id: String(r.id),
+    meterId: String(r.meter_id),
+    at: Number(r.at_ms),
+    kwhAmount: String(r.kwh_amount),
+    registerKwh: r.register_kwh === null ? null : String(r.register_kwh),
+    status: r.status as ReadingStatus,
+    clientReadingId: r.client_reading_id === null ? null : String(r.client_reading_id),
+  }));
 }
 
 /**
- * Store every reading of a request, or none. A reading already stored with the same content is a
- * duplicate and changes nothing; the same id with other content is a 409 for the whole request.
+ * Accept a gateway's readings, all or none. Under the meters' row locks (taken in meter_id order, see
+ * lockMeters): the registry checks, the readings around each one, the decision (accept.ts), one
+ * multi-row INSERT and one UPDATE of the registers that moved. The number of statements does not grow
+ * with the number of readings.
  */
-export async function insertReadings(db: Db, incoming: NewReading[]): Promise<InsertOutcome> {
-  const byId = new Map<string, NewReading>();
-  incoming.forEach((r, i) => {
-    const prior = byId.get(r.id);
-    if (prior && !sameContent(prior, r)) throw new ValidationError(`readings[${i}].reading_id repeats an earlier reading of this request with other content`, `readings[${i}].reading_id`);
-    byId.set(r.id, r);
-  });
-  const unique = [...byId.values()];
-
-  return db.transaction(async (tx) => {
-    const compare = async (ids: string[]) => {
-      const stored = ids.length ? await tx.select().from(readings).where(inArray(readings.id, ids)) : [];
-      for (const row of stored) {
-        if (!sameContent(asNew(row), byId.get(row.id)!)) throw new Conflict(`reading ${row.id} was already accepted with other content`, 'reading_id');
-      }
-      return new Set(stored.map((r) => r.id));
-    };
-    const existing = await compare(unique.map((r) => r.id));
-    const fresh = unique.filter((r) => !existing.has(r.id));
-    const inserted = fresh.length
-      ? await tx
-          .insert(readings)
-          .values(fresh.map((r) => ({ ...r, tokensToMint: r.tokensToMint.toString() })))
-          .onConflictDoNothing()
-          .returning({ id: readings.id })
-      : [];
-    // A concurrent request may have stored some of them first: those must match too.
-    const raced = fresh.filter((r) => !inserted.some((i) => i.id === r.id)).map((r) => r.id);
-    await compare(raced);
-
-    const ids = unique.map((r) => r.id);
-    const states = await tx.select({ id: readings.id, status: readings.status }).from(readings).where(inArray(readings.id, ids));
-    const positions = await queuePositions(tx as unknown as Db, ids);
-    const statusOf = new Map(states.map((s) => [s.id, s.status]));
-    const duplicates = incoming.length - inserted.length;
+export async function acceptReadings(db: Db, gatewayId: string, parsed: ParsedReading[], policy: AcceptPolicy): Promise<InsertOutcome> {
+  return db.transaction(async (t) => {
+    const tx = t as unknown as Db;
+    const meters = new Map((await lockMeters(tx, [...new Set(parsed.map((r) => r.meterId))])).map((m) => [m.meterId, m]));
+    checkAgainstRegistry(parsed, gatewayId, meters, policy);
+    const neighbours = await neighboursOf(tx, parsed.map((r) => ({ meterId: r.meterId, at: r.readingTimestamp })));
+    const decision = decide(parsed, gatewayId, meters, neighbours, policy);
+    if (decision.rows.length) {
+      const inserted = await tx
+        .insert(readings)
+        .values(decision.rows.map((r) => ({ ...r, tokensToMint: r.tokensToMint.toString() })))
+        .onConflictDoNothing()
+        .returning({ id: readings.id });
+      // Under the meter locks nobody else can have stored these; a clash is an id held by an older row.
+      if (inserted.length !== decision.rows.length) throw new Conflict('a reading id of this request is held by another stored reading', 'reading_id');
+    }
+    if (decision.registers.length) {
+      await tx.execute(sql`
+        update meters set last_register_kwh = v.kwh::numeric, last_register_at = v.at::timestamptz, updated_at = now()
+        from (values ${sql.join(decision.registers.map((g) => sql`(${g.meterId}, ${g.kwh}, ${g.at.toISOString()})`), sql`, `)}) as v(meter_id, kwh, at)
+        where meters.meter_id = v.meter_id`);
+    }
+    const positions = await queuePositions(tx, [...new Set(decision.results.map((r) => r.readingId))]);
     return {
-      accepted: inserted.length,
-      duplicates,
-      readings: incoming.map((r) => ({ reading_id: r.id, status: statusOf.get(r.id)!, queue_position: positions.get(r.id) ?? null })),
+      accepted: decision.rows.length,
+      duplicates: decision.results.filter((r) => r.duplicate).length,
+      readings: decision.results.map((r) => ({ reading_id: r.readingId, client_reading_id: r.clientReadingId, status: r.status, queue_position: positions.get(r.readingId) ?? null })),
     };
   });
 }
@@ -79,18 +91,21 @@ export async function queuePositions(db: Db, ids: string[]): Promise<Map<string,
       select id, row_number() over (order by next_attempt_at, created_at, id)::int as position
       from readings where status = 'pending'
     ) q where id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`);
-  const list = Array.isArray(rows) ? rows : (rows as { rows: { id: string; position: number }[] }).rows;
+  const list = rowsOf<{ id: string; position: number }>(rows);
   return new Map(list.map((r) => [r.id, Number(r.position)]));
 }
 
-export async function getReading(db: Db, id: string): Promise<ReadingRow | null> {
-  const [row] = await db.select().from(readings).where(eq(readings.id, id));
+/** One reading; with a gateway, only one that gateway posted. */
+export async function getReading(db: Db, id: string, gatewayId?: string): Promise<ReadingRow | null> {
+  const [row] = await db.select().from(readings).where(and(eq(readings.id, id), gatewayId !== undefined ? eq(readings.gatewayId, gatewayId) : undefined));
   return row ?? null;
 }
 
 export interface ListFilter {
   status?: ReadingStatus;
   wallet?: string;
+  /** A gateway sees only the readings it posted. */
+  gatewayId?: string;
   /** Keyset cursor: the last row's (created_at, id). */
   after?: { createdAt: Date; id: string };
   limit: number;
@@ -100,6 +115,7 @@ export async function listReadings(db: Db, f: ListFilter): Promise<ReadingRow[]>
   const conds = [
     f.status ? eq(readings.status, f.status) : undefined,
     f.wallet ? eq(readings.walletAddress, f.wallet) : undefined,
+    f.gatewayId !== undefined ? eq(readings.gatewayId, f.gatewayId) : undefined,
     f.after ? or(gt(readings.createdAt, f.after.createdAt), and(eq(readings.createdAt, f.after.createdAt), gt(readings.id, f.after.id))) : undefined,
   ].filter(Boolean);
   return db

@@ -1,26 +1,37 @@
-// POST /readings, GET /readings/:id, GET /readings.
-import { Hono, type MiddlewareHandler } from 'hono';
+// POST /readings (a gateway, for the meters it serves), GET /readings/:id, GET /readings.
+import { Hono } from 'hono';
 import { validate as isUuid } from 'uuid';
 import type { Db } from '../db/client.js';
 import { READING_STATUSES, type ReadingStatus } from '../db/schema.js';
 import { NotFound, ValidationError } from '../errors.js';
-import type { Rate } from '../minting/amounts.js';
+import { type Auth, gatewayScope, principal } from '../http/auth.js';
+import { jsonBody, limitOf, pageCursor } from '../http/input.js';
+import { kwhText } from '../meters/registry.js';
+import type { AcceptPolicy } from './accept.js';
 import { parseReadingsBody } from './parseReadings.js';
-import { getReading, insertReadings, listReadings, type ReadingRow } from './repo.js';
+import { acceptReadings, getReading, listReadings, type ReadingRow } from './repo.js';
+import type { Log } from '../log.js';
+
+export { jsonBody };
 
 export interface ReadingRoutesDeps {
   db: Db;
-  rate: Rate;
+  policy: AcceptPolicy;
   maxReadingsPerRequest: number;
-  auth: (...roles: ('gateway' | 'operator')[]) => MiddlewareHandler;
+  auth: Auth;
+  log?: Log;
 }
 
 export const readingJson = (r: ReadingRow) => ({
   reading_id: r.id,
+  client_reading_id: r.clientReadingId,
   meter_id: r.meterId,
+  gateway_id: r.gatewayId,
   user_id: r.userId,
   wallet_address: r.walletAddress,
-  kwh_amount: r.kwhAmount.replace(/\.?0+$/, ''),
+  reading_timestamp: r.readingTimestamp.toISOString(),
+  kwh_amount: kwhText(r.kwhAmount),
+  register_kwh: kwhText(r.registerKwh),
   tokens_to_mint: r.tokensToMint,
   status: r.status,
   attempts: r.attempts,
@@ -31,40 +42,31 @@ export const readingJson = (r: ReadingRow) => ({
   updated_at: r.updatedAt.toISOString(),
 });
 
-export async function jsonBody(req: { json(): Promise<unknown> }): Promise<unknown> {
-  try {
-    return await req.json();
-  } catch {
-    throw new ValidationError('the body is not valid JSON', 'body');
-  }
-}
-
-const encodeCursor = (r: ReadingRow) => Buffer.from(JSON.stringify([r.createdAt.toISOString(), r.id])).toString('base64url');
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const createdAt = new Date(at);
-    if (Number.isNaN(createdAt.getTime()) || !isUuid(id)) throw new Error();
-    return { createdAt, id };
-  } catch {
-    throw new ValidationError('cursor is not a cursor this API returned', 'cursor');
-  }
-}
+const cursor = pageCursor((v) => {
+  const [at, id] = v as [string, string];
+  const createdAt = new Date(at);
+  return Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !isUuid(id) ? null : { createdAt, id };
+});
 
 export function readingRoutes(d: ReadingRoutesDeps): Hono {
   const app = new Hono();
 
   app.post('/readings', d.auth('gateway'), async (c) => {
-    const parsed = parseReadingsBody(await jsonBody(c.req), d.rate, d.maxReadingsPerRequest);
-    return c.json(await insertReadings(d.db, parsed), 202);
+    const p = principal(c);
+    const gatewayId = p.role === 'gateway' ? p.gatewayId : '';
+    const parsed = parseReadingsBody(await jsonBody(c.req), d.policy.rate, d.maxReadingsPerRequest);
+    const outcome = await acceptReadings(d.db, gatewayId, parsed, d.policy);
+    // One line per request; each accepted reading's id is in the answer and in the runner's log lines.
+    d.log?.info({ gatewayId, meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
+    return c.json(outcome, 202);
   });
 
-  // The queue's view of one item is the same reading.
+  // The queue's view of one item is the same reading. A gateway sees only the readings it posted.
   for (const path of ['/readings/:id', '/queue/item/:id']) {
     app.get(path, d.auth('gateway', 'operator'), async (c) => {
       const id = c.req.param('id')!;
       if (!isUuid(id)) throw new ValidationError('id must be a UUID', 'id');
-      const row = await getReading(d.db, id.toLowerCase());
+      const row = await getReading(d.db, id.toLowerCase(), gatewayScope(c));
       if (!row) throw new NotFound(`reading ${id}`);
       return c.json(readingJson(row));
     });
@@ -75,12 +77,17 @@ export function readingRoutes(d: ReadingRoutesDeps): Hono {
     if (status !== undefined && !READING_STATUSES.includes(status as ReadingStatus)) {
       throw new ValidationError(`status must be one of ${READING_STATUSES.join(', ')}`, 'status');
     }
-    const limitText = c.req.query('limit') ?? '100';
-    const limit = Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ValidationError('limit must be an integer from 1 to 500', 'limit');
-    const cursor = c.req.query('cursor');
-    const rows = await listReadings(d.db, { status: status as ReadingStatus | undefined, wallet: c.req.query('wallet'), after: cursor ? decodeCursor(cursor) : undefined, limit });
-    return c.json({ readings: rows.map(readingJson), next_cursor: rows.length === limit ? encodeCursor(rows[rows.length - 1]!) : null });
+    const limit = limitOf(c.req.query('limit'));
+    const after = c.req.query('cursor');
+    const rows = await listReadings(d.db, {
+      status: status as ReadingStatus | undefined,
+      wallet: c.req.query('wallet'),
+      gatewayId: gatewayScope(c),
+      after: after ? cursor.decode(after) : undefined,
+      limit,
+    });
+    const last = rows[rows.length - 1];
+    return c.json({ readings: rows.map(readingJson), next_cursor: rows.length === limit && last ? cursor.encode([last.createdAt.toISOString(), last.id]) : null });
   });
 
   return app;

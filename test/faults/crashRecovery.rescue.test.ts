@@ -8,13 +8,14 @@ import { makeRpcClient } from '../../src/chain/rpcClient.js';
 import { loadIdl } from '../../src/chain/energyToken.js';
 import { explainTransactionError } from '../../src/chain/programErrors.js';
 import { batches, readings as readingsTable, mintTransactions } from '../../src/db/schema.js';
-import { insertReadings } from '../../src/readings/repo.js';
 import { makeBatchRunner } from '../../src/minting/runBatch.js';
 import { makeBatchEvents } from '../../src/minting/events.js';
 import { rescue } from '../../src/minting/rescue.js';
 import { startWorker } from '../../src/minting/worker.js';
-import { claimReadings, completeTransaction, markTransaction, recordSigned } from '../../src/minting/repo.js';
-import { DATABASES, postgresAvailable, type TestDatabase } from '../support/db.js';
+import { claimReadings, completeTransaction, createBatch, markTransaction, recordSigned, releaseClaim, updateBatch } from '../../src/minting/repo.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import bs58 from 'bs58';
+import { DATABASES, seedReadings, expireBatchLease, expireLeases, postgresAvailable, waitCompleted, waitFor, type TestDatabase } from '../support/db.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
 import { ataOf } from '../support/energyToken.js';
 import { testLog, testMinter } from '../support/minter.js';
@@ -39,14 +40,14 @@ describe.each(DATABASES)('on %s', (kind, open) => {
   let seq = 0;
   const add = async (u: number, tokens: bigint) => {
     const id = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
-    await insertReadings(t!.database.db, [
+    await seedReadings(t!.database.db, [
       { id, meterId: 'm', userId: `u${u}`, walletAddress: users[u]!.toBase58(), kwhAmount: '1', tokensToMint: tokens, readingTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)) },
     ]);
     return id;
   };
   const statusOf = async (id: string) => (await t!.database.db.select().from(readingsTable).where(eq(readingsTable.id, id)))[0]!;
   const balanceOf = async (u: number) => getAccount(chain.connection, ataOf(users[u]!), 'confirmed', TOKEN_2022_PROGRAM_ID).then((a) => a.amount, () => 0n);
-  const rescueNow = () => rescue({ db: t!.database.db, rpc: makeRpcClient({ url: chain.url, timeoutMs: 2000 }), explain: explainTransactionError(loadIdl()), log: testLog, policy });
+  const rescueNow = () => rescue({ db: t!.database.db, rpc: makeRpcClient({ url: chain.url, timeoutMs: 2000 }), explain: explainTransactionError(loadIdl()), log: testLog, policy, events: makeBatchEvents(t!.database) });
 
   it('a transaction that landed while its claimer died is completed by signature, once', async () => {
     if (!t || !chain.localnet) return;
@@ -55,7 +56,7 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     const { minter } = testMinter(chain, { send: { pollMs: 10, rebroadcastMs: 60_000, followTimeoutMs: 1 } });
     chain.localnet.hooks.pauseSlots();
     chain.localnet.hooks.holdNextSends(1);
-    const runner = makeBatchRunner({ db: t.database.db, minter, log: testLog, defaults, leaseMs: 1_000, events: makeBatchEvents(t.database) });
+    const runner = makeBatchRunner({ db: t.database.db, minter, log: testLog, defaults, leaseMs: 30_000, events: makeBatchEvents(t.database) });
     const summary = await (await runner.start('poll', null)).done;
     chain.localnet.hooks.resumeSlots();
     chain.localnet.hooks.clearSendFaults();
@@ -64,7 +65,10 @@ describe.each(DATABASES)('on %s', (kind, open) => {
 
     // While its lease holds, the rescuer leaves it alone.
     expect((await rescueNow()).confirmed).toBe(0);
-    await new Promise((r) => setTimeout(r, 1_100));
+    // The held send was executed: once the chain confirms it, the claimer "dies" (its lease runs out).
+    const signature = (await statusOf(id)).txSignature!;
+    await waitFor(async () => (await chain.connection.getSignatureStatus(signature)).value?.confirmationStatus === 'confirmed', 30_000, 'the held send to confirm');
+    await expireLeases(t.database.db, [id]);
     const report = await rescueNow();
     expect(report.confirmed).toBe(1);
     const row = await statusOf(id);
@@ -79,25 +83,29 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     const id = await add(1, 2_000n);
     const { minter } = testMinter(chain, { send: { pollMs: 10, rebroadcastMs: 60_000, followTimeoutMs: 1 } });
     chain.localnet.hooks.dropNextSends(1_000_000);
-    const runner = makeBatchRunner({ db: t.database.db, minter, log: testLog, defaults, leaseMs: 1_000, events: makeBatchEvents(t.database) });
+    const runner = makeBatchRunner({ db: t.database.db, minter, log: testLog, defaults, leaseMs: 30_000, events: makeBatchEvents(t.database) });
     await (await runner.start('poll', null)).done;
     const [tx] = await t.database.db.select().from(mintTransactions).where(eq(mintTransactions.signature, (await statusOf(id)).txSignature!));
-    await new Promise((r) => setTimeout(r, 1_100));
+    await expireLeases(t.database.db, [id]);
     // Not yet expired: the rescuer rebroadcasts (dropped again) and waits.
     expect((await rescueNow()).pending).toBeGreaterThanOrEqual(1);
     expect((await statusOf(id)).status).toBe('processing');
     // Wait until the finalized height passes lastValidBlockHeight.
-    while (chain.localnet.chain.blockHeightAt('finalized') <= tx!.lastValidBlockHeight) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => chain.localnet!.chain.blockHeightAt('finalized') > tx!.lastValidBlockHeight, 60_000, 'the finalized height to pass lastValidBlockHeight');
     chain.localnet.hooks.clearSendFaults();
     expect((await rescueNow()).expired).toBe(1);
     expect((await statusOf(id)).status).toBe('pending');
 
     // The polling worker then mints it for real, once.
     const { minter: healthy } = testMinter(chain);
-    const worker = startWorker({ db: t.database.db, runner: makeBatchRunner({ db: t.database.db, minter: healthy, log: testLog, defaults, leaseMs: 10_000, events: makeBatchEvents(t.database) }), rescue: rescueNow, log: testLog, defaults });
+    let rescues = 0;
+    const counted = () => (rescues++, rescueNow());
+    const worker = startWorker({ db: t.database.db, runner: makeBatchRunner({ db: t.database.db, minter: healthy, log: testLog, defaults, leaseMs: 10_000, events: makeBatchEvents(t.database) }), rescue: counted, log: testLog, defaults });
     try {
-      for (let i = 0; i < 100 && (await statusOf(id)).status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 300)); // a few idle cycles
+      await waitCompleted(t.database.db, [id], 60_000);
+      // A few idle cycles, counted by the rescuer's calls (the worker runs it first in every cycle).
+      const calls = rescues;
+      await waitFor(() => rescues >= calls + 3, 30_000, 'three idle worker cycles');
     } finally {
       await worker.stop();
     }
@@ -109,7 +117,7 @@ describe.each(DATABASES)('on %s', (kind, open) => {
 
   // A claimer that dies after it learned how a transaction ended, before its readings were changed.
   const claimAndMint = async (ids: string[], over: Parameters<typeof testMinter>[1]) => {
-    const claim = await claimReadings(t!.database.db, { limit: ids.length, leaseMs: 500, batchId: '33333333-3333-4333-8333-333333333333', ids });
+    const claim = await claimReadings(t!.database.db, { token: randomUUID(), limit: ids.length, leaseMs: 30_000, batchId: '33333333-3333-4333-8333-333333333333', ids });
     const { minter } = testMinter(chain, over);
     const marks: Promise<void>[] = [];
     const batch = claim.rows.map((r) => ({ readingId: r.id, userId: r.userId, walletAddress: r.walletAddress, kwhAmount: r.kwhAmount, tokensToMint: BigInt(r.tokensToMint), meterId: r.meterId }));
@@ -130,7 +138,7 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     expect(results.map((r) => r.error)).toEqual([expect.stringMatching(/expired 1 times/), expect.stringMatching(/expired 1 times/)]);
     // The process dies here: both readings stay processing, carrying the expired signature.
     for (const id of ids) expect((await statusOf(id)).status).toBe('processing');
-    await new Promise((r) => setTimeout(r, 600));
+    await expireLeases(t.database.db, ids);
     const report = await rescueNow();
     expect(report.expired).toBe(1);
     for (const id of ids) expect((await statusOf(id))).toMatchObject({ status: 'pending', txSignature: null });
@@ -153,14 +161,82 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     if (!t) return;
     const ids = await Promise.all([add(4, 1n), add(4, 2n), add(5, 3n), add(5, 4n)]);
     const [a, b] = await Promise.all([
-      claimReadings(t.database.db, { limit: 3, leaseMs: 1_000, batchId: '11111111-1111-4111-8111-111111111111', ids }),
-      claimReadings(t.database.db, { limit: 3, leaseMs: 1_000, batchId: '22222222-2222-4222-8222-222222222222', ids }),
+      claimReadings(t.database.db, { token: randomUUID(), limit: 3, leaseMs: 30_000, batchId: '11111111-1111-4111-8111-111111111111', ids }),
+      claimReadings(t.database.db, { token: randomUUID(), limit: 3, leaseMs: 30_000, batchId: '22222222-2222-4222-8222-222222222222', ids }),
     ]);
     const claimed = [...a.rows, ...b.rows].map((r) => r.id);
     expect(new Set(claimed).size).toBe(claimed.length);
     expect(claimed.sort()).toEqual([...ids].sort());
-    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await rescueNow()).leasesTakenBack).toBe(0);
+    await expireLeases(t.database.db, ids);
     expect((await rescueNow()).leasesTakenBack).toBe(4);
     for (const id of ids) expect((await statusOf(id)).status).toBe('pending');
+  });
+
+  it('a batch whose process died is closed as interrupted once nothing of it is in flight: a result for each reading, then the summary', async () => {
+    if (!t) return;
+    const db = t.database.db;
+    const ids = [await add(0, 11n), await add(1, 12n)];
+    const batchId = randomUUID();
+    await createBatch(db, batchId, 'poll', null, 30_000);
+    await updateBatch(db, batchId, { state: 'running', totalReadings: 2 });
+    await claimReadings(db, { token: randomUUID(), limit: 2, leaseMs: 30_000, batchId, ids });
+    // Its process published one result, then died before signing anything.
+    const events = makeBatchEvents(t.database);
+    await events.writer(batchId, testLog).append([{ event: 'result', data: { reading_id: ids[0], success: false, error: 'not sent: x', tx_signature: null } }]);
+    expect((await rescueNow()).batchesClosed).toBe(0); // its lease holds
+    await expireLeases(db, ids);
+    await expireBatchLease(db, batchId);
+    const report = await rescueNow();
+    expect(report).toMatchObject({ leasesTakenBack: 2, batchesClosed: 1 });
+    const stored = await events.read(batchId, 0, 10);
+    expect(stored.map((e) => [e.seq, e.event])).toEqual([
+      [1, 'result'],
+      [2, 'result'],
+      [3, 'summary'],
+    ]);
+    expect(stored[1]!.data).toMatchObject({ reading_id: ids[1], success: false, error: expect.stringMatching(/its process stopped/) });
+    expect(stored[2]!.data).toMatchObject({ batch_id: batchId, state: 'interrupted', total_readings: 2, successful_mints: 0, failed_mints: 2 });
+    expect((await db.select().from(batches).where(eq(batches.id, batchId)))[0]!.state).toBe('interrupted');
+    expect((await rescueNow()).batchesClosed).toBe(0); // closed once
+  });
+
+  it('a transaction its claimer recorded as failed: the rescuer releases its readings with the recorded reason', async () => {
+    if (!t) return;
+    const db = t.database.db;
+    const [id] = [await add(2, 13n)];
+    const claim = await claimReadings(db, { token: randomUUID(), limit: 1, leaseMs: 30_000, batchId: randomUUID(), ids: [id!] });
+    const signature = bs58.encode(randomBytes(64));
+    await recordSigned(db, claim.token, claim.rows[0]!.batchId!, { signature, wire: new Uint8Array([1, 2, 3]), lastValidBlockHeight: 0, readingIds: [id!] });
+    await markTransaction(db, signature, 'failed', 'energy_token InvalidAmount (custom error 6000)');
+    await expireLeases(db, [id!]);
+    expect((await rescueNow()).failed).toBe(1);
+    expect(await statusOf(id!)).toMatchObject({ status: 'pending', txSignature: null, lastError: 'energy_token InvalidAmount (custom error 6000)' });
+  });
+
+  it('while the chain does not answer, the rescuer changes nothing; once it answers, an unknown signature past its window is expired', async () => {
+    if (!t) return;
+    const db = t.database.db;
+    const [id] = [await add(3, 14n)];
+    const claim = await claimReadings(db, { token: randomUUID(), limit: 1, leaseMs: 30_000, batchId: randomUUID(), ids: [id!] });
+    const signature = bs58.encode(randomBytes(64));
+    await recordSigned(db, claim.token, claim.rows[0]!.batchId!, { signature, wire: new Uint8Array([1, 2, 3]), lastValidBlockHeight: 0, readingIds: [id!] });
+    await expireLeases(db, [id!]);
+    const offline = rescue({ db, rpc: makeRpcClient({ url: 'http://127.0.0.1:9', timeoutMs: 500 }), explain: explainTransactionError(loadIdl()), log: testLog, policy });
+    expect(await offline).toMatchObject({ pending: 1, expired: 0 });
+    expect((await statusOf(id!)).status).toBe('processing');
+    expect((await rescueNow()).expired).toBe(1);
+    expect(await statusOf(id!)).toMatchObject({ status: 'pending', txSignature: null });
+  });
+
+  it('a claim whose answer was lost is given back whole: readings with nothing signed return to pending, the attempt not counted', async () => {
+    if (!t) return;
+    const db = t.database.db;
+    const ids = [await add(4, 15n), await add(4, 16n)];
+    const token = randomUUID();
+    await claimReadings(db, { token, limit: 2, leaseMs: 30_000, batchId: randomUUID(), ids });
+    expect(await releaseClaim(db, token)).toBe(2);
+    for (const id of ids) expect(await statusOf(id)).toMatchObject({ status: 'pending', attempts: 0, claimToken: null });
+    expect(await releaseClaim(db, token)).toBe(0); // idempotent
   });
 });

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { and, arrayOverlaps, eq, inArray, sql as q } from 'drizzle-orm';
 import { openDatabase, type Database, type Db } from '../../src/db/client.js';
-import { mintTransactions, readings } from '../../src/db/schema.js';
+import { batches, mintTransactions, readings } from '../../src/db/schema.js';
+import type { NewRow } from '../../src/readings/accept.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -75,4 +76,46 @@ export async function waitCompleted(db: Db, ids: string[], timeoutMs: number, co
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Wait until `condition` holds, polling; on time-out say what was awaited. For conditions, never for time. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Drive time for a claim: its readings' leases end now, as if the claimer had died LEASE_MS ago. Tests use it
+ * instead of sleeping past a short lease (a sleep races the timer on a loaded machine).
+ */
+export async function expireLeases(db: Db, ids: string[]): Promise<void> {
+  await db.update(readings).set({ leaseExpiresAt: q`now() - interval '1 millisecond'` }).where(and(inArray(readings.id, ids), eq(readings.status, 'processing')));
+}
+
+/** Drive time for a batch: its lease ends now, as if its process had died (see expireLeases). */
+export async function expireBatchLease(db: Db, batchId: string): Promise<void> {
+  await db.update(batches).set({ leaseExpiresAt: q`now() - interval '1 millisecond'` }).where(eq(batches.id, batchId));
+}
+
+/**
+ * Readings stored straight into the queue, for tests of minting (not of acceptance): as if accepted
+ * from meters registered elsewhere. The acceptance path is tested through POST /readings.
+ */
+export type SeedRow = Pick<NewRow, 'meterId' | 'userId' | 'walletAddress' | 'kwhAmount' | 'tokensToMint' | 'readingTimestamp'> & { id: string };
+
+export async function seedReadings(db: Db, rows: SeedRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    await db.insert(readings).values(rows.slice(i, i + 500).map((r) => ({ ...r, tokensToMint: r.tokensToMint.toString() })));
+  }
+}
+
+/** What the database's sessions are doing (for a stalled test's message): state, wait, and the start of the query. */
+export async function databaseActivity(db: Db): Promise<string> {
+  const rows = await db.execute(
+    q`select pid, state, wait_event_type, wait_event, round(extract(epoch from now() - state_change)) as seconds, left(query, 80) as query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+  );
+  return JSON.stringify(Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows);
 }

@@ -34,12 +34,13 @@ it('a dropped send answers with the signature and never executes', async () => {
   expect(answered).toBe(await b58(t.signature));
   net.hooks.advanceSlots(5);
   expect((await connection.getSignatureStatuses([answered], { searchTransactionHistory: true })).value[0]).toBeNull();
-  // The same bytes sent again (a rebroadcast) do land.
+  // The same bytes sent again (a rebroadcast) do land, in the next block.
   await connection.sendRawTransaction(t.wire, { skipPreflight: true });
+  net.hooks.advanceSlots(1);
   expect((await connection.getSignatureStatuses([answered])).value[0]?.err).toBeNull();
 });
 
-it('a held send executes, but its answer never arrives', async () => {
+it('a held send goes into a block, but its answer never arrives', async () => {
   const t = await transfer();
   net.hooks.holdNextSends(1);
   const controller = new AbortController();
@@ -53,6 +54,7 @@ it('a held send executes, but its answer never arrives', async () => {
   expect(timedOut).toBe(true);
   controller.abort();
   await expect(pending).rejects.toThrow();
+  net.hooks.advanceSlots(1);
   const status = (await connection.getSignatureStatuses([await b58(t.signature)])).value[0];
   expect(status).not.toBeNull();
   expect(status?.err).toBeNull();
@@ -85,6 +87,7 @@ it('signatureSubscribe notifies at the asked commitment, then ends the subscript
   ws.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'nonsenseSubscribe', params: [] }));
   net.hooks.pauseSlots();
   await connection.sendRawTransaction(t.wire, { skipPreflight: true });
+  net.hooks.advanceSlots(1); // in a block: processed, not finalized
   await new Promise((r) => setTimeout(r, 100));
   expect(messages.filter((m) => m.method === 'signatureNotification')).toHaveLength(0);
   net.hooks.advanceSlots(net.chain.finalizeSlots);
@@ -102,11 +105,14 @@ it('signatureSubscribe notifies at the asked commitment, then ends the subscript
   ws.close();
 });
 
-it('a transaction sent right after start is processed, not confirmed, until a slot passes', async () => {
+it('a transaction waits for the end of its slot: no status, then processed in the block, confirmed a block later', async () => {
   const fresh = await startLocalnet({ slotMs: 60_000 });
   try {
     const c = new Connection(fresh.url, { commitment: 'confirmed', wsEndpoint: fresh.wsUrl });
     const sig = await c.requestAirdrop(payer.publicKey, 1_000_000);
+    expect((await c.getSignatureStatuses([sig])).value[0]).toBeNull();
+    expect(fresh.chain.pendingCount).toBe(1);
+    fresh.hooks.advanceSlots(1);
     expect((await c.getSignatureStatuses([sig])).value[0]?.confirmationStatus).toBe('processed');
     fresh.hooks.advanceSlots(1);
     expect((await c.getSignatureStatuses([sig])).value[0]?.confirmationStatus).toBe('confirmed');

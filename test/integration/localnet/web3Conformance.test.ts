@@ -11,6 +11,7 @@ import {
   TransactionExpiredBlockheightExceededError,
   VersionedTransaction,
   TransactionMessage,
+  Connection,
   sendAndConfirmTransaction,
 } from '@solana/web3.js';
 import {
@@ -133,6 +134,24 @@ describe('sending and confirming', () => {
     expect(got?.version).toBe(0);
   });
 
+  it('lists the transactions that touched an address, newest first, paged with before / until', async () => {
+    // Every transaction of this file that minted wrote the mint: the history web3.js pages through.
+    const all = await chain.connection.getSignaturesForAddress(mint, {}, 'confirmed');
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    const slots = all.map((s) => s.slot);
+    expect([...slots].sort((a, b) => b - a)).toEqual(slots);
+    for (const s of all) expect(s).toEqual(expect.objectContaining({ err: null, memo: null, confirmationStatus: expect.stringMatching(/confirmed|finalized/) }));
+
+    const [first, second, third] = all;
+    const page = await chain.connection.getSignaturesForAddress(mint, { before: first!.signature, limit: 1 }, 'confirmed');
+    expect(page.map((s) => s.signature)).toEqual([second!.signature]);
+    const until = await chain.connection.getSignaturesForAddress(mint, { until: third!.signature }, 'confirmed');
+    expect(until.map((s) => s.signature)).toEqual([first!.signature, second!.signature]);
+    // An address nothing touched has no history; a bad limit is the validator's -32602.
+    expect(await chain.connection.getSignaturesForAddress(Keypair.generate().publicKey, {}, 'confirmed')).toEqual([]);
+    expect((await rpc('getSignaturesForAddress', [mint.toBase58(), { limit: 1001 }])).body.error.code).toBe(-32602);
+  });
+
   it('signature statuses move from processed to confirmed to finalized', async () => {
     const hooks = hooksOrSkip(chain, 'commitment progression');
     if (!hooks) return;
@@ -143,6 +162,9 @@ describe('sending and confirming', () => {
       tx.sign(payer);
       const signature = await chain.connection.sendRawTransaction(tx.serialize(), { skipPreflight: true });
       const status = async () => (await chain.connection.getSignatureStatuses([signature])).value[0];
+      // Received, waiting for the end of the slot: no status yet; then in a block, processed.
+      expect(await status()).toBeNull();
+      hooks.hooks.advanceSlots(1);
       expect((await status())?.confirmationStatus).toBe('processed');
       expect(await chain.connection.getTransaction(signature, { commitment: 'confirmed' })).toBeNull();
       hooks.hooks.advanceSlots(hooks.chain.confirmSlots);
@@ -176,7 +198,9 @@ describe('how failures are reported', () => {
     expect(body.error.data.err).toEqual({ InstructionError: [0, { Custom: 4 }] });
   });
 
-  it('with skipPreflight the failed transaction lands, pays its fee, and reports its error and logs', async () => {
+  it('with skipPreflight the failed transaction lands, pays its fee, and confirmTransaction resolves with value.err', async () => {
+    const local = hooksOrSkip(chain, 'a failed transaction confirmed over the subscription');
+    if (!local) return;
     const stranger = Keypair.generate();
     const { blockhash, lastValidBlockHeight } = await chain.connection.getLatestBlockhash();
     const tx = new Transaction({ feePayer: payer.publicKey, recentBlockhash: blockhash }).add(
@@ -184,18 +208,33 @@ describe('how failures are reported', () => {
     );
     tx.sign(payer, stranger);
     const before = await chain.connection.getBalance(payer.publicKey);
-    const signature = await chain.connection.sendRawTransaction(tx.serialize(), { skipPreflight: true });
-    // web3 resolves with the error from the notification, or rejects with it from the status poll.
-    const res = await chain.connection
-      .confirmTransaction({ signature, blockhash, lastValidBlockHeight })
-      .then((r) => r.value.err, (e: unknown) => e);
-    expect(res).toEqual({ InstructionError: [0, { Custom: 4 }] });
-    // The status poll may reject at "processed"; the ledger answers once the slot is confirmed.
-    let got = null;
-    for (let i = 0; i < 100 && !got; i++) {
-      got = await chain.connection.getTransaction(signature, { commitment: 'confirmed', maxSupportedTransactionVersion: 0 });
-      if (!got) await new Promise((r) => setTimeout(r, 20));
+    // A connection that tells when web3 made its one status check after subscribing, so the block is
+    // produced only then: the transaction lands while web3 listens, as it does against a validator.
+    let checked!: () => void;
+    const statusChecked = new Promise<void>((r) => (checked = r));
+    const watched = new Connection(chain.url, {
+      commitment: 'confirmed',
+      wsEndpoint: chain.wsUrl,
+      fetch: async (input, init) => {
+        const res = await fetch(input as string, init as RequestInit);
+        if (String(init?.body).includes('getSignatureStatuses')) checked();
+        return res;
+      },
+    });
+    local.hooks.pauseSlots();
+    let signature: string;
+    let res: Awaited<ReturnType<Connection['confirmTransaction']>>;
+    try {
+      signature = await watched.sendRawTransaction(tx.serialize(), { skipPreflight: true });
+      const confirming = watched.confirmTransaction({ signature, blockhash, lastValidBlockHeight });
+      await statusChecked;
+      local.hooks.advanceSlots(1 + local.chain.confirmSlots); // lands, then is confirmed
+      res = await confirming;
+    } finally {
+      local.hooks.resumeSlots();
     }
+    expect(res.value.err).toEqual({ InstructionError: [0, { Custom: 4 }] });
+    const got = await chain.connection.getTransaction(signature, { commitment: 'confirmed', maxSupportedTransactionVersion: 0 });
     expect(got?.meta?.err).toEqual({ InstructionError: [0, { Custom: 4 }] });
     expect(got?.meta?.logMessages?.some((l) => /failed: custom program error: 0x4/.test(l))).toBe(true);
     expect(before - (await chain.connection.getBalance(payer.publicKey))).toBe(10_000);

@@ -1,5 +1,5 @@
 // The whole service on the embedded chain, against a real Postgres server and against PGlite: readings
-// posted by a gateway are minted (by the operator's batch and by the polling worker), and each reading
+// a gateway posts for the meters the operator registered are minted (by the operator's batch and by the polling worker), and each reading
 // ends completed with the signature whose balance change matches it.
 import { Writable } from 'node:stream';
 import { mkdtempSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { loadConfig } from '../../../src/config.js';
 import { makeLog } from '../../../src/log.js';
 import { startService, type RunningService } from '../../../src/service.js';
 import { DATABASES, postgresAvailable, type TestDatabase } from '../../support/db.js';
+import { registerMeters } from '../../support/meters.js';
 import { eq } from 'drizzle-orm';
 import { mintTransactions, readings as readingsTable } from '../../../src/db/schema.js';
 
@@ -42,10 +43,11 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
     const env: Record<string, string> = {
       PORT: '0',
       LOCALNET_SLOT_MS: '50',
-      GATEWAY_API_KEYS: 'gw',
+      GATEWAY_API_KEYS: 'gw:gw',
       OPERATOR_TOKEN: 'op',
       SYNC_WINDOW_MS: '20000',
       BATCH_INTERVAL_MS: '100',
+      LOCALNET_LEDGER_DIR: join(mkdtempSync(join(tmpdir(), 'e2e-ledger-')), 'ledger'),
     };
     if (kind === 'postgres') {
       t = await open();
@@ -57,6 +59,7 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
     svc = await startService(loadConfig({ ...env, WORKER: 'off' }), log);
     connection = new Connection(svc.rpcUrl, { commitment: 'confirmed', wsEndpoint: svc.wsUrl });
     mint = new PublicKey(((await (await api('/health')).json()) as any).mint);
+    await registerMeters(api, 'op', [0, 1, 2].map((u) => ({ meter_id: `m-${kind}-${u}`, user_id: `user-${u}`, wallet_address: users[u]!.toBase58() })));
   });
   afterAll(async () => {
     await svc?.stop();
@@ -141,15 +144,16 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
   it('estimates the fee of pending readings, retries a failed reading, reports queue items and payers, cancels', async () => {
     if (!ready()) return;
     const fresh = Keypair.generate().publicKey;
-    const accepted = (await (await post('/readings', { ...reading(0, '1'), wallet_address: fresh.toBase58() }, G)).json()) as any;
+    await registerMeters(api, 'op', [{ meter_id: `m-${kind}-fresh`, wallet_address: fresh.toBase58() }]);
+    const accepted = (await (await post('/readings', { ...reading(0, '1'), meter_id: `m-${kind}-fresh`, user_id: undefined, wallet_address: undefined }, G)).json()) as any;
     const id = accepted.readings[0].reading_id;
     const fee = (await (await post('/estimate-fee', { reading_ids: [id] })).json()) as any;
     expect(fee).toMatchObject({ transactions: 1, signatures: 1, token_accounts_created: 1, base_fee_lamports: '5000' });
     expect(BigInt(fee.total_lamports)).toBe(BigInt(fee.base_fee_lamports) + BigInt(fee.priority_fee_lamports) + BigInt(fee.rent_lamports));
 
-    const item = (await (await api(`/queue/item/${id}`, { headers: G })).json()) as any;
+    const item = (await (await api(`/queue/item/${id}`, { headers: G })).json()) as any; // the gateway posted it
     expect(item.status).toBe('pending');
-    const payer = (await (await api(`/queue/payer/${fresh.toBase58()}`, { headers: G })).json()) as any;
+    const payer = (await (await api(`/queue/payer/${fresh.toBase58()}`, { headers: O })).json()) as any;
     expect(payer.readings.map((r: any) => r.reading_id)).toEqual([id]);
 
     expect((await post(`/readings/${id}/retry`, {})).status).toBe(409); // not failed

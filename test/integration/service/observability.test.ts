@@ -12,7 +12,7 @@ import { startService, type RunningService } from '../../../src/service.js';
 import { startLocalnet } from '../../../anchor-localnet/server.js';
 import { AUTHORITY_KEYPAIR_PATH } from '../../../anchor-localnet/paths.js';
 import { ChainSetupError } from '../../../src/errors.js';
-import { freshPostgres, postgresAvailable } from '../../support/db.js';
+import { freshPostgres, postgresAvailable, waitFor } from '../../support/db.js';
 
 const lines: string[] = [];
 const log = makeLog('info', new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }));
@@ -21,7 +21,7 @@ let svc: RunningService;
 
 beforeAll(async () => {
   svc = await startService(
-    loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pg'), BATCH_INTERVAL_MS: '50', MIN_FEE_PAYER_LAMPORTS: String(Number.MAX_SAFE_INTEGER) }),
+    loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pg'), LOCALNET_LEDGER_DIR: join(dir, 'ledger'), BATCH_INTERVAL_MS: '50', MIN_FEE_PAYER_LAMPORTS: String(Number.MAX_SAFE_INTEGER) }),
     log,
   );
 });
@@ -41,12 +41,15 @@ it('reports the queue and the fee payer in Prometheus text, and the database in 
   const text = await (await fetch(`${svc.apiUrl}/metrics`)).text();
   expect(text).toMatch(/energy_readings\{status="pending"\} \d+/);
   expect(text).toMatch(/energy_fee_payer_lamports \d+/);
+  // Nothing minted yet today on this fresh database: the whole default budget is left.
+  expect(text).toMatch(/energy_token_accounts_budget_left 1000\n/);
+  expect(text).not.toMatch(/energy_readings\{status="recorded"\}/);
   const health = (await (await fetch(`${svc.apiUrl}/health`)).json()) as any;
-  expect(health.db).toBe('ok');
+  expect(health.db).toMatchObject({ status: 'ok', age_ms: expect.any(Number) });
 });
 
 it('pauses claiming while the fee payer is below its floor, and says so', async () => {
-  for (let i = 0; i < 100 && !lines.some((l) => l.includes('worker paused')); i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => lines.some((l) => l.includes('worker paused')), 30_000, 'the worker to say it paused');
   const paused = lines.find((l) => l.includes('worker paused'));
   expect(paused).toMatch(/below MIN_FEE_PAYER_LAMPORTS/);
 });

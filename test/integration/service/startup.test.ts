@@ -19,13 +19,28 @@ const log = makeLog('info', sink);
 const dir = mkdtempSync(join(tmpdir(), 'startup-'));
 
 it('starts on embedded defaults and reports health', async () => {
-  const service = await startService(loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pglite') }), log);
+  const service = await startService(loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pglite'), LOCALNET_LEDGER_DIR: join(dir, 'ledger') }), log);
   try {
     const res = await fetch(`${service.apiUrl}/health`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
-    expect(body).toMatchObject({ status: 'ok', rpc: 'ok', rpc_url: service.rpcUrl, program_id: '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi' });
+    expect(body).toMatchObject({ status: 'ok', db: { status: 'ok' }, rpc: { status: 'ok' }, rpc_url: service.rpcUrl, program_id: '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi' });
+    expect(body.rpc.age_ms).toEqual(expect.any(Number));
     expect(BigInt(body.fee_payer_lamports)).toBeGreaterThan(0n);
+    // The demo set: meters of each kind on the `demo` gateway, and a printed curl that works as printed.
+    expect(service.demo?.meterIds).toEqual(['demo-interval-1', 'demo-interval-2', 'demo-register-1', 'demo-register-2']);
+    const curl = service.demo!.curl(service.apiUrl!, 'dev-gateway-key');
+    const [, url, key, payload] = /curl -s -X POST (\S+) -H 'authorization: Bearer ([^']+)' -H 'content-type: application\/json' -d '([^']+)'/.exec(curl)!;
+    const posted = await fetch(url!, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: payload });
+    expect(posted.status).toBe(202);
+    expect(((await posted.json()) as any).accepted).toBe(1);
+    const meters = (await (await fetch(`${service.apiUrl}/meters`, { headers: { authorization: 'Bearer dev-gateway-key' } })).json()) as any;
+    expect(meters.meters.map((m: any) => [m.meter_id, m.kind, m.gateway_id])).toEqual([
+      ['demo-interval-1', 'interval', 'demo'],
+      ['demo-interval-2', 'interval', 'demo'],
+      ['demo-register-1', 'register', 'demo'],
+      ['demo-register-2', 'register', 'demo'],
+    ]);
     const missing = await fetch(`${service.apiUrl}/nope`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as any).error.code).toBe('NOT_FOUND');
@@ -75,7 +90,7 @@ describe('refuses to start against the wrong chain, saying which', () => {
 describe('error mapping', () => {
   const app = makeApp({
     log,
-    health: async () => {
+    health: () => {
       throw new ValidationError('bad thing', 'thing');
     },
   });
@@ -85,7 +100,7 @@ describe('error mapping', () => {
     expect(await res.json()).toEqual({ error: { code: 'VALIDATION_ERROR', message: 'bad thing', field: 'thing' } });
   });
   it('a 500 hides its detail from the caller and logs it', async () => {
-    const broken = makeApp({ log, health: async () => { throw new Error('secret detail'); } });
+    const broken = makeApp({ log, health: () => { throw new Error('secret detail'); } });
     const res = await broken.request('/health');
     expect(res.status).toBe(500);
     expect(JSON.stringify(await res.json())).not.toContain('secret detail');

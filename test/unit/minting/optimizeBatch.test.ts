@@ -2,7 +2,7 @@
 // within size, lock, compute and token limits, per-user sums exact; and the seed's shape at 1 user per tx.
 import fc from 'fast-check';
 import { Keypair } from '@solana/web3.js';
-import { estimateBatchFee, optimizeBatch, RUNTIME_LIMITS, type PackLimits } from '../../../src/minting/optimizeBatch.js';
+import { estimateBatchFee, maxTokensPerReadingInOneTx, optimizeBatch, RUNTIME_LIMITS, type PackLimits } from '../../../src/minting/optimizeBatch.js';
 import type { MintBatchData } from '../../../src/minting/types.js';
 import { InvalidBatchData } from '../../../src/errors.js';
 
@@ -79,10 +79,29 @@ describe('optimizeBatch', () => {
     expect(withCreates.length).toBeGreaterThan(packed.length);
   });
 
-  it('refuses a reading above the cap, naming it, rather than splitting it', () => {
-    const batch: MintBatchData[] = [{ readingId: 'big', userId: 'u', walletAddress: wallets[0]!, kwhAmount: '1', tokensToMint: CAP + 1n, meterId: null }];
-    expect(() => optimizeBatch(batch, limits())).toThrow(InvalidBatchData);
-    expect(() => optimizeBatch(batch, limits())).toThrow(/reading big: .*passes the per-transaction cap/);
+  it('mints a reading above the cap (a register delta) as several instructions of one planned mint, in one transaction', () => {
+    const batch: MintBatchData[] = [
+      { readingId: 'small', userId: 'u', walletAddress: wallets[0]!, kwhAmount: '1', tokensToMint: 5n, meterId: null },
+      { readingId: 'big', userId: 'u', walletAddress: wallets[0]!, kwhAmount: '1', tokensToMint: 2n * CAP + 7n, meterId: null },
+      { readingId: 'after', userId: 'u', walletAddress: wallets[0]!, kwhAmount: '1', tokensToMint: 3n, meterId: null },
+    ];
+    const plan = optimizeBatch(batch, limits());
+    const mints = plan.flatMap((t) => t.mints);
+    const big = mints.find((m) => m.readingIds.includes('big'))!;
+    expect(big.readingIds).toEqual(['big']);
+    expect(big.parts).toEqual([CAP, CAP, 7n]);
+    expect(mints.flatMap((m) => m.parts).reduce((a, b) => a + b, 0n)).toBe(2n * CAP + 15n);
+    // Every part of one reading is in the same transaction: it lands whole or not at all.
+    expect(plan.filter((t) => t.mints.includes(big))).toHaveLength(1);
+  });
+
+  it('knows the largest reading one transaction can carry, and refuses a larger one naming the wallet', () => {
+    const most = maxTokensPerReadingInOneTx(limits());
+    expect(most % CAP).toBe(0n);
+    const one = (tokens: bigint): MintBatchData[] => [{ readingId: 'r', userId: 'u', walletAddress: wallets[0]!, kwhAmount: '1', tokensToMint: tokens, meterId: null }];
+    expect(optimizeBatch(one(most), limits())[0]!.mints[0]!.parts).toHaveLength(Number(most / CAP));
+    expect(() => optimizeBatch(one(most + CAP), limits())).toThrow(InvalidBatchData);
+    expect(() => optimizeBatch(one(most + CAP), limits())).toThrow(/does not fit one transaction/);
   });
 });
 

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "readings_energy_identity" ON "readings" USING btree ("meter_id","reading_timestamp") WHERE "readings"."duplicate_of" is null;
