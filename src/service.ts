@@ -107,13 +107,30 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
 
     // Health checks run in the background with their own short timeouts; /health and the worker's fee-payer
     // floor read their last results and never wait on a black-holed database or RPC.
+    let rpcWasAway = false;
     const healthRpc = makeRpcClient({ url: chain.rpcUrl, timeoutMs: Math.min(2_000, config.RPC_TIMEOUT_MS) });
     const opened = database;
     const monitor = makeHealthMonitor(
       {
         db: { run: async () => (await opened.ping(1_000)) || Promise.reject(new Error('the database did not answer')), timeoutMs: 1_500 },
         rpc: {
-          run: () => healthRpc.call<{ value: number }>('getBalance', [authority.publicKey.toBase58(), { commitment: 'confirmed' }]).then((r) => BigInt(r.value)),
+          run: () =>
+            healthRpc.call<{ value: number }>('getBalance', [authority.publicKey.toBase58(), { commitment: 'confirmed' }]).then(
+              (r) => {
+                // Back after an outage: the minting calls the outage swallowed are given up now rather than at
+                // their timeout (RPC_TIMEOUT_MS), so minting resumes within a health interval of the RPC's return.
+                if (rpcWasAway) {
+                  rpcWasAway = false;
+                  const abandoned = rpc.abandonInFlight();
+                  if (abandoned) log.info({ abandoned }, 'RPC answers again; calls left without an answer are asked again');
+                }
+                return BigInt(r.value);
+              },
+              (e: unknown) => {
+                rpcWasAway = true;
+                throw e;
+              },
+            ),
           timeoutMs: 2_500,
         },
       },

@@ -6,6 +6,12 @@ import { RpcFailure } from '../errors.js';
 export interface RpcClient {
   url: string;
   call<T>(method: string, params?: unknown[]): Promise<T>;
+  /**
+   * Give up every call now waiting for an answer, as if it had timed out (a retryable failure: a read is
+   * asked again, a send's outcome is unknown and its bytes are rebroadcast). For when the RPC is known to be
+   * back after an outage: a call the outage swallowed would otherwise hold its caller until its timeout.
+   */
+  abandonInFlight(): number;
 }
 
 /** JSON-RPC codes a retry may fix: node behind / unhealthy, slot skipped or not yet available. */
@@ -22,23 +28,32 @@ const closedSocket = (e: unknown) => CLOSED_SOCKET_CODES.has(String(((e as Error
 export function makeRpcClient(opts: { url: string; timeoutMs: number; fetchImpl?: typeof fetch }): RpcClient {
   const doFetch = opts.fetchImpl ?? fetch;
   let nextId = 1;
+  const inFlight = new Set<AbortController>();
   return {
     url: opts.url,
     async call<T>(method: string, params: unknown[] = []): Promise<T> {
       let res: Response;
+      const abandon = new AbortController();
+      inFlight.add(abandon);
       const post = () =>
         doFetch(opts.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
-          signal: AbortSignal.timeout(opts.timeoutMs),
+          signal: AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), abandon.signal]),
         });
       try {
         res = await post().catch((e: unknown) => (closedSocket(e) ? post() : Promise.reject(e)));
       } catch (e) {
         const name = (e as Error).name;
-        const timedOut = name === 'TimeoutError' || name === 'AbortError';
-        throw new RpcFailure(null, `${method}: ${timedOut ? `no answer within ${opts.timeoutMs} ms` : 'connection failed'}`, true, { cause: e });
+        const why = abandon.signal.aborted
+          ? 'abandoned after an outage (no answer yet)'
+          : name === 'TimeoutError' || name === 'AbortError'
+            ? `no answer within ${opts.timeoutMs} ms`
+            : 'connection failed';
+        throw new RpcFailure(null, `${method}: ${why}`, true, { cause: e });
+      } finally {
+        inFlight.delete(abandon);
       }
       if (res.status !== 200) {
         await res.body?.cancel();
@@ -56,6 +71,12 @@ export function makeRpcClient(opts: { url: string; timeoutMs: number; fetchImpl?
         throw failure;
       }
       return body.result as T;
+    },
+    abandonInFlight() {
+      const n = inFlight.size;
+      for (const c of inFlight) c.abort();
+      inFlight.clear();
+      return n;
     },
   };
 }

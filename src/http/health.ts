@@ -26,12 +26,22 @@ export interface HealthMonitor<K extends string> {
   stop(): void;
 }
 
-export function makeHealthMonitor<K extends string>(checks: Record<K, Check>, opts: { intervalMs: number; now?: () => number }): HealthMonitor<K> {
+export function makeHealthMonitor<K extends string>(
+  checks: Record<K, Check>,
+  opts: {
+    intervalMs: number;
+    /** A failed check runs again after this long (default: half a second, or the interval if shorter), so a return is seen soon. */
+    retryMs?: number;
+    now?: () => number;
+  },
+): HealthMonitor<K> {
   const now = opts.now ?? Date.now;
   const names = Object.keys(checks) as K[];
   const results = new Map<K, CheckResult>(names.map((n) => [n, { ok: false, value: null, error: 'not checked yet', checkedAt: null }]));
   const inFlight = new Set<K>();
   let timer: NodeJS.Timeout | null = null;
+  let started = false;
+  const retryMs = opts.retryMs ?? Math.min(500, opts.intervalMs);
 
   const runOne = async (name: K) => {
     if (inFlight.has(name)) return;
@@ -46,6 +56,8 @@ export function makeHealthMonitor<K extends string>(checks: Record<K, Check>, op
     } catch (e) {
       // Keep the last known value beside the failure: "last seen" is still worth showing.
       results.set(name, { ok: false, value: results.get(name)!.value, error: describeError(e), checkedAt: now() });
+      // Only while the monitor runs (from start() to stop()).
+      if (started) setTimeout(() => void (started && runOne(name)), retryMs).unref();
     } finally {
       clearTimeout(timeout);
     }
@@ -54,6 +66,7 @@ export function makeHealthMonitor<K extends string>(checks: Record<K, Check>, op
 
   return {
     async start() {
+      started = true;
       await runAll();
       timer ??= setInterval(() => void runAll(), opts.intervalMs);
       timer.unref();
@@ -64,6 +77,7 @@ export function makeHealthMonitor<K extends string>(checks: Record<K, Check>, op
       return at === null ? null : now() - at;
     },
     stop() {
+      started = false;
       if (timer) clearInterval(timer);
       timer = null;
     },

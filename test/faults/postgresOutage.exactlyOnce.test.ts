@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import { readings } from '../../src/db/schema.js';
 import { makeLog } from '../../src/log.js';
-import { databaseActivity, seedReadings, freshPostgres, postgresAvailable, TEST_DATABASE_URL, waitCompleted, waitFor, type TestDatabase } from '../support/db.js';
+import { completedCount, databaseActivity, seedReadings, freshPostgres, postgresAvailable, TEST_DATABASE_URL, waitCompleted, waitFor, type TestDatabase } from '../support/db.js';
 import { EXACTLY_ONCE, exactlyOnceVerdict } from '../support/ledger.js';
 import { queueRows, startFaultService } from '../support/faultService.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
@@ -48,8 +48,7 @@ it(`${N} readings through a database cut and a black hole mid-batch: 0 minted tw
     const rows = queueRows(N, Math.max(10, Math.floor(N / 5)));
     await seedReadings(db, rows);
     const ids = rows.map((r) => r.id);
-    const completed = async () =>
-      (await db.select({ n: sql<number>`count(*)::int` }).from(readings).where(and(inArray(readings.id, ids), eq(readings.status, 'completed'))))[0]!.n;
+    const completed = () => completedCount(db, ids);
     const signedInFlight = async () =>
       (await db.select({ n: sql<number>`count(*)::int` }).from(readings).where(and(inArray(readings.id, ids), eq(readings.status, 'processing'), isNotNull(readings.txSignature))))[0]!.n;
 

@@ -6,13 +6,15 @@
 import { Writable } from 'node:stream';
 import { NO_FAULTS, startFaultProxy, type FaultProxy } from '../../anchor-localnet/faultProxy.js';
 import { makeLog } from '../../src/log.js';
-import { seedReadings, waitCompleted, waitFor } from '../support/db.js';
+import { completedCount, seedReadings, waitCompleted, waitFor } from '../support/db.js';
 import { EXACTLY_ONCE, exactlyOnceVerdict } from '../support/ledger.js';
 import { queueRows, startFaultService } from '../support/faultService.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
 
 const N = Number(process.env.FAULTS_READINGS ?? 300);
-const RPC_TIMEOUT_MS = 20_000;
+// Longer than the service's default (10 s): /health must not wait on it; minting must not wait it out either
+// once the RPC is back (calls left hanging in the black hole are abandoned when the health check sees it return).
+const RPC_TIMEOUT_MS = Number(process.env.BLACKHOLE_RPC_TIMEOUT_MS ?? 20_000);
 const log = makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() }));
 let chain: TestChain;
 let proxy: FaultProxy;
@@ -37,6 +39,7 @@ it(`/health answers through an RPC black hole, and ${N} readings are minted exac
   };
   try {
     const rows = queueRows(N, 20);
+    const ids = rows.map((r) => r.id);
     proxy.faults.blackhole = 1;
     await seedReadings(svc.database.db, rows);
     // The health check's own RPC call times out (2 s), and /health says so, answering all along.
@@ -56,9 +59,12 @@ it(`/health answers through an RPC black hole, and ${N} readings are minted exac
     expect(answers[answers.length - 1]!.body).toMatchObject({ status: 'degraded', rpc: { status: 'unreachable' } });
     process.stdout.write(`/health during the RPC black hole: ${answers.length} probes, answer times ${answers.map((a) => a.ms).join(', ')} ms\n`);
 
+    const during = await completedCount(svc.database.db, ids);
     Object.assign(proxy.faults, NO_FAULTS);
     const restoredAt = Date.now();
-    await waitCompleted(svc.database.db, rows.map((r) => r.id), 240_000);
+    await waitFor(async () => (await completedCount(svc.database.db, ids)) > during, 120_000, 'minting to resume after the black hole');
+    process.stdout.write(`after the RPC black hole: ${during} done before, next confirmation recorded ${Date.now() - restoredAt} ms after it ended\n`);
+    await waitCompleted(svc.database.db, ids, 240_000);
     process.stdout.write(`after the RPC black hole: all ${N} readings completed ${Date.now() - restoredAt} ms after it ended\n`);
     await waitFor(async () => (await probe()).body.status === 'ok', 60_000, '/health to report ok again');
     expect(await exactlyOnceVerdict(svc.database.db, chain.url, rows.map((r) => r.id))).toEqual(EXACTLY_ONCE);

@@ -79,6 +79,15 @@ export async function waitCompleted(db: Db, ids: string[], timeoutMs: number, co
 }
 
 /** Wait until `condition` holds, polling; on time-out say what was awaited. For conditions, never for time. */
+/** How many of these readings are completed now. */
+export async function completedCount(db: Db, ids: string[]): Promise<number> {
+  const [row] = await db
+    .select({ n: q<number>`count(*)::int` })
+    .from(readings)
+    .where(and(inArray(readings.id, ids), eq(readings.status, 'completed')));
+  return row!.n;
+}
+
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {

@@ -57,6 +57,22 @@ it('no answer within the timeout is a retryable failure without a code', async (
   expect(f?.message).toMatch(/no answer within 100 ms/);
 });
 
+it('abandonInFlight gives up calls still waiting, at once and as retryable; later calls are unaffected', async () => {
+  answer = (b) => (b.method === 'getSlot' ? null : { status: 200, body: JSON.stringify({ jsonrpc: '2.0', id: b.id, result: 7 }) });
+  const client = makeRpcClient({ url, timeoutMs: 60_000 });
+  const hung = [failureOf(client.call('getSlot')), failureOf(client.call('getSlot'))];
+  // Abandon only once both requests reached the server (the server never answers getSlot).
+  await new Promise<void>((r) => server.once('request', () => server.once('request', () => r())));
+  expect(client.abandonInFlight()).toBe(2);
+  for (const f of await Promise.all(hung)) {
+    expect(f).toBeInstanceOf(RpcFailure);
+    expect(f?.retryable).toBe(true);
+    expect(f?.message).toMatch(/abandoned/);
+  }
+  expect(client.abandonInFlight()).toBe(0);
+  expect(await client.call('getBlockHeight')).toBe(7);
+});
+
 it('a connection closed under the request is tried once more on a new one, then reported', async () => {
   let calls = 0;
   answer = (b) => (++calls === 1 ? 'reset' : { status: 200, body: JSON.stringify({ jsonrpc: '2.0', id: b.id, result: 7 }) });
