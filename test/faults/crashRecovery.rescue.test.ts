@@ -15,8 +15,8 @@ import { startWorker } from '../../src/minting/worker.js';
 import { claimReadings, completeTransaction, createBatch, markTransaction, recordSigned, releaseClaim, updateBatch } from '../../src/minting/repo.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import bs58 from 'bs58';
-import { DATABASES, seedReadings, expireBatchLease, expireLeases, postgresAvailable, waitCompleted, waitFor, type TestDatabase } from '../support/db.js';
-import { startTestChain, type TestChain } from '../support/localnet.js';
+import { DATABASES, seedReadings, expireBatchLease, expireLeases, waitCompleted, waitFor, withChainAndDatabase, type TestDatabase } from '../support/db.js';
+import { type TestChain } from '../support/localnet.js';
 import { ataOf } from '../support/energyToken.js';
 import { testLog, testMinter } from '../support/minter.js';
 
@@ -26,14 +26,9 @@ const policy = { maxAttempts: 5, backoffMs: 0 };
 describe.each(DATABASES)('on %s', (kind, open) => {
   let chain: TestChain;
   let t: TestDatabase | null = null;
-  beforeAll(async () => {
-    if (kind === 'postgres' && !(await postgresAvailable())) return;
-    chain = await startTestChain({ slotMs: 20 });
-    t = await open();
-  });
-  afterAll(async () => {
-    await t?.drop();
-    await chain?.stop();
+  withChainAndDatabase(kind, open, { slotMs: 20 }, (c, d) => {
+    chain = c;
+    t = d;
   });
 
   const users = Array.from({ length: 6 }, () => Keypair.generate().publicKey);

@@ -10,11 +10,11 @@ import { eq, inArray } from 'drizzle-orm';
 import { mintTransactions, readings } from '../../src/db/schema.js';
 import { makeBatchEvents } from '../../src/minting/events.js';
 import { makeBatchRunner } from '../../src/minting/runBatch.js';
-import { seedReadings, DATABASES, postgresAvailable, waitFor, type TestDatabase } from '../support/db.js';
+import { seedReadings, DATABASES, waitFor, withChainAndDatabase, type TestDatabase } from '../support/db.js';
 import { clearFaults, injectFault, installFaultTriggers, WRITE_POINTS, type WritePoint } from '../support/dbFaults.js';
 import { ataOf } from '../support/energyToken.js';
 import { EXACTLY_ONCE, exactlyOnceVerdict } from '../support/ledger.js';
-import { startTestChain, type TestChain } from '../support/localnet.js';
+import { type TestChain } from '../support/localnet.js';
 import { testLog, testMinter } from '../support/minter.js';
 
 const CODES = ['40P01', '08006', '57P01'];
@@ -25,15 +25,10 @@ const defaults = { batchIntervalMs: 50, maxBatchSize: 100, maxAttempts: 5, backo
 describe.each(DATABASES)('on %s', (kind, open) => {
   let chain: TestChain;
   let t: TestDatabase | null = null;
-  beforeAll(async () => {
-    if (kind === 'postgres' && !(await postgresAvailable())) return;
-    chain = await startTestChain({ slotMs: 20 });
-    t = await open();
-    await installFaultTriggers(t.database.db);
-  });
-  afterAll(async () => {
-    await t?.drop();
-    await chain?.stop();
+  withChainAndDatabase(kind, open, { slotMs: 20 }, async (c, d) => {
+    chain = c;
+    t = d;
+    await installFaultTriggers(d.database.db);
   });
 
   let seq = 0;

@@ -7,6 +7,7 @@ import { and, arrayOverlaps, eq, inArray, sql as q } from 'drizzle-orm';
 import { openDatabase, type Database, type Db } from '../../src/db/client.js';
 import { batches, mintTransactions, readings } from '../../src/db/schema.js';
 import type { NewRow } from '../../src/readings/accept.js';
+import { startTestChain, type TestChain } from './localnet.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -80,6 +81,31 @@ export async function waitCompleted(db: Db, ids: string[], timeoutMs: number, co
 
 /** Wait until `condition` holds, polling; on time-out say what was awaited. For conditions, never for time. */
 /** How many of these readings are completed now. */
+/**
+ * In a describe over DATABASES: a local chain and a fresh database of that kind, made before the tests and
+ * dropped after; `use` hands both to the file's variables. The database is null when the Postgres server is not
+ * there outside CI (postgresAvailable says what it needs): the tests then return early.
+ */
+export function withChainAndDatabase(
+  kind: string,
+  open: () => Promise<TestDatabase>,
+  chainOpts: { slotMs: number },
+  use: (chain: TestChain, t: TestDatabase) => void | Promise<void>,
+): void {
+  let chain: TestChain | undefined;
+  let t: TestDatabase | null = null;
+  beforeAll(async () => {
+    if (kind === 'postgres' && !(await postgresAvailable())) return;
+    chain = await startTestChain(chainOpts);
+    t = await open();
+    await use(chain, t);
+  });
+  afterAll(async () => {
+    await t?.drop();
+    await chain?.stop();
+  });
+}
+
 export async function completedCount(db: Db, ids: string[]): Promise<number> {
   const [row] = await db
     .select({ n: q<number>`count(*)::int` })

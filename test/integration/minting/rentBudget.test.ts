@@ -10,9 +10,9 @@ import { mintTransactions, readings, tokenAccountBudget } from '../../../src/db/
 import { makeBatchEvents } from '../../../src/minting/events.js';
 import { anythingClaimable, reserveTokenAccounts, tokenAccountsLeftToday } from '../../../src/minting/repo.js';
 import { makeBatchRunner } from '../../../src/minting/runBatch.js';
-import { DATABASES, postgresAvailable, seedReadings, type TestDatabase } from '../../support/db.js';
+import { DATABASES, seedReadings, withChainAndDatabase, type TestDatabase } from '../../support/db.js';
 import { ataOf } from '../../support/energyToken.js';
-import { startTestChain, type TestChain } from '../../support/localnet.js';
+import { type TestChain } from '../../support/localnet.js';
 import { testLog, testMinter } from '../../support/minter.js';
 
 const BUDGET = 3;
@@ -21,14 +21,9 @@ const defaults = { batchIntervalMs: 50, maxBatchSize: 5, maxAttempts: 5, backoff
 describe.each(DATABASES)('on %s', (kind, open) => {
   let chain: TestChain;
   let t: TestDatabase | null = null;
-  beforeAll(async () => {
-    if (kind === 'postgres' && !(await postgresAvailable())) return;
-    chain = await startTestChain({ slotMs: 20 });
-    t = await open();
-  });
-  afterAll(async () => {
-    await t?.drop();
-    await chain?.stop();
+  withChainAndDatabase(kind, open, { slotMs: 20 }, (c, d) => {
+    chain = c;
+    t = d;
   });
   const accountExists = (wallet: string) => getAccount(chain.connection, ataOf(new PublicKey(wallet)), 'confirmed', TOKEN_2022_PROGRAM_ID).then(() => true, () => false);
   const runner = () => {
