@@ -7,6 +7,20 @@ const DEFAULT_PROGRAM_ID = '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi';
 const base58Key = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{32,44}$/, 'must be a base58 public key');
 const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
 
+/** A rate: a number ≥ 0 (0 turns the limit off). */
+const perSecond = (what: string) =>
+  z.coerce
+    .number({ error: `must be a number of ${what} per second (0: no limit)` })
+    .min(0, `must be 0 or more ${what} per second (0: no limit)`)
+    .max(1_000_000, `must be at most 1000000 ${what} per second`);
+/** A whole count between `min` and `max`. */
+const count = (what: string, max: number, min = 1) =>
+  z.coerce
+    .number({ error: `must be a whole number of ${what}` })
+    .int(`must be a whole number of ${what}`)
+    .min(min, `must be at least ${min} (${what})`)
+    .max(max, `must be at most ${max} (${what})`);
+
 const schema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -49,6 +63,25 @@ const schema = z
     PLAUSIBILITY_TOLERANCE: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal number').default('0.05'),
     /** true: every reading must carry a valid ed25519 signature of its meter's public_key. */
     REQUIRE_SIGNED_READINGS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    /** Readings per second one gateway may post (sustained); 0 turns the readings limit off. */
+    GATEWAY_READINGS_PER_SECOND: perSecond('readings').default(50),
+    /** Readings one gateway may post at once; raised to the number of meters it serves (they post on the same boundaries). */
+    GATEWAY_READINGS_BURST: count('readings one gateway may post at once', 10_000_000).default(1000),
+    /** Requests per second one gateway may make (any route); 0 turns the request limit off. */
+    GATEWAY_REQUESTS_PER_SECOND: perSecond('requests').default(20),
+    GATEWAY_REQUESTS_BURST: count('requests one gateway may make at once', 1_000_000).default(50),
+    /** How long an Idempotency-Key of POST /mint-batch is kept (hours), then purged. */
+    IDEMPOTENCY_TTL_HOURS: z.coerce
+      .number({ error: 'must be a number of hours (e.g. 24)' })
+      .min(0.001, 'must be more than 0 hours')
+      .max(24 * 365, 'must be at most a year (8760 hours)')
+      .default(24),
+    /** Interval of the SSE heartbeat comment (keeps proxies from closing an idle stream). */
+    SSE_HEARTBEAT_MS: count('milliseconds between heartbeats', 600_000, 10).default(15_000),
+    /** Open event streams per caller (operator name); one more is 429. */
+    SSE_MAX_STREAMS_PER_CALLER: count('open event streams per caller', 10_000).default(10),
+    /** Events written to a stream but not yet taken by its client; past it the stream ends with an `error` event. */
+    SSE_MAX_QUEUED_EVENTS: count('events queued for one client', 1_000_000).default(1000),
   })
   .superRefine((c, ctx) => {
     if (c.SOLANA_RPC_URL && !c.GATEWAY_API_KEYS) {

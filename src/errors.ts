@@ -186,3 +186,17 @@ export class StateConflict extends AppError {
     super(code, message, 409, false, { field });
   }
 }
+
+// ---- traffic --------------------------------------------------------------------------------------
+
+/** A caller over its rate limit, or over its open-stream cap: retry after `retryAfterSeconds`. */
+export class RateLimited extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    /** Response headers that say the limit (RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super('RATE_LIMITED', message, 429);
+  }
+}

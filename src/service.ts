@@ -12,6 +12,7 @@ import { rmSync } from 'node:fs';
 import { openDatabase, type Database } from './db/client.js';
 import { checkChainIdentity, refuseOtherChain } from './db/chainIdentity.js';
 import { makeAuth } from './http/auth.js';
+import { makeRateLimiter } from './http/rateLimit.js';
 import { readingRoutes } from './readings/routes.js';
 import { gatewayRoutes, meterRoutes } from './meters/routes.js';
 import { syncGatewaysFromEnv } from './meters/gateways.js';
@@ -19,6 +20,7 @@ import { type DemoSet, registerDemoSet } from './meters/demo.js';
 import type { AcceptPolicy } from './readings/accept.js';
 import { maxTokensPerReading } from './minting/amounts.js';
 import { ConfigError } from './errors.js';
+import { describeError } from './db/errors.js';
 import { loadIdl } from './chain/energyToken.js';
 import { makeMinter, type Minter } from './chain/minter.js';
 import { makeRpcClient } from './chain/rpcClient.js';
@@ -28,7 +30,7 @@ import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { queueStats, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
+import { purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
 import { makeBatchEvents } from './minting/events.js';
@@ -103,7 +105,19 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     await syncGatewaysFromEnv(db, config.envGateways);
     // Only with the development gateway key (its `demo` gateway), never next to real keys.
     const demo = config.embeddedChain && !config.GATEWAY_API_KEYS ? await registerDemoSet(db) : null;
-    const auth = makeAuth({ db, operatorToken: config.operatorToken });
+    const operatorAuth = makeAuth({ db, operatorToken: config.operatorToken });
+    // Every route's auth, then the gateway's request limit (operators are not limited).
+    const limiter = makeRateLimiter({
+      db,
+      auth: operatorAuth,
+      limits: {
+        readingsPerSecond: config.GATEWAY_READINGS_PER_SECOND,
+        readingsBurst: config.GATEWAY_READINGS_BURST,
+        requestsPerSecond: config.GATEWAY_REQUESTS_PER_SECOND,
+        requestsBurst: config.GATEWAY_REQUESTS_BURST,
+      },
+    });
+    const auth = limiter.auth;
 
     // Health checks run in the background with their own short timeouts; /health and the worker's fee-payer
     // floor read their last results and never wait on a black-holed database or RPC.
@@ -196,7 +210,13 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     const events = makeBatchEvents(opened);
     const runner = makeBatchRunner({ db, minter, log, defaults, leaseMs: config.LEASE_MS, events, onResult: (r) => metrics.recordResult(r.outcome) });
     const policy = { maxAttempts: config.MAX_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS };
-    const rescueNow = () => rescue({ db, rpc, explain: explainTransactionError(idl), log, policy, events });
+    const rescueNow = async () => {
+      // Expired idempotency keys and stream tickets go with the rescuer's cycle (a request also purges its own key).
+      await Promise.all([purgeIdempotencyKeys(db, config.IDEMPOTENCY_TTL_HOURS), purgeStreamTickets(db)]).catch((e: unknown) =>
+        log.warn({ err: describeError(e) }, 'could not purge expired idempotency keys and stream tickets'),
+      );
+      return rescue({ db, rpc, explain: explainTransactionError(idl), log, policy, events });
+    };
     await rescueNow();
     const worker =
       config.WORKER === 'on' && role !== 'api'
@@ -219,10 +239,21 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       health,
       metrics,
       routes: [
-        readingRoutes({ db, policy: acceptPolicy, maxReadingsPerRequest: config.MAX_READINGS_PER_REQUEST, auth, log }),
+        readingRoutes({ db, policy: acceptPolicy, maxReadingsPerRequest: config.MAX_READINGS_PER_REQUEST, auth, log, limiter }),
         meterRoutes({ db, rate, auth, log }),
         gatewayRoutes({ db, auth, log }),
-        mintRoutes({ db, runner, minter, defaults, syncWindowMs: config.SYNC_WINDOW_MS, events, auth }),
+        mintRoutes({
+          db,
+          runner,
+          minter,
+          defaults,
+          syncWindowMs: config.SYNC_WINDOW_MS,
+          events,
+          auth,
+          log,
+          idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+          sse: { heartbeatMs: config.SSE_HEARTBEAT_MS, maxStreamsPerCaller: config.SSE_MAX_STREAMS_PER_CALLER, maxQueuedEvents: config.SSE_MAX_QUEUED_EVENTS },
+        }),
       ],
     });
     const server =

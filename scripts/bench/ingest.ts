@@ -45,7 +45,7 @@ export async function ingestion(opts: { requests: number; clients: number; serve
   };
   try {
     const svc = await startService(
-      loadConfig({ PORT: '0', DATABASE_URL: urlFor(names[0]!), WORKER: 'off', GATEWAY_API_KEYS: 'g:g', OPERATOR_TOKEN: 'o', LOCALNET_SLOT_MS: '400', LOCALNET_LEDGER_DIR: mkdtempSync(join(tmpdir(), 'ingest-ledger-')) }),
+      loadConfig({ PORT: '0', DATABASE_URL: urlFor(names[0]!), WORKER: 'off', GATEWAY_API_KEYS: 'g:g', OPERATOR_TOKEN: 'o', LOCALNET_SLOT_MS: '400', LOCALNET_LEDGER_DIR: mkdtempSync(join(tmpdir(), 'ingest-ledger-')), GATEWAY_READINGS_PER_SECOND: '0', GATEWAY_REQUESTS_PER_SECOND: '0' }),
       makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() })),
     );
     const registered = await fetch(`${svc.apiUrl}/meters`, { method: 'PUT', headers: { authorization: 'Bearer o', 'content-type': 'application/json' }, body: JSON.stringify(meters) });

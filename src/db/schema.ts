@@ -223,13 +223,42 @@ export const systemSettings = pgTable('system_settings', {
   updatedAt: stamp('updated_at'),
 });
 
-export const idempotencyKeys = pgTable('idempotency_keys', {
+/**
+ * POST /mint-batch's Idempotency-Key, per operator: reserved (with the batch id it will start) before the
+ * batch starts, so a second request with the key finds the batch instead of starting another; the first
+ * answer is stored once given. Purged IDEMPOTENCY_TTL_HOURS after created_at.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    operator: text().notNull().default('operator'),
+    key: text().notNull(),
+    requestHash: text('request_hash').notNull(),
+    batchId: uuid('batch_id'),
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    createdAt: stamp('created_at'),
+  },
+  (t) => [primaryKey({ columns: [t.operator, t.key] }), index('idempotency_keys_created').on(t.createdAt)],
+);
+
+/** Per-gateway rate limits (GCRA): the theoretical arrival time of the next unit, one row per limit key. */
+export const rateLimits = pgTable('rate_limits', {
   key: text().primaryKey(),
-  requestHash: text('request_hash').notNull(),
-  responseStatus: integer('response_status').notNull(),
-  responseBody: jsonb('response_body').notNull(),
-  createdAt: stamp('created_at'),
+  tat: timestamp({ withTimezone: true, precision: 6 }).notNull(),
 });
+
+/** Stream tickets (POST /batches/:id/stream-ticket): the SHA-256 of a random ticket, for one batch, until expires_at. */
+export const streamTickets = pgTable(
+  'stream_tickets',
+  {
+    ticketHash: text('ticket_hash').primaryKey(),
+    batchId: uuid('batch_id').notNull(),
+    operator: text().notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [index('stream_tickets_expires').on(t.expiresAt)],
+);
 
 /** The chain this database belongs to: signatures recorded on one chain are never judged on another. */
 export const chainIdentity = pgTable('chain_identity', {

@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { describeError, isTransientDbError } from '../db/errors.js';
-import { AppError, DatabaseUnavailable, PayloadTooLarge } from '../errors.js';
+import { AppError, DatabaseUnavailable, PayloadTooLarge, RateLimited } from '../errors.js';
 import type { Log } from '../log.js';
 import { openApiDocument } from './openapi.js';
 
@@ -70,6 +70,10 @@ export function makeApp(deps: AppDeps): Hono {
     if (err instanceof AppError && (err.httpStatus < 500 || err.retryable)) {
       const field = err.field ? { field: err.field } : {};
       if (err.retryable) c.header('Retry-After', '1');
+      if (err instanceof RateLimited) {
+        c.header('Retry-After', String(err.retryAfterSeconds));
+        for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      }
       if (err.httpStatus >= 500) deps.log.warn({ err: describeError(err.cause ?? err), path: c.req.path }, 'request refused for now');
       return c.json({ error: { code: err.code, message: err.message, ...field } }, err.httpStatus as 400);
     }

@@ -56,3 +56,12 @@ export const actorOf = (c: Context): string => {
   const p = principal(c);
   return p.role === 'operator' ? 'operator' : `gateway:${p.gatewayId}`;
 };
+
+/**
+ * The calling operator's name (what idempotency keys, stream tickets and batches' requested_by record).
+ * One operator named `operator` until named operators (OPERATOR_TOKENS) land; then it reads the principal's name.
+ */
+export const operatorName = (c: Context): string => {
+  const p = principal(c) as Principal & { name?: string };
+  return p.role === 'operator' ? (p.name ?? 'operator') : `gateway:${p.gatewayId}`;
+};

@@ -137,7 +137,7 @@ export const openApiDocument = {
         summary: 'Accept readings of the meters this gateway serves (gateway): all or none',
         security: gateway,
         requestBody: json({ oneOf: [readingInput, { type: 'object', properties: { readings: { type: 'array', items: readingInput } } }] }),
-        responses: { '202': { description: 'accepted (duplicates counted, changing nothing)', ...json(accepted) }, ...errors(400, 401, 403, 409, 413, 422) },
+        responses: { '202': { description: 'accepted (duplicates counted, changing nothing)', ...json(accepted) }, ...errors(400, 401, 403, 409, 413, 422, 429) },
       },
       get: {
         summary: 'Page through readings (a gateway: those it posted)',
@@ -161,10 +161,22 @@ export const openApiDocument = {
     '/batches/{id}': { get: { summary: 'A batch and its results', security: operator, parameters: [idParam], responses: { '200': { description: 'the batch', ...json(summary) }, ...errors(400, 401, 404) } } },
     '/batches/{id}/events': {
       get: {
-        summary: 'Server-sent events: one "result" per reading as it lands, then "summary"; also ?access_token=',
+        summary:
+          'Server-sent events: one "result" per reading as it lands, then "summary"; a heartbeat comment every SSE_HEARTBEAT_MS; a slow client gets a final "error" event and reconnects with Last-Event-ID. Credentials: the Authorization header or ?ticket= (POST /batches/{id}/stream-ticket)',
         security: operator,
-        parameters: [idParam, { name: 'access_token', in: 'query', schema: { type: 'string' } }],
-        responses: { '200': { description: 'text/event-stream' }, ...errors(400, 401, 404) },
+        parameters: [idParam, { name: 'ticket', in: 'query', schema: { type: 'string' } }, { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }],
+        responses: { '200': { description: 'text/event-stream' }, ...errors(400, 401, 404, 429) },
+      },
+    },
+    '/batches/{id}/stream-ticket': {
+      post: {
+        summary: "A ticket for this batch's event stream (operator), good for 60 s: EventSource cannot send headers, and no secret belongs in a URL",
+        security: operator,
+        parameters: [idParam],
+        responses: {
+          '201': { description: 'the ticket', ...json({ type: 'object', properties: { ticket: text, batch_id: text, expires_at: stamp, events_url: text } }) },
+          ...errors(400, 401, 403, 404),
+        },
       },
     },
     '/batches/{id}/cancel': { post: { summary: 'Stop signing new transactions (operator)', security: gateway, parameters: [idParam], responses: { '200': { description: 'state' }, ...errors(400, 401, 403, 404) } } },

@@ -1,9 +1,9 @@
 // The queue's state changes. Every change after a claim names the claim token, so a worker whose lease
 // was taken back can no longer change what it no longer holds.
-import { and, asc, eq, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { ClaimLost } from '../errors.js';
-import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, readings, systemSettings, tokenAccountBudget } from '../db/schema.js';
+import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, readings, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 
 export interface Claim {
@@ -229,6 +229,17 @@ export async function appendBatchEvents(db: Db, batchId: string, events: BatchEv
     .onConflictDoNothing();
 }
 
+/** The newest stored event of a batch (a stream whose client already has the summary ends at once). */
+export async function lastBatchEvent(db: Db, batchId: string): Promise<BatchEventRow | null> {
+  const [row] = await db
+    .select({ seq: batchEvents.seq, event: batchEvents.event, data: batchEvents.data })
+    .from(batchEvents)
+    .where(eq(batchEvents.batchId, batchId))
+    .orderBy(desc(batchEvents.seq))
+    .limit(1);
+  return row ?? null;
+}
+
 export async function readBatchEvents(db: Db, batchId: string, afterSeq: number, limit: number): Promise<BatchEventRow[]> {
   return db
     .select({ seq: batchEvents.seq, event: batchEvents.event, data: batchEvents.data })
@@ -324,15 +335,82 @@ export async function queueStats(db: Db): Promise<QueueStats> {
 
 // ---- idempotency, retry, queue status -----------------------------------------------------------
 
-export async function findIdempotent(db: Db, key: string) {
-  const [row] = await db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, key));
-  return row ?? null;
+export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
+
+const olderThanHours = (hours: number) => sql`${idempotencyKeys.createdAt} < now() - ${hours} * interval '1 hour'`;
+
+/**
+ * Reserve an operator's Idempotency-Key for the batch `batchId` is about to start; or find who holds it.
+ *
+ * Why this is safe with concurrent requests (in any number of processes): the primary key (operator, key)
+ * admits one row. Of concurrent INSERTs, one inserts; the others' ON CONFLICT DO NOTHING waits for it to
+ * commit and returns nothing, and they then read the winner's row, with its batch id. The reservation is
+ * committed before the batch starts, so a second request never starts a second batch. An expired key is
+ * purged first (on access), so after its TTL the key may be used anew.
+ */
+export async function reserveIdempotencyKey(
+  db: Db,
+  k: { operator: string; key: string; requestHash: string; batchId: string; ttlHours: number },
+): Promise<{ reserved: boolean; row: IdempotencyRow }> {
+  const mine = and(eq(idempotencyKeys.operator, k.operator), eq(idempotencyKeys.key, k.key));
+  for (let attempt = 0; ; attempt++) {
+    await db.delete(idempotencyKeys).where(and(mine, olderThanHours(k.ttlHours)));
+    const [inserted] = await db
+      .insert(idempotencyKeys)
+      .values({ operator: k.operator, key: k.key, requestHash: k.requestHash, batchId: k.batchId })
+      .onConflictDoNothing()
+      .returning();
+    if (inserted) return { reserved: true, row: inserted };
+    const [held] = await db.select().from(idempotencyKeys).where(mine);
+    // Gone between the two statements (purged or released): try again.
+    if (held || attempt >= 2) {
+      if (!held) throw new Error('the idempotency key could be neither reserved nor read');
+      return { reserved: false, row: held };
+    }
+  }
 }
 
-/** Store the first answer for a key; returns the stored row if another request stored one first. */
-export async function saveIdempotent(db: Db, key: string, requestHash: string, status: number, body: unknown) {
-  await db.insert(idempotencyKeys).values({ key, requestHash, responseStatus: status, responseBody: body }).onConflictDoNothing();
-  return findIdempotent(db, key);
+/** The first answer given for a reserved key; later requests with the key get it back. */
+export async function saveIdempotentAnswer(db: Db, operator: string, key: string, status: number, body: unknown): Promise<void> {
+  await db
+    .update(idempotencyKeys)
+    .set({ responseStatus: status, responseBody: body })
+    .where(and(eq(idempotencyKeys.operator, operator), eq(idempotencyKeys.key, key), sql`${idempotencyKeys.responseStatus} is null`));
+}
+
+/** A reservation whose batch could not start: the key is free again (a retry may start the batch). */
+export async function releaseIdempotencyKey(db: Db, operator: string, key: string, batchId: string): Promise<void> {
+  await db
+    .delete(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.operator, operator), eq(idempotencyKeys.key, key), eq(idempotencyKeys.batchId, batchId), sql`${idempotencyKeys.responseStatus} is null`));
+}
+
+/** Keys older than the TTL (the worker's cycle runs this; a request for an expired key purges it too). */
+export async function purgeIdempotencyKeys(db: Db, ttlHours: number): Promise<number> {
+  return (await db.delete(idempotencyKeys).where(olderThanHours(ttlHours)).returning({ key: idempotencyKeys.key })).length;
+}
+
+// ---- stream tickets -----------------------------------------------------------------------------
+
+export async function saveStreamTicket(db: Db, t: { ticketHash: string; batchId: string; operator: string; ttlSeconds: number }): Promise<Date> {
+  const [row] = await db
+    .insert(streamTickets)
+    .values({ ticketHash: t.ticketHash, batchId: t.batchId, operator: t.operator, expiresAt: sql`now() + ${t.ttlSeconds} * interval '1 second'` })
+    .returning({ expiresAt: streamTickets.expiresAt });
+  return row!.expiresAt;
+}
+
+/** The operator a ticket was issued to, if it is for this batch and not expired. */
+export async function streamTicketOperator(db: Db, ticketHash: string, batchId: string): Promise<string | null> {
+  const [row] = await db
+    .select({ operator: streamTickets.operator })
+    .from(streamTickets)
+    .where(and(eq(streamTickets.ticketHash, ticketHash), eq(streamTickets.batchId, batchId), sql`${streamTickets.expiresAt} > now()`));
+  return row?.operator ?? null;
+}
+
+export async function purgeStreamTickets(db: Db): Promise<number> {
+  return (await db.delete(streamTickets).where(sql`${streamTickets.expiresAt} <= now()`).returning({ h: streamTickets.ticketHash })).length;
 }
 
 /** An operator's retry: a failed reading back to pending, its attempts reset. */

@@ -1,16 +1,35 @@
 // Operator routes: run a batch (answer at once or within a short window), follow it (JSON or
 // server-sent events), cancel it; queue status; retry a failed reading; estimate a batch's fee. Batches
 // and the queue hold every gateway's readings, so a gateway key sees none of them (403).
-import { createHash } from 'node:crypto';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { validate as isUuid } from 'uuid';
 import type { Minter } from '../chain/minter.js';
 import type { Db } from '../db/client.js';
-import { AppError, NotFound, ValidationError } from '../errors.js';
+import { describeError } from '../db/errors.js';
+import { AppError, AuthError, NotFound, RateLimited, ValidationError } from '../errors.js';
+import { operatorName } from '../http/auth.js';
+import type { Log } from '../log.js';
 import { getReading, type ReadingRow } from '../readings/repo.js';
 import { jsonBody, readingJson } from '../readings/routes.js';
-import { batchReadings, type BatchEventRow, findIdempotent, getBatch, pendingForWallet, queueStats, readSettings, recentBatches, retryFailed, saveIdempotent, type Settings } from './repo.js';
+import {
+  batchReadings,
+  type BatchEventRow,
+  getBatch,
+  lastBatchEvent,
+  pendingForWallet,
+  queueStats,
+  readSettings,
+  recentBatches,
+  releaseIdempotencyKey,
+  reserveIdempotencyKey,
+  retryFailed,
+  saveIdempotentAnswer,
+  saveStreamTicket,
+  streamTicketOperator,
+  type Settings,
+} from './repo.js';
 import type { BatchRunner, BatchSummary } from './runBatch.js';
 import type { BatchEvents } from './events.js';
 import { ENDED_BATCH_STATES } from '../db/schema.js';
@@ -23,7 +42,24 @@ export interface MintRoutesDeps {
   syncWindowMs: number;
   events: BatchEvents;
   auth: (...roles: ('gateway' | 'operator')[]) => MiddlewareHandler;
+  /** How long an Idempotency-Key is kept (then purged). */
+  idempotencyTtlHours: number;
+  sse: SseLimits;
+  log?: Log;
 }
+
+export interface SseLimits {
+  /** A heartbeat comment this often; also how long a full queue may wait for a slow client. */
+  heartbeatMs: number;
+  /** Open streams per caller (operator name) in this process; one more is 429. */
+  maxStreamsPerCaller: number;
+  /** Events written but not yet taken by the client; past it (for a heartbeat interval) the stream ends with `error`. */
+  maxQueuedEvents: number;
+}
+
+/** A stream ticket is good for this long, for one batch. */
+export const STREAM_TICKET_TTL_SECONDS = 60;
+const hashTicket = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
 
 /** Events read per query, and how often an idle stream looks again without a notification. */
 const EVENT_PAGE = 500;
@@ -75,15 +111,30 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     const body = parseMintBody(parsedJson);
     const key = c.req.header('idempotency-key');
     const hash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const operator = operatorName(c);
+    let reservedId: string | undefined;
     if (key !== undefined) {
       if (key.length === 0 || key.length > 200) throw new ValidationError('Idempotency-Key must be 1 to 200 characters', 'Idempotency-Key');
-      const prior = await findIdempotent(d.db, key);
-      if (prior) {
+      // Reserved before the batch starts: a second request with the key finds this batch, never starts another.
+      const held = await reserveIdempotencyKey(d.db, { operator, key, requestHash: hash, batchId: randomUUID(), ttlHours: d.idempotencyTtlHours });
+      if (!held.reserved) {
+        const prior = held.row;
         if (prior.requestHash !== hash) throw new IdempotencyMismatch();
-        return c.json(prior.responseBody as object, prior.responseStatus as 200);
+        if (prior.responseStatus !== null) return c.json(prior.responseBody as object, prior.responseStatus as 200);
+        // The first request with the key is still running its batch: the same batch, followed as any other.
+        const row = prior.batchId ? await getBatch(d.db, prior.batchId) : null;
+        return c.json({ batch_id: prior.batchId, state: row?.state ?? 'pending' }, 202);
       }
+      reservedId = held.row.batchId!;
     }
-    const batch = await d.runner.start('operator', 'operator', body.readingIds);
+    let batch;
+    try {
+      batch = await d.runner.start('operator', operator, body.readingIds, reservedId);
+    } catch (e) {
+      // The batch did not start: free the key, so that the client's retry may start it.
+      if (key !== undefined && reservedId) await releaseIdempotencyKey(d.db, operator, key, reservedId).catch(() => undefined);
+      throw e;
+    }
     let status: 200 | 202 = 202;
     let answer: BatchSummary | { batch_id: string; state: 'pending' } = { batch_id: batch.batchId, state: 'pending' };
     if (!body.preferAsync) {
@@ -92,8 +143,8 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
       if (summary) [status, answer] = [200, summary];
     }
     if (key !== undefined) {
-      const stored = await saveIdempotent(d.db, key, hash, status, answer);
-      if (stored && stored.requestHash !== hash) throw new IdempotencyMismatch();
+      // Not stored (the database blinked): repeats get 202 with this batch id, which is still the truth.
+      await saveIdempotentAnswer(d.db, operator, key, status, answer).catch((e: unknown) => d.log?.warn({ err: describeError(e) }, 'could not store the idempotent answer'));
     }
     return c.json(answer, status);
   });
@@ -119,23 +170,100 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     return c.json({ batch_id: id, state: running ? 'cancelling' : row.state });
   });
 
-  // Server-sent events: the batch's stored events in order (each with its seq as the event id, so a client
-  // that reconnects with Last-Event-ID resumes where it was), live as they are stored, ending with the summary.
-  app.get('/batches/:id/events', d.auth('operator'), async (c) => {
+  // A stream ticket: EventSource cannot send headers, and no secret belongs in a URL, so the operator asks
+  // for a ticket (random, stored as its SHA-256) good for this batch's event stream for 60 s.
+  app.post('/batches/:id/stream-ticket', d.auth('operator'), async (c) => {
     const id = batchId(c.req.param('id'));
     if (!(await getBatch(d.db, id))) throw new NotFound(`batch ${id}`);
-    const resumeFrom = Number(c.req.header('last-event-id') ?? 0);
+    const ticket = `est_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = await saveStreamTicket(d.db, { ticketHash: hashTicket(ticket), batchId: id, operator: operatorName(c), ttlSeconds: STREAM_TICKET_TTL_SECONDS });
+    return c.json({ ticket, batch_id: id, expires_at: expiresAt.toISOString(), events_url: `/batches/${id}/events?ticket=${encodeURIComponent(ticket)}` }, 201);
+  });
+
+  /** The event stream's credentials: the Authorization header (operator), or a stream ticket for this batch. Never ?access_token=. */
+  const streamAuth = async (c: Context, next: Next) => {
+    const ticket = c.req.query('ticket');
+    if (c.req.header('authorization') !== undefined) return d.auth('operator')(c, next);
+    if (ticket === undefined) throw new AuthError(401, 'missing credentials: send Authorization: Bearer <token>, or ?ticket= from POST /batches/:id/stream-ticket');
+    const operator = ticket.length <= 200 ? await streamTicketOperator(d.db, hashTicket(ticket), batchId(c.req.param('id') ?? '')) : null;
+    if (!operator) throw new AuthError(401, 'unknown or expired stream ticket (it is good for 60 s, for its batch only)');
+    c.set('principal' as never, { role: 'operator', name: operator } as never);
+    await next();
+  };
+
+  /** Open streams per caller in this process. */
+  const openStreams = new Map<string, number>();
+
+  // Server-sent events: the batch's stored events in order (each with its seq as the event id, so a client
+  // that reconnects with Last-Event-ID resumes where it was), live as they are stored, ending with the summary.
+  // A heartbeat comment every heartbeatMs; at most maxStreamsPerCaller open streams per caller; a client
+  // that lets more than maxQueuedEvents pile up for a heartbeat interval gets a final `error` event and is
+  // closed (it reconnects with Last-Event-ID and replays from batch_events).
+  app.get('/batches/:id/events', streamAuth, async (c) => {
+    const id = batchId(c.req.param('id') ?? '');
+    if (!(await getBatch(d.db, id))) throw new NotFound(`batch ${id}`);
+    const lastEventId = c.req.header('last-event-id');
+    const resumeFrom = Number(lastEventId ?? 0);
+    if (lastEventId !== undefined && (!/^\d{1,10}$/.test(lastEventId.trim()) || resumeFrom > 2 ** 31 - 1)) {
+      throw new ValidationError('Last-Event-ID must be an event id this stream sent (a non-negative integer)', 'Last-Event-ID');
+    }
+    const caller = operatorName(c);
+    const open = openStreams.get(caller) ?? 0;
+    if (open >= d.sse.maxStreamsPerCaller) {
+      throw new RateLimited(`${open} event streams are open for ${caller}; at most ${d.sse.maxStreamsPerCaller} are allowed at once`, 1);
+    }
+    openStreams.set(caller, open + 1);
+    const release = () => {
+      const n = (openStreams.get(caller) ?? 1) - 1;
+      if (n > 0) openStreams.set(caller, n);
+      else openStreams.delete(caller);
+    };
     return streamSSE(c, async (stream) => {
       let wake: (() => void) | null = null;
       const poke = () => wake?.();
-      // Subscribe first, then read what is stored: nothing falls between the two.
-      const unsubscribe = await d.events.subscribe(id, poke);
+      /** Sleep until poked or `ms` passed. */
+      const nap = (ms: number) =>
+        new Promise<void>((r) => {
+          const timer = setTimeout(r, ms);
+          wake = () => {
+            clearTimeout(timer);
+            r();
+          };
+        }).finally(() => (wake = null));
       let closed = false;
       stream.onAbort(() => {
         closed = true;
         poke();
       });
+      // Writes are queued, not awaited one by one: `queued` counts what the client has not taken yet.
+      let queued = 0;
+      let waitingForRoom = false;
+      // Formatted here and handed to stream.write at once, so writes queue in call order and a close after the
+      // last one still delivers it (writeSSE defers its write by a tick). Ids, names and JSON have no newlines.
+      const enqueue = (text: string) => {
+        queued++;
+        void stream.write(text).finally(() => {
+          queued--;
+          if (waitingForRoom && queued < d.sse.maxQueuedEvents) poke();
+        });
+      };
+      const send = (m: { id?: string; event: string; data: string }) => enqueue(`event: ${m.event}\ndata: ${m.data}\n${m.id === undefined ? '' : `id: ${m.id}\n`}\n`);
+      /** Room in the queue, waiting at most one heartbeat interval for the client to take some. */
+      const room = async () => {
+        if (queued < d.sse.maxQueuedEvents) return true;
+        waitingForRoom = true;
+        await nap(d.sse.heartbeatMs);
+        waitingForRoom = false;
+        return closed || queued < d.sse.maxQueuedEvents;
+      };
+      const heartbeat = setInterval(() => {
+        // Only to an empty queue: a client that takes nothing holds at most one heartbeat.
+        if (queued === 0) enqueue(': heartbeat\n\n');
+      }, d.sse.heartbeatMs);
+      let unsubscribe: (() => Promise<void>) | null = null;
       try {
+        // Subscribe first, then read what is stored: nothing falls between the two.
+        unsubscribe = await d.events.subscribe(id, poke);
         let last = Number.isInteger(resumeFrom) && resumeFrom > 0 ? resumeFrom : 0;
         while (!closed) {
           let rows: BatchEventRow[] = [];
@@ -145,11 +273,29 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
             // The database is away for a moment: keep the stream open and read again at the next poll.
           }
           for (const e of rows) {
-            await stream.writeSSE({ id: String(e.seq), event: e.event, data: JSON.stringify(e.data) });
+            if (!(await room())) {
+              d.log?.warn({ batchId: id, caller, queued, lastEventId: last }, 'slow event-stream client: closing its stream');
+              send({
+                event: 'error',
+                data: JSON.stringify({
+                  code: 'SLOW_CONSUMER',
+                  message: `more than ${d.sse.maxQueuedEvents} events waited for this client; reconnect with Last-Event-ID to replay from the database`,
+                  last_event_id: last,
+                }),
+              });
+              return;
+            }
+            if (closed) return;
+            send({ id: String(e.seq), event: e.event, data: JSON.stringify(e.data) });
             last = e.seq;
             if (e.event === 'summary') return;
           }
           if (rows.length === EVENT_PAGE) continue;
+          if (rows.length === 0 && last > 0) {
+            // The client already has the summary (it reconnected after the end): nothing more will come.
+            const newest = await lastBatchEvent(d.db, id).catch(() => null);
+            if (newest?.event === 'summary' && last >= newest.seq) return;
+          }
           if (rows.length === 0 && last === 0 && (await endedWithoutEvents(id))) {
             // A batch that ended before batch events were stored: its summary from its readings.
             const row = (await getBatch(d.db, id))!;
@@ -160,17 +306,12 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
             return;
           }
           // Woken by a notification, or polling, since a notification can be lost (a listener reconnecting).
-          await new Promise<void>((r) => {
-            const timer = setTimeout(r, EVENT_POLL_MS);
-            wake = () => {
-              clearTimeout(timer);
-              r();
-            };
-          });
-          wake = null;
+          await nap(EVENT_POLL_MS);
         }
       } finally {
-        await unsubscribe();
+        clearInterval(heartbeat);
+        release();
+        await unsubscribe?.();
       }
     });
   });

@@ -86,9 +86,10 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
       onRetry: (e, attempt) => log.warn({ err: describeError(e), attempt, write: what }, 'database write failed; retrying'),
     });
 
-  async function start(source: 'poll' | 'operator', requestedBy: string | null, readingIds?: string[]): Promise<RunningBatch> {
+  /** Start a batch; `id`: the batch id reserved for it beforehand (an Idempotency-Key's). */
+  async function start(source: 'poll' | 'operator', requestedBy: string | null, readingIds?: string[], id?: string): Promise<RunningBatch> {
     const settings = await readSettings(deps.db, deps.defaults);
-    const batchId = randomUUID();
+    const batchId = id ?? randomUUID();
     const token = randomUUID();
     const log = deps.log.child({ batchId });
     await durable(log, 'create the batch', () => createBatch(deps.db, batchId, source, requestedBy, deps.leaseMs));

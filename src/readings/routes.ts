@@ -11,6 +11,7 @@ import type { AcceptPolicy } from './accept.js';
 import { parseReadingsBody } from './parseReadings.js';
 import { acceptReadings, getReading, listReadings, type ReadingRow } from './repo.js';
 import type { Log } from '../log.js';
+import type { RateLimiter } from '../http/rateLimit.js';
 
 export { jsonBody };
 
@@ -20,6 +21,8 @@ export interface ReadingRoutesDeps {
   maxReadingsPerRequest: number;
   auth: Auth;
   log?: Log;
+  /** Per-gateway readings limit (one unit per reading); none: unlimited. */
+  limiter?: Pick<RateLimiter, 'readings'>;
 }
 
 export const readingJson = (r: ReadingRow) => ({
@@ -55,6 +58,8 @@ export function readingRoutes(d: ReadingRoutesDeps): Hono {
     const p = principal(c);
     const gatewayId = p.role === 'gateway' ? p.gatewayId : '';
     const parsed = parseReadingsBody(await jsonBody(c.req), d.policy.rate, d.maxReadingsPerRequest);
+    // After parsing (a malformed request costs no allowance), before anything is stored.
+    await d.limiter?.readings(c, gatewayId, parsed.length);
     const outcome = await acceptReadings(d.db, gatewayId, parsed, d.policy);
     // One line per request; each accepted reading's id is in the answer and in the runner's log lines.
     d.log?.info({ gatewayId, meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');

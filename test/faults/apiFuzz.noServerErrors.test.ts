@@ -1,6 +1,9 @@
-// Property-based fuzzing of every endpoint's body, query and headers: never a 5xx, never a half-stored
-// request, and well-formed readings of the registered meters mostly accepted (so the acceptance paths
-// stay covered). `npm test` runs FUZZ_CASES=1000 by default; `npm run test:faults` runs 10,000.
+// Property-based fuzzing of every endpoint's body, query and headers (control characters in text fields,
+// stream tickets, query tokens, Idempotency-Key races among them): never a 500, no 5xx without Retry-After,
+// never a half-stored request, ?access_token= never a credential for the event stream, one batch per
+// Idempotency-Key however many requests race with it, and well-formed readings of the registered meters
+// mostly accepted (so the acceptance paths stay covered). `npm test` runs FUZZ_CASES=1000 by default;
+// `npm run test:faults` runs 10,000.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +26,9 @@ let svc: RunningService;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fuzz-'));
   svc = await startService(
-    loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pg'), LOCALNET_LEDGER_DIR: join(dir, 'ledger'), WORKER: 'off', SYNC_WINDOW_MS: '0', GATEWAY_API_KEYS: 'gw:gw', OPERATOR_TOKEN: 'op', MAX_READINGS_PER_REQUEST: '20' }),
+    loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pg'), LOCALNET_LEDGER_DIR: join(dir, 'ledger'), WORKER: 'off', SYNC_WINDOW_MS: '0', GATEWAY_API_KEYS: 'gw:gw', OPERATOR_TOKEN: 'op', MAX_READINGS_PER_REQUEST: '20',
+      // The rate limits have their own test (test/integration/http); here they would only turn readings into 429s.
+      GATEWAY_READINGS_PER_SECOND: '0', GATEWAY_REQUESTS_PER_SECOND: '0' }),
     log,
   );
   // Meters that take whatever a day can hold (1 GW, a 1,440-minute interval), and one register meter.
@@ -31,21 +36,34 @@ beforeAll(async () => {
     ...['m1', 'm2', 'm3'].map((meter_id, i) => ({ meter_id, user_id: `u${i}`, wallet_address: wallets[i]!, interval_minutes: 1440 })),
     { meter_id: 'r1', kind: 'register' as const, wallet_address: wallets[0]! },
   ]);
+  // A finished batch and a stream ticket for it: the fuzz draws its id and the ticket among others.
+  const batch = (await (await svc.app.request('/mint-batch', { method: 'POST', headers: { authorization: 'Bearer op' }, body: '{"prefer_async":false}' })).json()) as { batch_id: string };
+  known.batchId = batch.batch_id;
+  known.ticket = ((await (await svc.app.request(`/batches/${batch.batch_id}/stream-ticket`, { method: 'POST', headers: { authorization: 'Bearer op' } })).json()) as { ticket: string }).ticket;
 }, 60_000);
 afterAll(() => svc?.stop());
 
 const wallets = Array.from({ length: 3 }, () => Keypair.generate().publicKey.toBase58());
+/** Drawn as the Authorization value: the request goes without the header. */
+const NO_HEADER = '<none>';
+const known = { batchId: '0b7f3c1a-4d0e-4f8e-8a40-111111111111', ticket: 'est_none' };
+/** Text with control characters (NUL, C0, DEL, C1): malformed input, never a 500. */
+const controlText = fc.oneof(
+  fc.constantFrom('m\u0000x', 'm1\u0000', '\u0001', 'a\u001fb', 'del\u007f', 'c1\u0085', 'line\nbreak', 'tab\tin'),
+  fc.tuple(fc.string({ maxLength: 10 }), fc.integer({ min: 0, max: 0x9f }).filter((c) => c < 0x20 || c >= 0x7f), fc.string({ maxLength: 10 })).map(([a, c, b]) => `${a}${String.fromCharCode(c)}${b}`),
+);
 const routes = Object.entries(openApiDocument.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path })));
 
 // The routes that store things are drawn most often.
 const writes = routes.filter((r) => r.method === 'POST' && (r.path === '/readings' || r.path === '/mint-batch'));
 const routeArb = fc.oneof({ arbitrary: fc.constantFrom(...writes), weight: 3 }, { arbitrary: fc.constantFrom(...routes), weight: 2 });
-const idLike = fc.oneof(fc.uuid(), fc.string(), fc.constantFrom('', '%00', '..', 'null', '0b7f3c1a-4d0e-4f8e-8a40-111111111111'));
+const idLike = fc.oneof(fc.uuid(), fc.string(), fc.constantFrom('', '%00', '..', 'null', '0b7f3c1a-4d0e-4f8e-8a40-111111111111'), fc.constant(null).map(() => known.batchId));
 const nearReading = fc.record(
   {
     reading_id: fc.oneof(fc.uuid(), fc.string(), fc.integer(), fc.constant(null)),
-    meter_id: fc.oneof(fc.string({ maxLength: 30 }), fc.integer(), fc.constant('m-fuzz')),
-    user_id: fc.oneof(fc.string({ maxLength: 300 }), fc.constant('u')),
+    meter_id: fc.oneof(fc.string({ maxLength: 30 }), fc.integer(), fc.constant('m-fuzz'), controlText),
+    user_id: fc.oneof(fc.string({ maxLength: 300 }), fc.constant('u'), controlText),
+    client_reading_id: controlText,
     wallet_address: fc.oneof(fc.constantFrom(...wallets), fc.string(), fc.constant('11111111111111111111111111111111')),
     kwh_amount: fc.oneof(fc.double(), fc.integer(), fc.string(), fc.constantFrom('1', '0.5', '1000', '1000.000000001', '-0', '1e3', '0.0000000001')),
     reading_timestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string(), fc.constant('2026-01-01T00:00:00Z')),
@@ -63,7 +81,7 @@ const mutated = fc.tuple(
   validReading,
   fc.tuple(
     fc.constantFrom('meter_id', 'user_id', 'wallet_address', 'kwh_amount', 'register_kwh', 'reading_timestamp', 'reading_id', 'signature'),
-    fc.oneof(fc.anything(), fc.constantFrom('r1', 'u0', wallets[0]!, '5', '0001-01-01T00:00:00Z')),
+    fc.oneof(fc.anything(), fc.constantFrom('r1', 'u0', wallets[0]!, '5', '0001-01-01T00:00:00Z'), controlText),
   ),
 ).map(([r, m]) => ({ ...r, [m[0]]: m[1] }));
 type Body = { text: string; wellFormed: boolean };
@@ -86,15 +104,21 @@ const headers = fc.record(
       { arbitrary: fc.constantFrom('Bearer gw', 'Bearer op'), weight: 8 },
       { arbitrary: fc.constantFrom('Bearer nope', 'Basic Z3c=', 'Bearer ', ''), weight: 1 },
       { arbitrary: fc.string(), weight: 1 },
+      // No Authorization header at all (query tokens and tickets then decide).
+      { arbitrary: fc.constant(NO_HEADER), weight: 1 },
     ),
+    'last-event-id': fc.oneof(fc.string(), fc.constantFrom('0', '1', '-1', '1e9', '999999999999999999999')),
     'content-type': fc.constantFrom('application/json', 'text/plain', 'multipart/form-data; boundary=x'),
     'idempotency-key': fc.string({ maxLength: 250 }),
   },
   { requiredKeys: ['authorization'] },
 );
-const query = fc.dictionary(fc.constantFrom('status', 'wallet', 'cursor', 'limit', 'access_token'), fc.oneof(fc.string(), fc.constantFrom('pending', 'op', 'gw', '5', '-1', wallets[0]!)));
+const query = fc.dictionary(
+  fc.constantFrom('status', 'wallet', 'cursor', 'limit', 'access_token', 'ticket'),
+  fc.oneof(fc.string(), fc.constantFrom('pending', 'op', 'gw', '5', '-1', wallets[0]!), controlText, fc.constant(null).map(() => known.ticket)),
+);
 
-const safeHeader = (v: string) => !/[\r\n\0]/.test(v) && /^[\x20-\x7e]*$/.test(v);
+const safeHeader = (v: string) => v !== NO_HEADER && !/[\r\n\0]/.test(v) && /^[\x20-\x7e]*$/.test(v);
 
 const statuses = new Map<number, number>();
 const wellFormed = { posted: 0, accepted: 0 };
@@ -102,7 +126,10 @@ afterAll(() =>
   process.stdout.write(`fuzz statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; well-formed readings accepted ${wellFormed.accepted} of ${wellFormed.posted}\n`),
 );
 
-it(`${CASES} random requests: no 5xx, and a POST /readings stores all of its rows or none`, async () => {
+/** The invariant: never a 500, and a 5xx only with Retry-After (a passing condition the caller may retry). */
+const serverError = (res: Response) => res.status === 500 || (res.status >= 500 && !res.headers.get('retry-after'));
+
+it(`${CASES} random requests: no 500, no 5xx without Retry-After, and a POST /readings stores all of its rows or none`, async () => {
   const rows = async () => (await svc.database.db.select({ n: count() }).from(readings))[0]!.n;
   await fc.assert(
     fc.asyncProperty(routeArb, idLike, body, headers, query, async (route, id, b, h, q) => {
@@ -117,7 +144,11 @@ it(`${CASES} random requests: no 5xx, and a POST /readings stores all of its row
       });
       const text = await res.text();
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      if (res.status >= 500) throw new Error(`${route.method} ${path} → ${res.status}: ${text}\n${errors.slice(-3).join('')}`);
+      if (serverError(res)) throw new Error(`${route.method} ${path} → ${res.status}: ${text}\n${errors.slice(-3).join('')}`);
+      // A query token is never a credential for the event stream (the only way in without a header is a ticket).
+      if (route.path === '/batches/{id}/events' && !('authorization' in cleanHeaders) && q.access_token !== undefined && q.ticket === undefined && res.status < 400) {
+        throw new Error(`GET ${path}?${qs} without Authorization answered ${res.status}: ?access_token= was taken as a credential`);
+      }
       if (route.method === 'POST' && route.path === '/readings') {
         const after = await rows();
         const accepted = res.status === 202 ? (JSON.parse(text) as { accepted: number }).accepted : 0;
@@ -132,4 +163,27 @@ it(`${CASES} random requests: no 5xx, and a POST /readings stores all of its row
   );
   expect(wellFormed.posted).toBeGreaterThan(0);
   expect(wellFormed.accepted / wellFormed.posted).toBeGreaterThanOrEqual(0.3);
+}, 600_000);
+
+it(`${Math.max(20, CASES / 20)} Idempotency-Key races: concurrent POST /mint-batch with one key start one batch, never a 5xx without Retry-After`, async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(fc.uuid(), fc.string({ minLength: 1, maxLength: 200 }).filter(safeHeader)),
+      fc.array(fc.constantFrom('{}', '{"prefer_async":true}', '', '{"prefer_async":"x"}'), { minLength: 2, maxLength: 6 }),
+      async (key, bodies) => {
+        const answers = await Promise.all(
+          bodies.map(async (body) => {
+            const res = await svc.app.request('/mint-batch', { method: 'POST', headers: { authorization: 'Bearer op', 'idempotency-key': `race-${key}` }, body });
+            const text = await res.text();
+            statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+            if (serverError(res)) throw new Error(`POST /mint-batch → ${res.status}: ${text}`);
+            return { status: res.status, body: res.status < 300 ? (JSON.parse(text) as { batch_id: string }) : null };
+          }),
+        );
+        // Every request that got a batch got the same one (same key; another body with it is 422).
+        expect(new Set(answers.filter((a) => a.body).map((a) => a.body!.batch_id)).size).toBeLessThanOrEqual(1);
+      },
+    ),
+    { numRuns: Math.max(20, CASES / 20) },
+  );
 }, 600_000);

@@ -173,7 +173,7 @@ it('an SSE client of an API process receives all 1,000 results and the summary o
     worker = await start('worker', { BLOCKCHAIN_MAX_BATCH_SIZE: '1000' });
     batchId = await batchOf(api.apiUrl!, ids[0]!);
     // Events are stored: the stream replays what it missed, so when it connects does not matter.
-    events = fetch(`${api.apiUrl}/batches/${batchId}/events?access_token=op`).then((r) => r.text());
+    events = fetch(`${api.apiUrl}/batches/${batchId}/events`, { headers: { authorization: 'Bearer op' } }).then((r) => r.text());
   } finally {
     chain.localnet.hooks.resumeSlots();
   }
@@ -197,7 +197,7 @@ it('the batch of a worker killed mid-batch is closed by the rescuer as interrupt
     const first = await start('worker');
     batchId = await batchOf(api.apiUrl!, rows[0]!.id);
     await waitFor(async () => (await t!.database.db.select().from(mintTransactions).where(eq(mintTransactions.batchId, batchId))).length > 0, 60_000, 'a signed transaction');
-    events = fetch(`${api.apiUrl}/batches/${batchId}/events?access_token=op`).then((r) => r.text());
+    events = fetch(`${api.apiUrl}/batches/${batchId}/events`, { headers: { authorization: 'Bearer op' } }).then((r) => r.text());
     await stop(first.child, 'SIGKILL');
   } finally {
     chain.localnet.hooks.resumeSlots(); // whatever happened: the tests after this one need a running chain

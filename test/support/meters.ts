@@ -6,6 +6,7 @@ import type { Hono } from 'hono';
 import type { Database } from '../../src/db/client.js';
 import { makeApp } from '../../src/http/app.js';
 import { makeAuth } from '../../src/http/auth.js';
+import { makeRateLimiter, type RateLimitSettings } from '../../src/http/rateLimit.js';
 import { type Log, makeLog } from '../../src/log.js';
 import { syncGatewaysFromEnv } from '../../src/meters/gateways.js';
 import { gatewayRoutes, meterRoutes } from '../../src/meters/routes.js';
@@ -70,19 +71,25 @@ export const TEST_POLICY: AcceptPolicy = {
  * The API's registry and readings routes over a test database, without a chain: gateways `gw` and
  * `gw-2` from the environment (keys `gw-key`, `gw-2-key`), operator token `op`.
  */
-export async function registryApp(database: Database, over: Partial<AcceptPolicy> & { maxReadingsPerRequest?: number; log?: Log } = {}): Promise<{ app: Hono; request: Request }> {
+export async function registryApp(
+  database: Database,
+  over: Partial<AcceptPolicy> & { maxReadingsPerRequest?: number; log?: Log; limits?: RateLimitSettings } = {},
+): Promise<{ app: Hono; request: Request }> {
   await syncGatewaysFromEnv(database.db, [
     { gatewayId: 'gw', key: 'gw-key' },
     { gatewayId: 'gw-2', key: 'gw-2-key' },
   ]);
   const db = database.db;
-  const auth = makeAuth({ db, operatorToken: 'op' });
-  const policy = { ...TEST_POLICY, ...over };
+  const plainAuth = makeAuth({ db, operatorToken: 'op' });
+  const limiter = over.limits ? makeRateLimiter({ db, auth: plainAuth, limits: over.limits }) : undefined;
+  const auth = limiter?.auth ?? plainAuth;
+  const { limits: _, ...policyOver } = over;
+  const policy = { ...TEST_POLICY, ...policyOver };
   const app = makeApp({
     log: silentLog,
     health: () => ({ status: 'ok', db: { status: 'ok', age_ms: 0 }, rpc: { status: 'ok', age_ms: 0 }, rpc_url: '', program_id: '', mint: '', fee_payer_lamports: null }),
     routes: [
-      readingRoutes({ db, policy, maxReadingsPerRequest: over.maxReadingsPerRequest ?? 1000, auth, log: over.log }),
+      readingRoutes({ db, policy, maxReadingsPerRequest: over.maxReadingsPerRequest ?? 1000, auth, log: over.log, limiter }),
       meterRoutes({ db, rate: policy.rate, auth, log: over.log }),
       gatewayRoutes({ db, auth, log: over.log }),
     ],

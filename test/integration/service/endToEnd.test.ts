@@ -107,7 +107,9 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
     const { batch_id, state } = (await res.json()) as any;
     expect(state).toBe('pending');
 
-    const events = await (await api(`/batches/${batch_id}/events?access_token=op`)).text();
+    // As a browser's EventSource would: a stream ticket (no secret in the URL), not the operator token.
+    const { events_url } = (await (await api(`/batches/${batch_id}/stream-ticket`, { method: 'POST', headers: O })).json()) as any;
+    const events = await (await api(events_url)).text();
     const results = [...events.matchAll(/event: result\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!));
     expect(results).toHaveLength(2);
     expect(results.every((r) => r.success && r.tx_signature)).toBe(true);
