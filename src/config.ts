@@ -24,6 +24,11 @@ const count = (what: string, max: number, min = 1) =>
 const schema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** The address the HTTP server binds: 127.0.0.1 (this host only) or 0.0.0.0 (every interface: containers). */
+    HOST: z
+      .string()
+      .regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/, 'must be an IP address or a host name (127.0.0.1 for this host only, 0.0.0.0 for every interface, e.g. in a container)')
+      .default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SOLANA_RPC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
     SOLANA_WS_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^wss?$/ }).optional()),
@@ -33,6 +38,10 @@ const schema = z
     PGLITE_DIR: z.string().min(1).default('./data/pglite'),
     GATEWAY_API_KEYS: optionalString,
     OPERATOR_TOKEN: optionalString,
+    /** Named operators, `name:token,...`; the name is what the service records as who acted. */
+    OPERATOR_TOKENS: optionalString,
+    /** A bearer token for Prometheus (its `authorization` scrape setting); /metrics also takes an operator token. */
+    METRICS_TOKEN: optionalString,
     MAX_READINGS_PER_REQUEST: z.coerce.number().int().min(1).max(10_000).default(1000),
     TOKENS_PER_KWH: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal number').default('1'),
     MAX_KWH_PER_READING: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal number').default('1000'),
@@ -84,18 +93,34 @@ const schema = z
     SSE_MAX_QUEUED_EVENTS: count('events queued for one client', 1_000_000).default(1000),
   })
   .superRefine((c, ctx) => {
-    if (c.SOLANA_RPC_URL && !c.GATEWAY_API_KEYS) {
-      ctx.addIssue({ code: 'custom', path: ['GATEWAY_API_KEYS'], message: 'is required when SOLANA_RPC_URL is set (name:key,... or bare keys)' });
+    const hasOperators = Boolean(c.OPERATOR_TOKEN || c.OPERATOR_TOKENS);
+    // Development credentials only in embedded mode and only when neither kind is set: set one, set both.
+    const why = c.SOLANA_RPC_URL ? 'when SOLANA_RPC_URL is set' : hasOperators ? 'when OPERATOR_TOKEN or OPERATOR_TOKENS is set' : 'when GATEWAY_API_KEYS is set';
+    if ((c.SOLANA_RPC_URL || hasOperators) && !c.GATEWAY_API_KEYS) {
+      ctx.addIssue({ code: 'custom', path: ['GATEWAY_API_KEYS'], message: `is required ${why} (name:key,... or bare keys)` });
     }
+    let gateways: EnvGateway[] = [];
     if (c.GATEWAY_API_KEYS) {
       try {
-        parseGatewayKeys(c.GATEWAY_API_KEYS);
+        gateways = parseGatewayKeys(c.GATEWAY_API_KEYS);
       } catch (e) {
         ctx.addIssue({ code: 'custom', path: ['GATEWAY_API_KEYS'], message: (e as Error).message });
       }
     }
-    if (c.SOLANA_RPC_URL && !c.OPERATOR_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['OPERATOR_TOKEN'], message: 'is required when SOLANA_RPC_URL is set' });
+    if ((c.SOLANA_RPC_URL || c.GATEWAY_API_KEYS) && !hasOperators) {
+      ctx.addIssue({ code: 'custom', path: ['OPERATOR_TOKEN'], message: `is required ${why} (or OPERATOR_TOKENS=name:token,... for named operators)` });
+    }
+    if (hasOperators) {
+      try {
+        const operators = parseOperatorTokens(c.OPERATOR_TOKEN, c.OPERATOR_TOKENS);
+        const clash = operators.find((o) => gateways.some((g) => g.key === o.token) || o.token === c.METRICS_TOKEN);
+        if (clash) throw new Error(`operator ${clash.name} has the same token as a gateway key or METRICS_TOKEN: each credential must be its own`);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: [c.OPERATOR_TOKENS ? 'OPERATOR_TOKENS' : 'OPERATOR_TOKEN'], message: (e as Error).message });
+      }
+    }
+    if (c.METRICS_TOKEN && gateways.some((g) => g.key === c.METRICS_TOKEN)) {
+      ctx.addIssue({ code: 'custom', path: ['METRICS_TOKEN'], message: 'is the same as a gateway key: give Prometheus its own token' });
     }
     if (c.SOLANA_RPC_URL && !c.AUTHORITY_KEYPAIR_PATH) {
       ctx.addIssue({
@@ -111,8 +136,9 @@ export type Config = z.infer<typeof schema> & {
   embeddedChain: boolean;
   /** Gateways from GATEWAY_API_KEYS (managed there), synced into the registry at start. */
   envGateways: EnvGateway[];
-  operatorToken: string;
-  /** True when the development credentials below are in use (embedded mode only). */
+  /** OPERATOR_TOKEN (named `operator`) and OPERATOR_TOKENS; the development operator when neither is set. */
+  operators: Operator[];
+  /** True when the development credentials below are in use (embedded mode, none set). */
   devCredentials: boolean;
 };
 
@@ -121,6 +147,35 @@ export const DEV_GATEWAY_KEY = 'dev-gateway-key';
 export const DEV_OPERATOR_TOKEN = 'dev-operator-token';
 /** The gateway the development key belongs to (the demo set's gateway). */
 export const DEV_GATEWAY_ID = 'demo';
+
+/** One operator: its name is what the service records as who acted (meter_changes, batches). */
+export interface Operator {
+  name: string;
+  token: string;
+}
+
+/** The name OPERATOR_TOKEN's operator (and the development operator) goes by. */
+export const DEFAULT_OPERATOR_NAME = 'operator';
+
+/** OPERATOR_TOKEN as operator `operator`, then OPERATOR_TOKENS (`name:token,...`): names unique, tokens unique. */
+export function parseOperatorTokens(single: string | undefined, named: string | undefined): Operator[] {
+  const out: Operator[] = single ? [{ name: DEFAULT_OPERATOR_NAME, token: single }] : [];
+  for (const entry of (named ?? '').split(',').map((k) => k.trim()).filter(Boolean)) {
+    const colon = entry.indexOf(':');
+    if (colon < 0) throw new Error('each entry must be name:token (e.g. alice:<token>,bob:<token>)');
+    const name = entry.slice(0, colon).trim();
+    const token = entry.slice(colon + 1).trim();
+    if (!GATEWAY_ID.test(name)) throw new Error(`operator name "${name}" must be 1 to 64 letters, digits, '.', '_' or '-'`);
+    if (!token) throw new Error(`operator ${name} has an empty token`);
+    if (out.some((o) => o.name === name)) {
+      throw new Error(name === DEFAULT_OPERATOR_NAME && single ? `operator ${name} is OPERATOR_TOKEN's name: name this one otherwise` : `operator ${name} is named twice`);
+    }
+    if (out.some((o) => o.token === token)) throw new Error(`operator ${name} has the same token as operator ${out.find((o) => o.token === token)!.name}`);
+    out.push({ name, token });
+  }
+  if (named !== undefined && out.length === (single ? 1 : 0)) throw new Error('names no operator');
+  return out;
+}
 
 export interface EnvGateway {
   gatewayId: string;
@@ -162,8 +217,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ...c,
     embeddedChain: !c.SOLANA_RPC_URL,
     envGateways: c.GATEWAY_API_KEYS ? parseGatewayKeys(c.GATEWAY_API_KEYS) : [{ gatewayId: DEV_GATEWAY_ID, key: DEV_GATEWAY_KEY }],
-    operatorToken: c.OPERATOR_TOKEN ?? DEV_OPERATOR_TOKEN,
-    devCredentials: !c.GATEWAY_API_KEYS || !c.OPERATOR_TOKEN,
+    operators: c.OPERATOR_TOKEN || c.OPERATOR_TOKENS ? parseOperatorTokens(c.OPERATOR_TOKEN, c.OPERATOR_TOKENS) : [{ name: DEFAULT_OPERATOR_NAME, token: DEV_OPERATOR_TOKEN }],
+    // The schema refuses one kind without the other, and both missing outside embedded mode.
+    devCredentials: !c.GATEWAY_API_KEYS,
   };
 }
 

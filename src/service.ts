@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { checkChain, readKeypairFile } from './chain/energyToken.js';
 import { connectChain, probeRpc } from './chain/rpc.js';
-import { type CheckReport, makeApp, type HealthReport } from './http/app.js';
+import { type CheckReport, makeApp, type HealthDetails } from './http/app.js';
 import { makeHealthMonitor } from './http/health.js';
-import type { Log } from './log.js';
+import { displayUrl, type Log } from './log.js';
 import type { Hono } from 'hono';
 import { rmSync } from 'node:fs';
 import { openDatabase, type Database } from './db/client.js';
@@ -61,6 +61,13 @@ export function checkRole(role: Role, config: Config): void {
   }
 }
 
+/** Where a client on this host reaches a server bound to `host` (a wildcard address is reached on loopback). */
+export function apiHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 export async function startService(config: Config, log: Log, role: Role = 'all'): Promise<RunningService> {
   checkRole(role, config);
   const rate = { tokensPerKwh: config.TOKENS_PER_KWH, decimals: 9, maxKwh: config.MAX_KWH_PER_READING };
@@ -75,7 +82,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
   let stopMonitor = () => {};
   try {
     await probeRpc(chain.rpcUrl);
-    const authority = readKeypairFile(chain.authorityKeypairPath);
+    const authority = readKeypairFile(chain.authorityKeypairPath, { checkMode: !chain.committedLocalnetKey });
     const identity = await checkChain(chain.connection, config.ENERGY_TOKEN_PROGRAM_ID, authority.publicKey);
     log.info({ programId: identity.programId.toBase58(), mint: identity.mint.toBase58(), authority: authority.publicKey.toBase58() }, 'chain checked');
 
@@ -104,12 +111,12 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     const db = database.db;
     await syncGatewaysFromEnv(db, config.envGateways);
     // Only with the development gateway key (its `demo` gateway), never next to real keys.
-    const demo = config.embeddedChain && !config.GATEWAY_API_KEYS ? await registerDemoSet(db) : null;
-    const operatorAuth = makeAuth({ db, operatorToken: config.operatorToken });
+    const demo = config.embeddedChain && config.devCredentials ? await registerDemoSet(db) : null;
+    const credentials = makeAuth({ db, operators: config.operators, metricsToken: config.METRICS_TOKEN });
     // Every route's auth, then the gateway's request limit (operators are not limited).
     const limiter = makeRateLimiter({
       db,
-      auth: operatorAuth,
+      auth: credentials,
       limits: {
         readingsPerSecond: config.GATEWAY_READINGS_PER_SECOND,
         readingsBurst: config.GATEWAY_READINGS_BURST,
@@ -124,6 +131,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     let rpcWasAway = false;
     const healthRpc = makeRpcClient({ url: chain.rpcUrl, timeoutMs: Math.min(2_000, config.RPC_TIMEOUT_MS) });
     const opened = database;
+    const startedAt = Date.now();
     const monitor = makeHealthMonitor(
       {
         db: { run: async () => (await opened.ping(1_000)) || Promise.reject(new Error('the database did not answer')), timeoutMs: 1_500 },
@@ -147,6 +155,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
             ),
           timeoutMs: 2_500,
         },
+        rentBudget: { run: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY), timeoutMs: 1_500 },
       },
       { intervalMs: config.HEALTH_CHECK_INTERVAL_MS },
     );
@@ -161,17 +170,34 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       const last = monitor.last(name);
       return { status: last.ok ? 'ok' : 'unreachable', age_ms: monitor.ageMs(name), ...(last.error ? { error: last.error } : {}) };
     };
-    const health = (): HealthReport => {
-      const [db, rpcCheck] = [checkReport('db'), checkReport('rpc')];
+    // Open /health: the database only (what every role needs); the RPC never makes it 503.
+    const health = () => ({ status: monitor.last('db').ok ? ('ok' as const) : ('unavailable' as const) });
+    let workerState: (() => { running: boolean; paused: string | null; lastCycleAt: number | null }) | null = null;
+    const healthDetails = (): HealthDetails => {
+      const [dbCheck, rpcCheck] = [checkReport('db'), checkReport('rpc')];
       const lamports = monitor.last('rpc').value as bigint | null;
+      const budget = monitor.last('rentBudget');
+      const w = workerState?.();
+      const sinceStart = Date.now() - startedAt;
       return {
-        status: db.status !== 'ok' ? 'unavailable' : rpcCheck.status !== 'ok' ? 'degraded' : 'ok',
-        db,
-        rpc: rpcCheck,
-        rpc_url: chain.rpcUrl,
-        program_id: identity.programId.toBase58(),
-        mint: identity.mint.toBase58(),
-        fee_payer_lamports: lamports === null ? null : lamports.toString(),
+        status: dbCheck.status !== 'ok' ? 'unavailable' : rpcCheck.status !== 'ok' ? 'degraded' : 'ok',
+        db: dbCheck,
+        rpc: { ...rpcCheck, url: displayUrl(chain.rpcUrl) },
+        // Program and mint are checked once, at start.
+        program: { id: identity.programId.toBase58(), age_ms: sinceStart },
+        mint: { address: identity.mint.toBase58(), age_ms: sinceStart },
+        fee_payer: {
+          address: authority.publicKey.toBase58(),
+          lamports: lamports === null ? null : lamports.toString(),
+          below_floor: lamports === null ? null : lamports < config.MIN_FEE_PAYER_LAMPORTS,
+          age_ms: monitor.ageMs('rpc'),
+        },
+        rent_budget: {
+          new_token_accounts_left_today: (budget.value as number | null) ?? null,
+          per_day: config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY,
+          age_ms: monitor.ageMs('rentBudget'),
+        },
+        worker: w ? { running: w.running, paused: w.paused !== null, reason: w.paused, age_ms: w.lastCycleAt === null ? null : Date.now() - w.lastCycleAt } : null,
       };
     };
     const defaults: Settings = {
@@ -234,9 +260,12 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
             },
           })
         : null;
+    workerState = worker ? worker.state : null;
     const app = makeApp({
       log,
       health,
+      healthDetails,
+      auth,
       metrics,
       routes: [
         readingRoutes({ db, policy: acceptPolicy, maxReadingsPerRequest: config.MAX_READINGS_PER_REQUEST, auth, log, limiter }),
@@ -260,11 +289,11 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       role === 'worker'
         ? null
         : await new Promise<ServerType>((resolve) => {
-            const s = serve({ fetch: app.fetch, port: config.PORT, hostname: '127.0.0.1' }, () => resolve(s));
+            const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
           });
     const port = server ? (server.address() as AddressInfo).port : null;
     return {
-      apiUrl: port === null ? null : `http://127.0.0.1:${port}`,
+      apiUrl: port === null ? null : `http://${apiHost(config.HOST)}:${port}`,
       app,
       database,
       minter,

@@ -32,7 +32,7 @@ try {
   const db = database.db;
   const log = makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() }));
   await syncGatewaysFromEnv(db, [{ gatewayId: 'g', key: 'g' }]);
-  const plainAuth = makeAuth({ db, operatorToken: 'o' });
+  const plainAuth = makeAuth({ db, operators: [{ name: 'operator', token: 'o' }] });
   const rate = { tokensPerKwh: '1', decimals: 9, maxKwh: '1000' };
   const policy = { rate, tolerance: '0.05', requireSigned: false, maxTokensPerReading: 30n * 10n ** 12n };
   const health = () => ({ status: 'ok' as const, db: { status: 'ok' as const, age_ms: 0 }, rpc: { status: 'ok' as const, age_ms: 0 }, rpc_url: '', program_id: '', mint: '', fee_payer_lamports: null });

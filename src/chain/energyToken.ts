@@ -1,6 +1,6 @@
 // The energy_token program as the service sees it: addresses, the TokenInfo account, and the start-up
 // check that the chain holds what the configuration promises.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { BorshAccountsCoder, type Idl } from '@coral-xyz/anchor';
 import { type Connection, Keypair, PublicKey } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID } from '@solana/spl-token';
@@ -29,12 +29,32 @@ export interface ChainIdentity {
   genesisHash: string;
 }
 
-/** Read a Solana CLI JSON keypair file; the error names the file, never its contents. */
-export function readKeypairFile(path: string): Keypair {
+/**
+ * The authority key file must be private, as ssh requires of its keys: owned by the user running the service
+ * and neither group- nor world-readable (nor writable). `uid` null: a platform without owners (Windows).
+ */
+export function checkKeyFileMode(path: string, st: { mode: number; uid: number }, uid: number | null): void {
+  if (uid !== null && st.uid !== uid) {
+    throw new ConfigError(`AUTHORITY_KEYPAIR_PATH: ${path} is owned by uid ${st.uid}, not by the user running the service (uid ${uid}): chown it to that user and chmod 600 it`);
+  }
+  if ((st.mode & 0o077) !== 0) {
+    throw new ConfigError(
+      `AUTHORITY_KEYPAIR_PATH: permissions ${(st.mode & 0o777).toString(8).padStart(4, '0')} for ${path} are too open: the authority key must not be accessible by others; run chmod 600 ${path}`,
+    );
+  }
+}
+
+/**
+ * Read a Solana CLI JSON keypair file; the error names the file, never its contents. `checkMode` false only for
+ * the committed localnet key in embedded mode (README).
+ */
+export function readKeypairFile(path: string, opts: { checkMode?: boolean } = {}): Keypair {
   let raw: string;
   try {
+    if (opts.checkMode ?? true) checkKeyFileMode(path, statSync(path), process.getuid?.() ?? null);
     raw = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError(`AUTHORITY_KEYPAIR_PATH: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   try {

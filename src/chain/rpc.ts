@@ -1,15 +1,19 @@
 // The RPC connection the service uses: the configured validator, or the project's own local chain.
+import { resolve } from 'node:path';
 import { Connection } from '@solana/web3.js';
 import { startLocalnet, type Localnet } from '../../anchor-localnet/server.js';
 import { AUTHORITY_KEYPAIR_PATH } from '../../anchor-localnet/paths.js';
 import { type Config, deriveWsUrl } from '../config.js';
 import { ChainSetupError } from '../errors.js';
+import { displayUrl } from '../log.js';
 
 export interface ChainEndpoint {
   connection: Connection;
   rpcUrl: string;
   wsUrl: string;
   authorityKeypairPath: string;
+  /** The committed localnet key in embedded mode: exempt from the key file's permission check (README). */
+  committedLocalnetKey: boolean;
   /** Set when the service started its own chain. */
   localnet: Localnet | null;
   close(): Promise<void>;
@@ -23,6 +27,7 @@ export async function connectChain(config: Config): Promise<ChainEndpoint> {
       rpcUrl: config.SOLANA_RPC_URL,
       wsUrl,
       authorityKeypairPath: config.AUTHORITY_KEYPAIR_PATH!,
+      committedLocalnetKey: false,
       localnet: null,
       close: async () => {},
     };
@@ -33,6 +38,7 @@ export async function connectChain(config: Config): Promise<ChainEndpoint> {
     rpcUrl: localnet.url,
     wsUrl: localnet.wsUrl,
     authorityKeypairPath: config.AUTHORITY_KEYPAIR_PATH ?? AUTHORITY_KEYPAIR_PATH,
+    committedLocalnetKey: resolve(config.AUTHORITY_KEYPAIR_PATH ?? AUTHORITY_KEYPAIR_PATH) === resolve(AUTHORITY_KEYPAIR_PATH),
     localnet,
     close: () => localnet.stop(),
   };
@@ -51,6 +57,8 @@ export async function probeRpc(rpcUrl: string, timeoutMs = 5000): Promise<string
     if (typeof body.result !== 'string') throw new Error(`unexpected answer (HTTP ${res.status})`);
     return body.result;
   } catch (e) {
-    throw new ChainSetupError(`cannot reach the Solana RPC at ${rpcUrl}: ${(e as Error).message}`, { cause: e });
+    // fetch's own messages may quote the URL (with its key): shown as displayUrl gives it.
+    const why = (e as Error).message.split(rpcUrl).join(displayUrl(rpcUrl));
+    throw new ChainSetupError(`cannot reach the Solana RPC at ${displayUrl(rpcUrl)}: ${why}`);
   }
 }

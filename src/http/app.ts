@@ -2,11 +2,13 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { describeError, isTransientDbError } from '../db/errors.js';
-import { AppError, DatabaseUnavailable, PayloadTooLarge, RateLimited } from '../errors.js';
+import { AppError, DatabaseUnavailable, PayloadTooLarge, RateLimited, ValidationError } from '../errors.js';
 import type { Log } from '../log.js';
+import type { Auth } from './auth.js';
+import { refuseControlCharacters } from './input.js';
 import { openApiDocument } from './openapi.js';
 
-/** A check's last result as /health shows it. */
+/** A check's last result as /health/details shows it. */
 export interface CheckReport {
   status: 'ok' | 'unreachable';
   /** How old the result is: checks run in the background, the route never waits on them. */
@@ -14,21 +16,32 @@ export interface CheckReport {
   error?: string;
 }
 
-export interface HealthReport {
-  /** ok; degraded: the RPC is away (minting waits, the API works); unavailable: the database is away (503). */
+/** Open GET /health: whether this process can do its role (the database answers); nothing else. */
+export interface HealthStatus {
+  status: 'ok' | 'unavailable';
+}
+
+/** GET /health/details (operators): every dependency with the age of its last check. URLs as displayUrl gives them. */
+export interface HealthDetails {
+  /** ok; degraded: the RPC is away (minting waits, the API works); unavailable: the database is away. */
   status: 'ok' | 'degraded' | 'unavailable';
   db: CheckReport;
-  rpc: CheckReport;
-  rpc_url: string;
-  program_id: string;
-  mint: string;
-  fee_payer_lamports: string | null;
+  rpc: CheckReport & { url: string };
+  program: { id: string; age_ms: number };
+  mint: { address: string; age_ms: number };
+  fee_payer: { address: string; lamports: string | null; below_floor: boolean | null; age_ms: number | null };
+  rent_budget: { new_token_accounts_left_today: number | null; per_day: number; age_ms: number | null };
+  worker: { running: boolean; paused: boolean; reason: string | null; age_ms: number | null } | null;
 }
 
 export interface AppDeps {
   log: Log;
-  /** The last results of the background checks; answers at once. */
-  health: () => HealthReport;
+  /** Whether this process can do its role; answers at once (from the last background check). */
+  health: () => HealthStatus;
+  /** The details for operators; served only with `auth`. */
+  healthDetails?: () => HealthDetails | Promise<HealthDetails>;
+  /** Guards /health/details (operator) and /metrics (metrics token or operator): without it they are not served. */
+  auth?: Auth;
   /** Domain routes mounted at the root (readings, minting, ...). */
   routes?: Hono[];
   metrics?: { text(): Promise<string>; contentType: string };
@@ -48,17 +61,41 @@ export function makeApp(deps: AppDeps): Hono {
     }),
   );
 
-  // 503 only when this process cannot do its role (the database is away); the RPC never makes it 503, so
-  // a load balancer does not pull API processes that only need Postgres.
+  // Control characters in the path or the query string are a malformed request (400), before any route
+  // sees them; bodies are checked where they are parsed (jsonBody).
+  app.use(async (c, next) => {
+    const url = new URL(c.req.url);
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      throw new ValidationError('the path is not valid percent-encoding', 'path');
+    }
+    refuseControlCharacters(path, 'path');
+    for (const [k, v] of url.searchParams) refuseControlCharacters(`${k}=${v}`, /^[\x20-\x7e]{1,64}$/.test(k) ? k : 'query');
+    await next();
+  });
+
+  // Open, for load balancers: 503 only when this process cannot do its role (the database is away); the RPC
+  // never makes it 503, so a load balancer does not pull API processes that only need Postgres. Nothing else
+  // is shown here (details for operators below).
   app.get('/health', (c) => {
-    const report = deps.health();
-    return c.json(report, report.status === 'unavailable' ? 503 : 200);
+    const { status } = deps.health();
+    return c.json({ status }, status === 'ok' ? 200 : 503);
   });
 
   app.get('/openapi.json', (c) => c.json(openApiDocument));
-  if (deps.metrics) {
-    const metrics = deps.metrics;
-    app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': metrics.contentType }));
+  if (deps.auth) {
+    const auth = deps.auth;
+    if (deps.healthDetails) {
+      const details = deps.healthDetails;
+      app.get('/health/details', auth('operator'), async (c) => c.json(await details()));
+    }
+    // Never open: Prometheus sends METRICS_TOKEN (its `authorization` scrape setting), or an operator token.
+    if (deps.metrics) {
+      const metrics = deps.metrics;
+      app.get('/metrics', auth('metrics', 'operator'), async (c) => c.body(await metrics.text(), 200, { 'content-type': metrics.contentType }));
+    }
   }
   for (const r of deps.routes ?? []) app.route('/', r);
 

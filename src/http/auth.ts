@@ -1,17 +1,20 @@
-// Bearer credentials. The operator token runs the service; a gateway key (looked up by its hash) posts
-// readings for the gateway's meters and reads what that gateway posted and serves. 401 without valid
-// credentials, 403 for the wrong role.
+// Bearer credentials, from the Authorization header only (never a query parameter: URLs end up in proxy
+// access logs). A named operator runs the service; a gateway key (looked up by its hash) posts readings for
+// the gateway's meters and reads what that gateway posted and serves; METRICS_TOKEN reads /metrics only.
+// 401 without valid credentials (a malformed header included: it never falls back to anything), 403 for the
+// wrong role.
 import { timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'hono';
+import type { Operator } from '../config.js';
 import type { Db } from '../db/client.js';
 import { AuthError } from '../errors.js';
 import { hashKey } from '../meters/gateways.js';
 import { gatewayOfKey } from '../meters/repo.js';
 
-export type Role = 'gateway' | 'operator';
+export type Role = 'gateway' | 'operator' | 'metrics';
 
-/** Who is calling: the operator, or one gateway. */
-export type Principal = { role: 'operator' } | { role: 'gateway'; gatewayId: string };
+/** Who is calling: a named operator, one gateway, or the metrics scraper. */
+export type Principal = { role: 'operator'; name: string } | { role: 'gateway'; gatewayId: string } | { role: 'metrics' };
 
 const same = (a: string, b: string) => {
   const x = Buffer.from(a);
@@ -19,49 +22,79 @@ const same = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
-export function makeAuth(creds: { db: Db; operatorToken: string }) {
-  const principalOf = async (token: string | undefined): Promise<Principal | null> => {
-    if (!token) return null;
-    if (same(token, creds.operatorToken)) return { role: 'operator' };
+/** `Bearer <token>` (scheme case-insensitive, RFC 7235); undefined without the header, null when it is malformed. */
+export function bearerOf(header: string | undefined): string | null | undefined {
+  if (header === undefined) return undefined;
+  const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
+  return m ? m[1]! : null;
+}
+
+export interface AuthDeps {
+  db: Db;
+  operators: Operator[];
+  /** The token Prometheus sends for /metrics; unset: only operators read /metrics. */
+  metricsToken?: string;
+}
+
+export function makeAuth(creds: AuthDeps) {
+  /** The principal a token names, or null. Every operator token is compared (no early exit on a match's position). */
+  const principalOf = async (token: string): Promise<Principal | null> => {
+    let operator: Operator | undefined;
+    for (const o of creds.operators) if (same(token, o.token) && !operator) operator = o;
+    if (operator) return { role: 'operator', name: operator.name };
+    if (creds.metricsToken && same(token, creds.metricsToken)) return { role: 'metrics' };
     const gatewayId = await gatewayOfKey(creds.db, hashKey(token));
     return gatewayId ? { role: 'gateway', gatewayId } : null;
   };
-  /** Middleware admitting the given roles; 401 without valid credentials, 403 for the wrong role. */
-  return (...allowed: Role[]) =>
+  /**
+   * Middleware admitting the given roles; 401 without valid credentials, 403 for the wrong role. Credentials
+   * come from the Authorization header only: a route that must take another kind (the event stream's
+   * `?ticket=`) checks that itself before this and sets the principal with `admit`.
+   */
+  const middleware =
+    (...allowed: Role[]) =>
     async (c: Context, next: Next) => {
-      const header = c.req.header('authorization');
-      const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-      // EventSource cannot send headers: the SSE route also takes ?access_token=.
-      const principal = await principalOf(bearer ?? c.req.query('access_token'));
-      if (!principal) throw new AuthError(401, header || c.req.query('access_token') ? 'unknown credentials' : 'missing credentials: send Authorization: Bearer <key>');
-      if (!allowed.includes(principal.role)) throw new AuthError(403, `this route is for ${allowed.join(' or ')} credentials`);
-      c.set('principal' as never, principal as never);
+      if (!c.get('principal' as never)) {
+        const header = c.req.header('authorization');
+        const token = bearerOf(header);
+        if (token === undefined) throw new AuthError(401, 'missing credentials: send Authorization: Bearer <key>');
+        if (token === null) throw new AuthError(401, 'malformed Authorization header: send Authorization: Bearer <key>');
+        const p = await principalOf(token);
+        if (!p) throw new AuthError(401, 'unknown credentials');
+        admit(c, p);
+      }
+      if (!allowed.includes(principal(c).role)) throw new AuthError(403, `this route is for ${allowed.join(' or ')} credentials`);
       await next();
     };
+  return Object.assign(middleware, { principalOf });
 }
 
 export type Auth = ReturnType<typeof makeAuth>;
 
+/** Record who is calling (the auth middleware, or a route's own credential check such as a stream ticket). */
+export const admit = (c: Context, p: Principal): void => c.set('principal' as never, p as never);
+
 /** The caller a route's auth middleware admitted. */
 export const principal = (c: Context): Principal => c.get('principal' as never) as Principal;
 
-/** The gateway a caller acts as, or undefined for the operator (who sees everything). */
+/** The gateway a caller acts as, or undefined for an operator (who sees everything). */
 export const gatewayScope = (c: Context): string | undefined => {
   const p = principal(c);
   return p.role === 'gateway' ? p.gatewayId : undefined;
 };
 
-/** Who a change is recorded as (meter_changes). One place, so named operators (issue 11) change only this. */
-export const actorOf = (c: Context): string => {
-  const p = principal(c);
-  return p.role === 'operator' ? 'operator' : `gateway:${p.gatewayId}`;
-};
-
 /**
- * The calling operator's name (what idempotency keys, stream tickets and batches' requested_by record).
- * One operator named `operator` until named operators (OPERATOR_TOKENS) land; then it reads the principal's name.
+ * The calling operator's name (OPERATOR_TOKENS; `operator` for OPERATOR_TOKEN): what idempotency keys, stream
+ * tickets and batches' requested_by record. For operator-only routes.
  */
 export const operatorName = (c: Context): string => {
-  const p = principal(c) as Principal & { name?: string };
-  return p.role === 'operator' ? (p.name ?? 'operator') : `gateway:${p.gatewayId}`;
+  const p = principal(c);
+  if (p.role !== 'operator') throw new Error(`operatorName called for a ${p.role} caller: the route must be operator-only`);
+  return p.name;
+};
+
+/** Who a change is recorded as (meter_changes): the operator's name, or `gateway:<id>`. */
+export const actorOf = (c: Context): string => {
+  const p = principal(c);
+  return p.role === 'operator' ? p.name : p.role === 'gateway' ? `gateway:${p.gatewayId}` : 'metrics';
 };

@@ -5,10 +5,43 @@ import { ValidationError } from '../errors.js';
 export async function jsonBody(req: { text(): Promise<string> }, opts: { optional?: boolean } = {}): Promise<unknown> {
   const raw = await req.text();
   if (opts.optional && raw.trim() === '') return {};
+  let body: unknown;
   try {
-    return JSON.parse(raw);
+    body = JSON.parse(raw);
   } catch {
     throw new ValidationError('the body is not valid JSON', 'body');
+  }
+  // JSON text holds a control character in a string only as an escape (\n, \u0000, ...) or as a literal DEL:
+  // without either, there is none to find and the walk is skipped (most bodies).
+  if (MAY_HOLD_CONTROL.test(raw)) refuseControlCharactersIn(body, '');
+  return body;
+}
+
+// C0 controls (NUL included) and DEL: no text field of this API holds them (ids, addresses, keys, instants).
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const MAY_HOLD_CONTROL = /\\(?:[bfnrt]|u00[01]|u007f)|\u007f/i;
+
+/** 400 naming the field when a text holds a control character (Postgres refuses NUL in text with a 500-prone error). */
+export function refuseControlCharacters(text: string, field: string): void {
+  if (CONTROL.test(text)) throw new ValidationError(`${field} must not contain control characters`, field);
+}
+
+/**
+ * Every string (and key) of a parsed JSON value; the field is named as the routes name it (`[0].meter_id`).
+ * Iterative: a deeply nested body must not overflow the stack (a 500).
+ */
+function refuseControlCharactersIn(root: unknown, rootPath: string): void {
+  const stack: [unknown, string][] = [[root, rootPath]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') refuseControlCharacters(v, path || 'body');
+    else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${path}[${i}]`]));
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        refuseControlCharacters(k, path || 'body');
+        stack.push([x, path ? `${path}.${k}` : k]);
+      }
+    }
   }
 }
 

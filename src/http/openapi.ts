@@ -129,8 +129,17 @@ export const openApiDocument = {
     },
   },
   paths: {
-    '/health': { get: { summary: 'Database, RPC, program, mint and fee payer status', responses: { '200': { description: 'ok' }, '503': { description: 'degraded' } } } },
-    '/metrics': { get: { summary: 'Prometheus metrics: readings by status, fee payer lamports, mint results, energy_token_accounts_budget_left', responses: { '200': { description: 'text/plain' } } } },
+    '/health': { get: { summary: 'Open, for load balancers: {status} only; 503 while the database does not answer (the RPC never makes it 503)', responses: { '200': { description: 'ok' }, '503': { description: 'unavailable' } } } },
+    '/health/details': {
+      get: { summary: 'Database, RPC, program, mint, fee payer, rent budget and worker, each with the age of its last check (operator)', security: operator, responses: { '200': { description: 'details' }, ...errors(401, 403) } },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics (METRICS_TOKEN or an operator token): readings by status, fee payer lamports, mint results, energy_token_accounts_budget_left',
+        security: operator,
+        responses: { '200': { description: 'text/plain' }, ...errors(401, 403) },
+      },
+    },
     '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3' } } } },
     '/readings': {
       post: {

@@ -5,7 +5,7 @@ import type { Context, Next } from 'hono';
 import type { Db } from '../db/client.js';
 import { type RateCheck, takeRate } from '../db/rateLimits.js';
 import { PayloadTooLarge, RateLimited } from '../errors.js';
-import { type Auth, principal } from './auth.js';
+import { type Auth, principal, type Role } from './auth.js';
 
 export interface RateLimitSettings {
   /** 0: no readings limit. */
@@ -56,7 +56,7 @@ export function makeRateLimiter(d: { db: Db; auth: Auth; limits: RateLimitSettin
     );
   };
 
-  const auth: Auth = (...roles) => {
+  const middleware = (...roles: Role[]) => {
     const inner = d.auth(...roles);
     return (c: Context, next: Next) =>
       inner(c, async () => {
@@ -65,6 +65,7 @@ export function makeRateLimiter(d: { db: Db; auth: Auth; limits: RateLimitSettin
         await next();
       });
   };
+  const auth: Auth = Object.assign(middleware, { principalOf: d.auth.principalOf });
 
   return { auth, readings: (c, gatewayId, count) => take(c, 'readings', gatewayId, count) };
 }

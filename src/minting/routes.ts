@@ -9,7 +9,7 @@ import type { Minter } from '../chain/minter.js';
 import type { Db } from '../db/client.js';
 import { describeError } from '../db/errors.js';
 import { AppError, AuthError, NotFound, RateLimited, ValidationError } from '../errors.js';
-import { operatorName } from '../http/auth.js';
+import { admit, operatorName } from '../http/auth.js';
 import type { Log } from '../log.js';
 import { getReading, type ReadingRow } from '../readings/repo.js';
 import { jsonBody, readingJson } from '../readings/routes.js';
@@ -187,7 +187,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     if (ticket === undefined) throw new AuthError(401, 'missing credentials: send Authorization: Bearer <token>, or ?ticket= from POST /batches/:id/stream-ticket');
     const operator = ticket.length <= 200 ? await streamTicketOperator(d.db, hashTicket(ticket), batchId(c.req.param('id') ?? '')) : null;
     if (!operator) throw new AuthError(401, 'unknown or expired stream ticket (it is good for 60 s, for its batch only)');
-    c.set('principal' as never, { role: 'operator', name: operator } as never);
+    admit(c, { role: 'operator', name: operator });
     await next();
   };
 

@@ -29,6 +29,8 @@ export function startWorker(deps: WorkerDeps) {
   let timer: NodeJS.Timeout | null = null;
   let cycle: Promise<void> = Promise.resolve();
   let lastPause: string | null = null;
+  /** When the last cycle ended, well or not (ms since epoch). */
+  let lastCycleAt: number | null = null;
 
   /** One cycle; true when it minted something (then the next one starts at once). */
   const once = async (): Promise<boolean> => {
@@ -50,7 +52,7 @@ export function startWorker(deps: WorkerDeps) {
   const schedule = (delayMs: number) => {
     if (stopping) return;
     timer = setTimeout(() => {
-      cycle = once().then(
+      cycle = once().finally(() => (lastCycleAt = Date.now())).then(
         async (busy) => schedule(busy ? 0 : (await readSettings(deps.db, deps.defaults).catch(() => deps.defaults)).batchIntervalMs),
         (e: unknown) => {
           deps.log.error({ err: describeError(e) }, 'worker cycle failed; trying again shortly');
@@ -64,6 +66,8 @@ export function startWorker(deps: WorkerDeps) {
     .then((s) => schedule(s.batchIntervalMs));
 
   return {
+    /** What /health/details shows: running (not stopped), paused and why, when the last cycle ended. */
+    state: () => ({ running: !stopping, paused: lastPause, lastCycleAt }),
     /** Run one cycle now (tests, and an operator's nudge). */
     runOnce: once,
     async stop(): Promise<void> {

@@ -68,8 +68,12 @@ it(`${N} readings through a database cut and a black hole mid-batch: 0 minted tw
     // A cut: every connection reset and new ones refused, until the service has tried to reconnect a few times.
     await outage('cut', () => proxy.cut(), () => proxy.counts.refused >= 6);
     // A black hole: bytes held both ways, for as long as it takes the health check to notice (it times out).
-    // (/health answers from the last background check, so it answers during the black hole too.)
-    await outage('black hole', () => proxy.blackhole(), async () => ((await (await fetch(`${svc.apiUrl}/health`)).json()) as { db: { status: string } }).db.status !== 'ok');
+    // (/health answers from the last background check, so it answers during the black hole too: 503, the
+    // database being what every role needs.)
+    await outage('black hole', () => proxy.blackhole(), async () => {
+      const res = await fetch(`${svc.apiUrl}/health`);
+      return res.status === 503 && ((await res.json()) as { status: string }).status === 'unavailable';
+    });
 
     await waitCompleted(db, ids, 240_000, () => `(proxy ${JSON.stringify(proxy.counts)}, ${proxy.open()} open; figures ${figures.join('; ')})`);
     // Recovered without a restart: a reading posted through the API now is minted too.

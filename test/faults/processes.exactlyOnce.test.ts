@@ -6,7 +6,10 @@ import { Keypair } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, getAccount } from '@solana/spl-token';
 import { arrayOverlaps, eq, inArray, sql } from 'drizzle-orm';
 import { batches, mintTransactions, readings } from '../../src/db/schema.js';
-import { AUTHORITY_KEYPAIR_PATH, REPO_ROOT } from '../../anchor-localnet/paths.js';
+import { REPO_ROOT } from '../../anchor-localnet/paths.js';
+import { privateAuthorityKey } from '../support/localnet.js';
+
+const AUTHORITY_KEYPAIR_PATH = privateAuthorityKey();
 import { freshPostgres, postgresAvailable, seedReadings, type TestDatabase, waitCompleted, waitFor } from '../support/db.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
 import { ataOf, MINT, TOKEN_INFO } from '../support/energyToken.js';

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair } from '@solana/web3.js';
-import { AUTHORITY_KEYPAIR_PATH } from '../../anchor-localnet/paths.js';
+import { privateAuthorityKey } from './localnet.js';
 import { loadConfig } from '../../src/config.js';
 import type { Log } from '../../src/log.js';
 import { startService } from '../../src/service.js';
@@ -14,7 +14,7 @@ export function startFaultService(env: Record<string, string>, log: Log) {
   return startService(
     loadConfig({
       PORT: '0',
-      AUTHORITY_KEYPAIR_PATH,
+      AUTHORITY_KEYPAIR_PATH: privateAuthorityKey(),
       GATEWAY_API_KEYS: 'g',
       OPERATOR_TOKEN: 'o',
       PGLITE_DIR: join(mkdtempSync(join(tmpdir(), 'faults-')), 'pg'),

@@ -1,7 +1,11 @@
 // The chain every chain test stands on: the in-process localnet on free ports, or a real
 // solana-test-validator named by TEST_SOLANA_RPC_URL (never SOLANA_RPC_URL, so a developer's devnet URL
 // cannot leak into tests). Tests that need the in-process hooks skip against a real validator.
+import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Connection } from '@solana/web3.js';
+import { AUTHORITY_KEYPAIR_PATH } from '../../anchor-localnet/paths.js';
 import { startLocalnet, type Localnet, type LocalnetOptions } from '../../anchor-localnet/server.js';
 
 export interface TestChain {
@@ -40,4 +44,15 @@ export function hooksOrSkip(chain: TestChain, what: string): Localnet | null {
     process.stdout.write(`skipped: "${what}" needs the in-process localnet's test hooks; TEST_SOLANA_RPC_URL points at a real validator\n`);
   }
   return chain.localnet;
+}
+
+/**
+ * The committed localnet authority key, copied to a private file (mode 600): outside embedded mode the
+ * service refuses a key file that others can read, and the committed one is checked out 644.
+ */
+export function privateAuthorityKey(): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'authority-')), 'authority.json');
+  copyFileSync(AUTHORITY_KEYPAIR_PATH, path);
+  chmodSync(path, 0o600);
+  return path;
 }

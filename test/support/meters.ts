@@ -1,5 +1,7 @@
 // Registering meters for tests: through the operator's PUT /meters, as a deployment does, with defaults
 // that make plausibility no concern (a 1 GW meter active since 2020) unless a test says otherwise.
+import { makeMetrics } from '../../src/http/metrics.js';
+import { queueStats } from '../../src/minting/repo.js';
 import { Writable } from 'node:stream';
 import { Keypair } from '@solana/web3.js';
 import type { Hono } from 'hono';
@@ -69,7 +71,8 @@ export const TEST_POLICY: AcceptPolicy = {
 
 /**
  * The API's registry and readings routes over a test database, without a chain: gateways `gw` and
- * `gw-2` from the environment (keys `gw-key`, `gw-2-key`), operator token `op`.
+ * `gw-2` from the environment (keys `gw-key`, `gw-2-key`), operators `operator` (token `op`) and `alice`
+ * (`alice-op`), metrics token `metrics-token`.
  */
 export async function registryApp(
   database: Database,
@@ -80,14 +83,16 @@ export async function registryApp(
     { gatewayId: 'gw-2', key: 'gw-2-key' },
   ]);
   const db = database.db;
-  const plainAuth = makeAuth({ db, operatorToken: 'op' });
+  const plainAuth = makeAuth({ db, operators: [{ name: 'operator', token: 'op' }, { name: 'alice', token: 'alice-op' }], metricsToken: 'metrics-token' });
   const limiter = over.limits ? makeRateLimiter({ db, auth: plainAuth, limits: over.limits }) : undefined;
   const auth = limiter?.auth ?? plainAuth;
   const { limits: _, ...policyOver } = over;
   const policy = { ...TEST_POLICY, ...policyOver };
   const app = makeApp({
     log: silentLog,
-    health: () => ({ status: 'ok', db: { status: 'ok', age_ms: 0 }, rpc: { status: 'ok', age_ms: 0 }, rpc_url: '', program_id: '', mint: '', fee_payer_lamports: null }),
+    health: () => ({ status: 'ok' }),
+    auth,
+    metrics: makeMetrics({ queueCounts: async () => (await queueStats(db)).counts, feePayerLamports: async () => null }),
     routes: [
       readingRoutes({ db, policy, maxReadingsPerRequest: over.maxReadingsPerRequest ?? 1000, auth, log: over.log, limiter }),
       meterRoutes({ db, rate: policy.rate, auth, log: over.log }),

@@ -50,7 +50,7 @@ export function mintApp(database: Database, over: { idempotencyTtlHours?: number
         defaults,
         syncWindowMs: over.syncWindowMs ?? 5_000,
         events,
-        auth: makeAuth({ db, operatorToken: 'op' }),
+        auth: makeAuth({ db, operators: [{ name: 'operator', token: 'op' }, { name: 'alice', token: 'alice-op' }] }),
         log,
         idempotencyTtlHours: over.idempotencyTtlHours ?? 24,
         sse: { heartbeatMs: 15_000, maxStreamsPerCaller: 10, maxQueuedEvents: 1000, ...over.sse },

@@ -8,9 +8,9 @@ import { purgeIdempotencyKeys, reserveIdempotencyKey } from '../../../src/mintin
 import { DATABASES, postgresAvailable, type TestDatabase, waitFor } from '../../support/db.js';
 import { mintApp } from '../../support/mintApp.js';
 
-const mint = (key: string, body: object = {}) => ({
+const mint = (key: string, body: object = {}, token = 'op') => ({
   method: 'POST',
-  headers: { authorization: 'Bearer op', 'content-type': 'application/json', 'idempotency-key': key },
+  headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key },
   body: JSON.stringify(body),
 });
 
@@ -77,6 +77,18 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     expect(a.reserved && b.reserved).toBe(true);
     expect(a.row.batchId).not.toBe(b.row.batchId);
     expect(again).toMatchObject({ reserved: false, row: { batchId: a.row.batchId } });
+  });
+
+  it('through the API: two named operators with the same key get two batches, each recording who asked', async () => {
+    if (!t) return;
+    const m = mintApp(t.database);
+    const asOperator = (await (await m.request('/mint-batch', mint('k-named'))).json()) as { batch_id: string };
+    const asAlice = (await (await m.request('/mint-batch', mint('k-named', {}, 'alice-op'))).json()) as { batch_id: string };
+    const aliceAgain = (await (await m.request('/mint-batch', mint('k-named', {}, 'alice-op'))).json()) as { batch_id: string };
+    expect(asAlice.batch_id).not.toBe(asOperator.batch_id);
+    expect(aliceAgain.batch_id).toBe(asAlice.batch_id);
+    const who = async (id: string) => (await t!.database.db.select({ by: batches.requestedBy }).from(batches).where(eq(batches.id, id)))[0]!.by;
+    expect([await who(asOperator.batch_id), await who(asAlice.batch_id)]).toEqual(['operator', 'alice']);
   });
 
   it('past its TTL a key is purged: by the worker cycle purge, and on access (a new request starts a new batch)', async () => {

@@ -47,7 +47,7 @@ describe.each(DATABASES)('minted once, on %s', (kind, open) => {
     } else env.PGLITE_DIR = join(mkdtempSync(join(tmpdir(), 'once-')), 'pglite');
     svc = await startService(loadConfig(env), silentLog);
     connection = new Connection(svc.rpcUrl, { commitment: 'confirmed', wsEndpoint: svc.wsUrl });
-    mint = new PublicKey(((await (await api('/health')).json()) as any).mint);
+    mint = new PublicKey(((await (await api('/health/details', { headers: { authorization: 'Bearer op' } })).json()) as any).mint.address);
     await registerMeters(api, 'op', [
       { meter_id: 'thrice', max_kw: '20', active_from: at(0), wallet_address: wallets[0]!.toBase58() },
       { meter_id: 'race', max_kw: '20', active_from: at(0), wallet_address: wallets[1]!.toBase58() },

@@ -58,7 +58,7 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
     }
     svc = await startService(loadConfig({ ...env, WORKER: 'off' }), log);
     connection = new Connection(svc.rpcUrl, { commitment: 'confirmed', wsEndpoint: svc.wsUrl });
-    mint = new PublicKey(((await (await api('/health')).json()) as any).mint);
+    mint = new PublicKey(((await (await api('/health/details', { headers: { authorization: 'Bearer op' } })).json()) as any).mint.address);
     await registerMeters(api, 'op', [0, 1, 2].map((u) => ({ meter_id: `m-${kind}-${u}`, user_id: `user-${u}`, wallet_address: users[u]!.toBase58() })));
   });
   afterAll(async () => {

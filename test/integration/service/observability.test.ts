@@ -1,6 +1,7 @@
 // What operators look at: /openapi.json matches the routes the app really serves, /metrics reports the
-// queue and the fee payer, /health reports the database; the worker pauses below the fee-payer floor;
-// and a database is never run against another chain.
+// queue and the fee payer (to an operator or the metrics token only), /health/details reports the database
+// and the worker's pause with its reason; the worker pauses below the fee-payer floor; the server binds
+// 127.0.0.1 by default (HOST); and a database is never run against another chain.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { openApiDocument } from '../../../src/http/openapi.js';
 import { makeLog } from '../../../src/log.js';
 import { startService, type RunningService } from '../../../src/service.js';
 import { startLocalnet } from '../../../anchor-localnet/server.js';
-import { AUTHORITY_KEYPAIR_PATH } from '../../../anchor-localnet/paths.js';
+import { privateAuthorityKey } from '../../support/localnet.js';
+import { nonLoopbackAddress } from '../../support/network.js';
 import { ChainSetupError } from '../../../src/errors.js';
 import { freshPostgres, postgresAvailable, waitFor } from '../../support/db.js';
 
@@ -37,27 +39,44 @@ it('documents exactly the routes the app serves', async () => {
   expect(((await res.json()) as any).openapi).toBe('3.0.3');
 });
 
-it('reports the queue and the fee payer in Prometheus text, and the database in /health', async () => {
-  const text = await (await fetch(`${svc.apiUrl}/metrics`)).text();
+const asOperator = { headers: { authorization: 'Bearer dev-operator-token' } };
+
+it('reports the queue and the fee payer in Prometheus text (operators only here: no METRICS_TOKEN), and the database in /health/details', async () => {
+  expect((await fetch(`${svc.apiUrl}/metrics`)).status).toBe(401);
+  const text = await (await fetch(`${svc.apiUrl}/metrics`, asOperator)).text();
   expect(text).toMatch(/energy_readings\{status="pending"\} \d+/);
   expect(text).toMatch(/energy_fee_payer_lamports \d+/);
   // Nothing minted yet today on this fresh database: the whole default budget is left.
   expect(text).toMatch(/energy_token_accounts_budget_left 1000\n/);
   expect(text).not.toMatch(/energy_readings\{status="recorded"\}/);
-  const health = (await (await fetch(`${svc.apiUrl}/health`)).json()) as any;
+  const health = (await (await fetch(`${svc.apiUrl}/health/details`, asOperator)).json()) as any;
   expect(health.db).toMatchObject({ status: 'ok', age_ms: expect.any(Number) });
+});
+
+it('binds 127.0.0.1 by default: not reachable on another interface', async () => {
+  expect(new URL(svc.apiUrl!).hostname).toBe('127.0.0.1');
+  const other = nonLoopbackAddress();
+  if (!other) return; // a machine with loopback only: nothing else to try
+  const answered = await fetch(`http://${other}:${new URL(svc.apiUrl!).port}/health`).then(() => true, () => false);
+  expect(answered).toBe(false);
 });
 
 it('pauses claiming while the fee payer is below its floor, and says so', async () => {
   await waitFor(() => lines.some((l) => l.includes('worker paused')), 30_000, 'the worker to say it paused');
   const paused = lines.find((l) => l.includes('worker paused'));
   expect(paused).toMatch(/below MIN_FEE_PAYER_LAMPORTS/);
+  const details = (await (await fetch(`${svc.apiUrl}/health/details`, asOperator)).json()) as any;
+  expect(details.worker).toMatchObject({ running: true, paused: true, reason: expect.stringMatching(/below MIN_FEE_PAYER_LAMPORTS/) });
+  expect(details.fee_payer).toMatchObject({ below_floor: true, age_ms: expect.any(Number) });
+  // The open /health: the database answers, so 200, paused worker or not.
+  expect(await (await fetch(`${svc.apiUrl}/health`)).json()).toEqual({ status: 'ok' });
 });
 
 it('refuses to run a database against another chain, saying so', async () => {
   if (!(await postgresAvailable())) return;
   const db = await freshPostgres();
   const [a, b] = [await startLocalnet({ slotMs: 50 }), await startLocalnet({ slotMs: 50 })];
+  const AUTHORITY_KEYPAIR_PATH = privateAuthorityKey();
   const cfg = (net: typeof a) =>
     loadConfig({ PORT: '0', DATABASE_URL: db.url!, SOLANA_RPC_URL: net.url, SOLANA_WS_URL: net.wsUrl, AUTHORITY_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o', WORKER: 'off' });
   try {

@@ -1,6 +1,7 @@
 // The service starts only against a chain that holds the program, its token_info and mint, with the
-// configured authority; it says which is wrong otherwise. /health reports the chain it uses.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// configured authority; it says which is wrong otherwise. Open /health says only {status}; /health/details
+// (operator) reports the chain it uses. The authority key file must be private (chmod 600).
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,22 +12,41 @@ import { makeApp } from '../../../src/http/app.js';
 import { makeLog } from '../../../src/log.js';
 import { startService } from '../../../src/service.js';
 import { startLocalnet } from '../../../anchor-localnet/server.js';
-import { AUTHORITY_KEYPAIR_PATH } from '../../../anchor-localnet/paths.js';
+import { AUTHORITY_KEYPAIR_PATH as COMMITTED_KEY } from '../../../anchor-localnet/paths.js';
+import { privateAuthorityKey } from '../../support/localnet.js';
+import { nonLoopbackAddress } from '../../support/network.js';
+
+const AUTHORITY_KEYPAIR_PATH = privateAuthorityKey();
 
 const lines: string[] = [];
 const sink = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } });
 const log = makeLog('info', sink);
 const dir = mkdtempSync(join(tmpdir(), 'startup-'));
 
-it('starts on embedded defaults and reports health', async () => {
-  const service = await startService(loadConfig({ PORT: '0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pglite'), LOCALNET_LEDGER_DIR: join(dir, 'ledger') }), log);
+it('starts on embedded defaults (the committed key exempt from the mode check), on every interface with HOST=0.0.0.0; /health says only its status, /health/details the rest to operators', async () => {
+  const service = await startService(loadConfig({ PORT: '0', HOST: '0.0.0.0', LOCALNET_SLOT_MS: '50', PGLITE_DIR: join(dir, 'pglite'), LOCALNET_LEDGER_DIR: join(dir, 'ledger') }), log);
   try {
+    const other = nonLoopbackAddress();
+    if (other) expect((await fetch(`http://${other}:${new URL(service.apiUrl!).port}/health`)).status).toBe(200);
     const res = await fetch(`${service.apiUrl}/health`);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as any;
-    expect(body).toMatchObject({ status: 'ok', db: { status: 'ok' }, rpc: { status: 'ok' }, rpc_url: service.rpcUrl, program_id: '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi' });
-    expect(body.rpc.age_ms).toEqual(expect.any(Number));
-    expect(BigInt(body.fee_payer_lamports)).toBeGreaterThan(0n);
+    expect(await res.json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${service.apiUrl}/health/details`)).status).toBe(401);
+    expect((await fetch(`${service.apiUrl}/health/details`, { headers: { authorization: 'Bearer dev-gateway-key' } })).status).toBe(403);
+    const details = await fetch(`${service.apiUrl}/health/details`, { headers: { authorization: 'Bearer dev-operator-token' } });
+    expect(details.status).toBe(200);
+    const body = (await details.json()) as any;
+    expect(body).toMatchObject({
+      status: 'ok',
+      db: { status: 'ok' },
+      rpc: { status: 'ok', url: service.rpcUrl.replace(/\/$/, '') },
+      program: { id: '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi' },
+      rent_budget: { per_day: 1000 },
+      worker: { running: true, paused: false, reason: null },
+    });
+    for (const part of ['db', 'rpc', 'program', 'mint', 'fee_payer', 'rent_budget']) expect(body[part].age_ms).toEqual(expect.any(Number));
+    expect(body.rent_budget.new_token_accounts_left_today).toEqual(expect.any(Number));
+    expect(BigInt(body.fee_payer.lamports)).toBeGreaterThan(0n);
     // The demo set: meters of each kind on the `demo` gateway, and a printed curl that works as printed.
     expect(service.demo?.meterIds).toEqual(['demo-interval-1', 'demo-interval-2', 'demo-register-1', 'demo-register-2']);
     const curl = service.demo!.curl(service.apiUrl!, 'dev-gateway-key');
@@ -60,7 +80,7 @@ describe('refuses to start against the wrong chain, saying which', () => {
 
   it('an authority that is not token_info\'s', async () => {
     const path = join(dir, 'other.json');
-    writeFileSync(path, JSON.stringify(Array.from(Keypair.generate().secretKey)));
+    writeFileSync(path, JSON.stringify(Array.from(Keypair.generate().secretKey)), { mode: 0o600 });
     const err = await startService(cfg({ AUTHORITY_KEYPAIR_PATH: path }), log).catch((e) => e);
     expect(err).toBeInstanceOf(ChainSetupError);
     expect(err.message).toMatch(/is not token_info's authority/);
@@ -73,17 +93,33 @@ describe('refuses to start against the wrong chain, saying which', () => {
 
   it('an unreadable or malformed keypair file, without printing its contents', async () => {
     const bad = join(dir, 'bad.json');
-    writeFileSync(bad, '[1,2,3]');
+    writeFileSync(bad, '[1,2,3]', { mode: 0o600 });
     await expect(startService(cfg({ AUTHORITY_KEYPAIR_PATH: join(dir, 'none.json') }), log)).rejects.toThrow(/cannot read .*none\.json \(ENOENT\)/);
     const err = await startService(cfg({ AUTHORITY_KEYPAIR_PATH: bad }), log).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).not.toContain('[1,2,3]');
   });
 
+  it('a key file others can read (as ssh does: chmod 600), or not owned by the running user', async () => {
+    const open = join(dir, 'open.json');
+    writeFileSync(open, JSON.stringify(Array.from(Keypair.generate().secretKey)));
+    for (const mode of [0o666, 0o644, 0o640, 0o604]) {
+      chmodSync(open, mode);
+      const err = await startService(cfg({ AUTHORITY_KEYPAIR_PATH: open }), log).catch((e) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.message).toMatch(new RegExp(`permissions 0${mode.toString(8)} for .*open\\.json are too open.*chmod 600`));
+    }
+    // The committed localnet key is exempt only in embedded mode: against a configured RPC it is checked.
+    const err = await startService(cfg({ AUTHORITY_KEYPAIR_PATH: COMMITTED_KEY }), log).catch((e) => e);
+    expect(err.message).toMatch(/are too open.*chmod 600/);
+  });
+
   it('an RPC that does not answer', async () => {
-    const err = await startService(cfg({ SOLANA_RPC_URL: 'http://127.0.0.1:9', SOLANA_WS_URL: 'ws://127.0.0.1:10' }), log).catch((e) => e);
+    const err = await startService(cfg({ SOLANA_RPC_URL: 'http://user:SECRET@127.0.0.1:9/v2/SECRET?api-key=SECRET', SOLANA_WS_URL: 'ws://127.0.0.1:10' }), log).catch((e) => e);
     expect(err).toBeInstanceOf(ChainSetupError);
-    expect(err.message).toMatch(/cannot reach the Solana RPC/);
+    // The URL as displayUrl shows it: a provider's key in it is never in a message.
+    expect(err.message).toMatch(/cannot reach the Solana RPC at http:\/\/127\.0\.0\.1:9:/);
+    expect(err.message + lines.join('')).not.toContain('SECRET');
   });
 });
 

@@ -27,6 +27,53 @@ describe('loadConfig', () => {
     expect(c.embeddedChain).toBe(false);
   });
 
+  it('uses the development credentials only in embedded mode with neither GATEWAY_API_KEYS nor OPERATOR_TOKEN(S) set', () => {
+    expect(loadConfig({}).operators).toEqual([{ name: 'operator', token: 'dev-operator-token' }]);
+    // One set without the other: the other is required, named in the message (no development fallback).
+    expect(() => loadConfig({ GATEWAY_API_KEYS: 'gw:k' })).toThrow(/OPERATOR_TOKEN: is required when GATEWAY_API_KEYS is set \(or OPERATOR_TOKENS/);
+    expect(() => loadConfig({ OPERATOR_TOKEN: 'op' })).toThrow(/GATEWAY_API_KEYS: is required when OPERATOR_TOKEN or OPERATOR_TOKENS is set/);
+    expect(() => loadConfig({ OPERATOR_TOKENS: 'alice:a' })).toThrow(/GATEWAY_API_KEYS: is required/);
+    const both = loadConfig({ GATEWAY_API_KEYS: 'gw:k', OPERATOR_TOKENS: 'alice:a' });
+    expect(both.devCredentials).toBe(false);
+    expect(JSON.stringify(both.operators)).not.toContain('dev-operator-token');
+    expect(both.envGateways).toEqual([{ gatewayId: 'gw', key: 'k' }]);
+  });
+
+  it('reads named operators: OPERATOR_TOKEN is the operator named `operator`, OPERATOR_TOKENS adds name:token pairs', () => {
+    const c = loadConfig({ GATEWAY_API_KEYS: 'gw:k', OPERATOR_TOKEN: 't0', OPERATOR_TOKENS: 'alice:t1, bob:t2' });
+    expect(c.operators).toEqual([
+      { name: 'operator', token: 't0' },
+      { name: 'alice', token: 't1' },
+      { name: 'bob', token: 't2' },
+    ]);
+    expect(loadConfig({ GATEWAY_API_KEYS: 'gw:k', OPERATOR_TOKENS: 'alice:t1' }).operators).toEqual([{ name: 'alice', token: 't1' }]);
+  });
+
+  it.each([
+    [{ OPERATOR_TOKENS: 'alice:a,alice:b' }, /OPERATOR_TOKENS: operator alice is named twice/],
+    [{ OPERATOR_TOKENS: 'alice:a,bob:a' }, /OPERATOR_TOKENS: operator bob has the same token as operator alice/],
+    [{ OPERATOR_TOKEN: 'a', OPERATOR_TOKENS: 'operator:b' }, /OPERATOR_TOKENS: operator operator is OPERATOR_TOKEN's name/],
+    [{ OPERATOR_TOKEN: 'a', OPERATOR_TOKENS: 'bob:a' }, /OPERATOR_TOKENS: operator bob has the same token as operator operator/],
+    [{ OPERATOR_TOKENS: 'justatoken' }, /OPERATOR_TOKENS: each entry must be name:token/],
+    [{ OPERATOR_TOKENS: 'bad name:t' }, /OPERATOR_TOKENS: operator name "bad name" must be/],
+    [{ OPERATOR_TOKENS: 'alice:' }, /OPERATOR_TOKENS: operator alice has an empty token/],
+    [{ OPERATOR_TOKENS: ',' }, /OPERATOR_TOKENS: names no operator/],
+    [{ OPERATOR_TOKEN: 'k' }, /OPERATOR_TOKEN: operator operator has the same token as a gateway key/],
+    [{ OPERATOR_TOKEN: 'o', METRICS_TOKEN: 'k' }, /METRICS_TOKEN: is the same as a gateway key/],
+    [{ OPERATOR_TOKEN: 'o', METRICS_TOKEN: 'o' }, /OPERATOR_TOKEN: operator operator has the same token as a gateway key or METRICS_TOKEN/],
+  ])('refuses operator settings %j, saying why', (env, why) => {
+    expect(() => loadConfig({ GATEWAY_API_KEYS: 'gw:k', ...env })).toThrow(why);
+  });
+
+  it('binds HOST: 127.0.0.1 by default, 0.0.0.0 for containers, anything else not an address refused', () => {
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '::' }).HOST).toBe('::');
+    expect(loadConfig({ HOST: 'api.internal' }).HOST).toBe('api.internal');
+    expect(() => loadConfig({ HOST: 'http://0.0.0.0' })).toThrow(/HOST: must be an IP address or a host name/);
+    expect(() => loadConfig({ HOST: '0.0.0.0:8080' })).toThrow(/HOST: must be an IP address or a host name/);
+  });
+
   it('runs the demo gateway on the development key in embedded mode', () => {
     expect(loadConfig({}).envGateways).toEqual([{ gatewayId: 'demo', key: 'dev-gateway-key' }]);
   });
@@ -38,7 +85,7 @@ describe('loadConfig', () => {
     ['a:', /gateway a has an empty key/],
     [',', /names no gateway/],
   ])('refuses GATEWAY_API_KEYS=%s, saying why', (value, why) => {
-    expect(() => loadConfig({ GATEWAY_API_KEYS: value })).toThrow(why);
+    expect(() => loadConfig({ GATEWAY_API_KEYS: value, OPERATOR_TOKEN: 'op' })).toThrow(why);
   });
 
   it('reads the registry settings', () => {
