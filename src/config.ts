@@ -72,6 +72,8 @@ const schema = z
     PLAUSIBILITY_TOLERANCE: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal number').default('0.05'),
     /** true: every reading must carry a valid ed25519 signature of its meter's public_key. */
     REQUIRE_SIGNED_READINGS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    /** Decimal places the GridTokenX routes round `kwh` (a binary float) to, half-even; the raw value is kept in telemetry. */
+    GRIDTOKENX_KWH_DECIMALS: count('decimal places of kWh on the GridTokenX routes', 9, 0).default(6),
     /** Readings per second one gateway may post (sustained); 0 turns the readings limit off. */
     GATEWAY_READINGS_PER_SECOND: perSecond('readings').default(50),
     /** Readings one gateway may post at once; raised to the number of meters it serves (they post on the same boundaries). */

@@ -200,3 +200,18 @@ export class RateLimited extends AppError {
     super('RATE_LIMITED', message, 429);
   }
 }
+
+/**
+ * Overload or a rate limit on a route whose clients retry 5xx and drop every 4xx (the GridTokenX routes):
+ * 503 with Retry-After, so the reading is retried rather than lost.
+ */
+export class Overloaded extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
+  ) {
+    super('OVERLOADED', message, 503, true, options);
+  }
+}

@@ -14,6 +14,7 @@ import { checkChainIdentity, refuseOtherChain } from './db/chainIdentity.js';
 import { makeAuth } from './http/auth.js';
 import { makeRateLimiter } from './http/rateLimit.js';
 import { readingRoutes } from './readings/routes.js';
+import { gridTokenXRoutes } from './readings/gridTokenXRoutes.js';
 import { gatewayRoutes, meterRoutes } from './meters/routes.js';
 import { syncGatewaysFromEnv } from './meters/gateways.js';
 import { type DemoSet, registerDemoSet } from './meters/demo.js';
@@ -269,6 +270,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       metrics,
       routes: [
         readingRoutes({ db, policy: acceptPolicy, maxReadingsPerRequest: config.MAX_READINGS_PER_REQUEST, auth, log, limiter }),
+        gridTokenXRoutes({ db, policy: acceptPolicy, maxReadingsPerRequest: config.MAX_READINGS_PER_REQUEST, kwhDecimals: config.GRIDTOKENX_KWH_DECIMALS, auth, log, limiter }),
         meterRoutes({ db, rate, auth, log }),
         gatewayRoutes({ db, auth, log }),
         mintRoutes({

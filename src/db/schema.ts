@@ -37,6 +37,11 @@ export const readings = pgTable(
      */
     duplicateOf: uuid('duplicate_of'),
     status: text().$type<ReadingStatus>().notNull().default('pending'),
+    /**
+     * What a GridTokenX gateway sent beside the energy (voltage, weather_condition, ..., and `kwh_raw`, the
+     * float as sent before rounding): bounded, control characters stripped. Null for native readings.
+     */
+    telemetry: jsonb('telemetry').$type<Record<string, string | number | boolean | null>>(),
     attempts: integer().notNull().default(0),
     lastError: text('last_error'),
     txSignature: text('tx_signature'),

@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { describeError, isTransientDbError } from '../db/errors.js';
-import { AppError, DatabaseUnavailable, PayloadTooLarge, RateLimited, ValidationError } from '../errors.js';
+import { AppError, DatabaseUnavailable, Overloaded, PayloadTooLarge, RateLimited, ValidationError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { Auth } from './auth.js';
 import { refuseControlCharacters } from './input.js';
@@ -107,7 +107,7 @@ export function makeApp(deps: AppDeps): Hono {
     if (err instanceof AppError && (err.httpStatus < 500 || err.retryable)) {
       const field = err.field ? { field: err.field } : {};
       if (err.retryable) c.header('Retry-After', '1');
-      if (err instanceof RateLimited) {
+      if (err instanceof RateLimited || err instanceof Overloaded) {
         c.header('Retry-After', String(err.retryAfterSeconds));
         for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       }

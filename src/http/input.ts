@@ -1,8 +1,11 @@
 // Request input shared by every route: JSON bodies and opaque keyset cursors, refused with a 400 naming the field.
 import { ValidationError } from '../errors.js';
 
-/** The body as JSON; `optional`: an empty body is `{}`. */
-export async function jsonBody(req: { text(): Promise<string> }, opts: { optional?: boolean } = {}): Promise<unknown> {
+/**
+ * The body as JSON; `optional`: an empty body is `{}`. `keepControlCharacters`: the caller strips or refuses
+ * them field by field (the GridTokenX routes strip them from telemetry rather than lose a reading).
+ */
+export async function jsonBody(req: { text(): Promise<string> }, opts: { optional?: boolean; keepControlCharacters?: boolean } = {}): Promise<unknown> {
   const raw = await req.text();
   if (opts.optional && raw.trim() === '') return {};
   let body: unknown;
@@ -13,7 +16,7 @@ export async function jsonBody(req: { text(): Promise<string> }, opts: { optiona
   }
   // JSON text holds a control character in a string only as an escape (\n, \u0000, ...) or as a literal DEL:
   // without either, there is none to find and the walk is skipped (most bodies).
-  if (MAY_HOLD_CONTROL.test(raw)) refuseControlCharactersIn(body, '');
+  if (!opts.keepControlCharacters && MAY_HOLD_CONTROL.test(raw)) refuseControlCharactersIn(body, '');
   return body;
 }
 

@@ -1,5 +1,6 @@
 // The OpenAPI document served at GET /openapi.json. A test checks it against the routes the app really has.
 import { READING_STATUSES } from '../db/schema.js';
+import { TELEMETRY_FIELDS } from '../readings/parseGridTokenX.js';
 const errorRef = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: 'error', ...json(errorRef) }]));
@@ -26,7 +27,8 @@ const reading = {
     gateway_id: { type: 'string', nullable: true, description: 'the gateway that posted it (null before gateways were identities)' },
     reading_timestamp: stamp,
     register_kwh: { type: 'string', nullable: true, description: 'register meters: the register reported; kwh_amount is its delta' },
-    status: { type: 'string', enum: READING_STATUSES, description: 'recorded: a zero register delta, never minted' },
+    status: { type: 'string', enum: READING_STATUSES, description: 'recorded: a zero register delta or a GridTokenX consumption reading (kwh ≤ 0), never minted' },
+    telemetry: { type: 'object', nullable: true, additionalProperties: true, description: 'GridTokenX readings: their telemetry, with kwh (as rounded) and kwh_raw (as sent); null for native readings' },
     attempts: { type: 'integer' },
     error: { type: 'string', nullable: true },
     tx_signature: { type: 'string', nullable: true },
@@ -49,6 +51,42 @@ const readingInput = {
     reading_id: { type: 'string', description: 'taken as client_reading_id (clients of the earlier API)' },
     user_id: { type: 'string', description: "optional: must agree with the meter's owner (422 WALLET_MISMATCH)" },
     wallet_address: { type: 'string', description: "optional: must agree with the meter's wallet (422 WALLET_MISMATCH)" },
+  },
+};
+const TELEMETRY_TEXT = ['meter_type', 'user_type', 'weather_condition'];
+/** A reading in the GridTokenX wire format (their CreateReadingRequest / simulator payloads). */
+const gridTokenXReading = {
+  type: 'object',
+  required: ['kwh', 'timestamp'],
+  additionalProperties: true,
+  description:
+    'GridTokenX reading. Unknown fields are ignored; the telemetry fields are kept with the reading (numbers, booleans, texts cut to 100 characters with control characters stripped) and shown by GET /readings/{id} as `telemetry`, with `kwh` (as rounded) and `kwh_raw` (as sent).',
+  properties: {
+    meter_serial: { type: 'string', description: 'batch routes: the meter (or meter_id); single route: optional, must be the path serial' },
+    meter_id: { type: 'string', description: 'the meter, when meter_serial is absent' },
+    kwh: { type: 'number', description: 'net kWh (surplus − deficit), rounded half-even to GRIDTOKENX_KWH_DECIMALS (default 6): > 0 an interval reading of that energy (interval meters only: a register meter is 422 REGISTER_METER); ≤ 0 stored as consumption, status recorded, nothing minted' },
+    timestamp: { type: 'string', format: 'date-time', description: 'required (422 naming it): with the meter, the identity of the reading' },
+    wallet_address: { type: 'string', description: "optional: must agree with the meter's wallet (422 WALLET_MISMATCH)" },
+    meter_signature: { type: 'string', nullable: true, description: 'not verified: readings of a meter with a public_key are refused (422 BAD_SIGNATURE naming meter_signature); post them signed to /readings' },
+    ...Object.fromEntries(
+      TELEMETRY_FIELDS.map((k) => [k, TELEMETRY_TEXT.includes(k) ? { type: 'string' } : k === 'rec_eligible' ? { type: 'boolean' } : { type: 'number' }]),
+    ),
+  },
+};
+const gridTokenXErrors = {
+  ...errors(400, 401, 403, 409, 413, 422),
+  '404': { description: 'UNKNOWN_METER: not registered or disabled (their gateway\'s "Meter not found")', ...json(errorRef) },
+  '503': { description: 'OVERLOADED (a rate limit: their clients drop 4xx and retry 5xx) or DATABASE_UNAVAILABLE; Retry-After says when', ...json(errorRef) },
+};
+const gridTokenXBatch = {
+  post: {
+    summary: 'GridTokenX gateways: a batch of readings, all or none (a bad one is a 4xx naming it; their client then sends them one by one)',
+    security: gateway,
+    requestBody: json({ type: 'object', required: ['readings'], properties: { readings: { type: 'array', items: gridTokenXReading } } }),
+    responses: {
+      '200': { description: 'every reading accepted or already accepted', ...json({ type: 'object', properties: { success_count: { type: 'integer' }, failed_count: { type: 'integer', description: 'always 0: a batch is all or none' }, message: text } }) },
+      ...gridTokenXErrors,
+    },
   },
 };
 const accepted = {
@@ -120,7 +158,7 @@ export const openApiDocument = {
     title: 'energy-token-minter',
     version: '0.1.0',
     description:
-      'Smart-meter readings to Solana tokens, in batches and exactly once. Error codes: 400 VALIDATION_ERROR; 401 UNAUTHORIZED; 403 FORBIDDEN, METER_NOT_YOURS; 404 NOT_FOUND; 409 CONFLICTING_READING, STALE_READING, REGISTER_WENT_BACK, GATEWAY_EXISTS, GATEWAY_MANAGED_BY_ENVIRONMENT, GATEWAY_DISABLED, METER_DISABLED, CONFLICT; 413 PAYLOAD_TOO_LARGE; 422 UNKNOWN_METER, WRONG_AMOUNT_FIELD, WALLET_MISMATCH, IMPLAUSIBLE_ENERGY, BAD_SIGNATURE, TIMESTAMP_OUT_OF_RANGE, READING_TOO_LARGE, UNKNOWN_GATEWAY, METER_KIND_FIXED, BASELINE_TOO_EARLY.',
+      'Smart-meter readings to Solana tokens, in batches and exactly once. Error codes: 400 VALIDATION_ERROR; 401 UNAUTHORIZED; 403 FORBIDDEN, METER_NOT_YOURS; 404 NOT_FOUND; 409 CONFLICTING_READING, STALE_READING, REGISTER_WENT_BACK, GATEWAY_EXISTS, GATEWAY_MANAGED_BY_ENVIRONMENT, GATEWAY_DISABLED, METER_DISABLED, CONFLICT; 413 PAYLOAD_TOO_LARGE; 503 OVERLOADED (GridTokenX routes), DATABASE_UNAVAILABLE; 404 UNKNOWN_METER (GridTokenX routes); 422 INVALID_FIELD, REGISTER_METER (GridTokenX routes), UNKNOWN_METER, WRONG_AMOUNT_FIELD, WALLET_MISMATCH, IMPLAUSIBLE_ENERGY, BAD_SIGNATURE, TIMESTAMP_OUT_OF_RANGE, READING_TOO_LARGE, UNKNOWN_GATEWAY, METER_KIND_FIXED, BASELINE_TOO_EARLY.',
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -224,6 +262,23 @@ export const openApiDocument = {
       get: { summary: 'One meter with its totals (a gateway: one it serves)', security: gateway, parameters: [meterIdParam], responses: { '200': { description: 'the meter', ...json(meter) }, ...errors(401, 404) } },
       delete: { summary: 'Disable a meter: its readings get UNKNOWN_METER (operator)', security: operator, parameters: [meterIdParam], responses: { '200': { description: 'disabled', ...json(meter) }, ...errors(401, 403, 404) } },
     },
+    '/api/v1/meters/{serial}/readings': {
+      post: {
+        summary: 'GridTokenX gateways: one reading of the meter `serial`',
+        security: gateway,
+        parameters: [{ name: 'serial', in: 'path', required: true, schema: text }],
+        requestBody: json(gridTokenXReading),
+        responses: {
+          '200': {
+            description: 'accepted, or already accepted (a resend): minted and tx_signature as known now',
+            ...json({ type: 'object', properties: { id: { type: 'string', format: 'uuid', description: 'the reading id' }, serial_number: text, kwh: { type: 'number', description: 'as rounded' }, timestamp: stamp, minted: { type: 'boolean' }, tx_signature: { type: 'string', nullable: true }, message: text } }),
+          },
+          ...gridTokenXErrors,
+        },
+      },
+    },
+    '/api/v1/meters/batch/readings': gridTokenXBatch,
+    '/api/v1/public/meters/batch/readings': gridTokenXBatch,
     '/estimate-fee': { post: { summary: 'Fee of minting the given readings (operator)', security: gateway, requestBody: json(readingIds), responses: { '200': { description: 'lamports breakdown' }, ...errors(400, 401, 403, 404) } } },
   },
 } as const;

@@ -87,3 +87,31 @@ export function formatDecimal(d: Decimal): string {
   const out = `${s.slice(0, -d.scale)}.${s.slice(-d.scale)}`.replace(/\.?0+$/, '');
   return out;
 }
+
+/**
+ * A client's binary float (`0.24999999999999997`) as a signed decimal rounded half-even to `places`: the
+ * shortest decimal that reads back as the float (what JSON carried), then rounded on its digits, exactly.
+ * Only the GridTokenX routes round (their clients send kWh as a float); everywhere else amounts are exact.
+ */
+export function roundHalfEven(n: number, places: number): { negative: boolean; value: Decimal } {
+  if (!Number.isFinite(n)) throw new RangeError('roundHalfEven: not a finite number');
+  const [mantissa, exponent] = Math.abs(n).toString().toLowerCase().split('e') as [string, string | undefined];
+  const [whole, frac = ''] = mantissa.split('.') as [string, string | undefined];
+  let digits = BigInt(whole + frac);
+  let scale = frac.length - Number(exponent ?? 0);
+  if (scale < 0) {
+    digits *= 10n ** BigInt(-scale);
+    scale = 0;
+  }
+  if (scale > places) {
+    const drop = 10n ** BigInt(scale - places);
+    const rest = digits % drop;
+    digits /= drop;
+    if (rest * 2n > drop || (rest * 2n === drop && digits % 2n === 1n)) digits += 1n;
+    scale = places;
+  }
+  return { negative: n < 0 && digits !== 0n, value: { digits, scale } };
+}
+
+/** A signed decimal as text: `-0.5`, `0`, `2.25`. */
+export const formatSigned = (d: { negative: boolean; value: Decimal }) => (d.negative ? '-' : '') + formatDecimal(d.value);

@@ -30,6 +30,8 @@ export interface Neighbour {
   registerKwh: string | null;
   status: ReadingStatus;
   clientReadingId: string | null;
+  /** The signed net kWh a GridTokenX reading carried (telemetry `kwh`); null for native readings. */
+  netKwh?: string | null;
 }
 
 export interface NewRow {
@@ -44,6 +46,7 @@ export interface NewRow {
   clientReadingId: string | null;
   registerKwh: string | null;
   status: 'pending' | 'recorded';
+  telemetry?: Record<string, string | number | boolean | null> | null;
 }
 
 export interface Decision {
@@ -133,11 +136,14 @@ export function decide(parsed: ParsedReading[], gatewayId: string, meters: Map<s
     const same = timeline.get(ts);
     if (same) {
       const stored = m.kind === 'interval' ? same.kwhAmount : same.registerKwh;
-      if (stored !== null && compareDecimal(parseDecimal(stored), r.amount.value) === 0) {
+      // A GridTokenX reading's content is also its signed net (a consumption reading's energy is 0 whatever it consumed).
+      const sameNet = r.netKwh === undefined || same.netKwh === undefined || same.netKwh === null || same.netKwh === r.netKwh;
+      if (stored !== null && compareDecimal(parseDecimal(stored), r.amount.value) === 0 && sameNet) {
         results[i] = { readingId: same.id, clientReadingId: same.clientReadingId, status: same.status, duplicate: true };
         continue;
       }
-      throw new ConflictingReading(`meter ${r.meterId} at ${iso(ts)} was already accepted with ${r.amount.field} ${stored === null ? '(none)' : formatDecimal(parseDecimal(stored))}`, amountField);
+      const was = same.netKwh && r.netKwh !== undefined ? `kwh ${same.netKwh}` : `${r.amount.field} ${stored === null ? '(none)' : formatDecimal(parseDecimal(stored))}`;
+      throw new ConflictingReading(`meter ${r.meterId} at ${iso(ts)} was already accepted with ${was}`, amountField);
     }
 
     let energy: Decimal;
@@ -208,9 +214,10 @@ export function decide(parsed: ParsedReading[], gatewayId: string, meters: Map<s
       clientReadingId: r.clientReadingId,
       registerKwh: r.amount.field === 'register_kwh' ? formatDecimal(r.amount.value) : null,
       status: energy.digits === 0n ? 'recorded' : 'pending',
+      telemetry: r.telemetry ?? null,
     };
     rows.push(row);
-    timeline.set(ts, { ...row, at: ts });
+    timeline.set(ts, { ...row, at: ts, netKwh: r.netKwh ?? null });
     const { id, status } = row;
     results[i] = { readingId: id, clientReadingId: r.clientReadingId, status, duplicate: false };
   }

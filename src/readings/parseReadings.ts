@@ -24,6 +24,13 @@ export interface ParsedReading {
   clientReadingId: string | null;
   /** What the body claims, if anything: it must agree with the registry. */
   claimed: { userId?: string; walletAddress?: string };
+  /** GridTokenX readings: what their gateway sent beside the energy, stored with the reading. */
+  telemetry?: Record<string, string | number | boolean | null>;
+  /**
+   * GridTokenX readings: the signed net kWh as rounded (`-0.5` for a consumption reading, whose energy is 0).
+   * Part of the reading's content: a resend with another net is a conflict, not a duplicate.
+   */
+  netKwh?: string;
 }
 
 export function parseReading(raw: unknown, rate: Rate, path: string, now = Date.now()): ParsedReading {

@@ -23,12 +23,12 @@ const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (r
  */
 async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Promise<Neighbour[]> {
   if (wanted.length === 0) return [];
-  const cols = sql`r.id, r.meter_id, r.reading_timestamp, r.kwh_amount, r.register_kwh, r.status, r.client_reading_id`;
+  const cols = sql`r.id, r.meter_id, r.reading_timestamp, r.kwh_amount, r.register_kwh, r.status, r.client_reading_id, r.telemetry ->> 'kwh' as net_kwh`;
   const probe = (cond: ReturnType<typeof sql>, order: ReturnType<typeof sql>) =>
     sql`(select ${cols} from readings r where r.meter_id = q.meter_id and r.duplicate_of is null and ${cond} ${order})`;
   const result = await tx.execute(sql`
     select distinct on (n.id) n.id, n.meter_id, (extract(epoch from n.reading_timestamp) * 1000)::float8 as at_ms,
-      n.kwh_amount::text as kwh_amount, n.register_kwh::text as register_kwh, n.status, n.client_reading_id
+      n.kwh_amount::text as kwh_amount, n.register_kwh::text as register_kwh, n.status, n.client_reading_id, n.net_kwh
     from (values ${sql.join(wanted.map((w) => sql`(${w.meterId}, ${w.at.toISOString()}::timestamptz)`), sql`, `)}) as q(meter_id, ts)
     cross join lateral (
       ${probe(sql`r.reading_timestamp < q.ts`, sql`order by r.reading_timestamp desc limit 1`)}
@@ -43,6 +43,7 @@ async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Pr
     registerKwh: r.register_kwh === null ? null : String(r.register_kwh),
     status: r.status as ReadingStatus,
     clientReadingId: r.client_reading_id === null ? null : String(r.client_reading_id),
+    netKwh: r.net_kwh === null || r.net_kwh === undefined ? null : String(r.net_kwh),
   }));
 }
 

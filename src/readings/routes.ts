@@ -41,6 +41,8 @@ export const readingJson = (r: ReadingRow) => ({
   error: r.lastError,
   tx_signature: r.txSignature,
   batch_id: r.batchId,
+  /** GridTokenX readings: their telemetry (and `kwh_raw`, the float as sent); null for native readings. */
+  telemetry: r.telemetry ?? null,
   created_at: r.createdAt.toISOString(),
   updated_at: r.updatedAt.toISOString(),
 });

@@ -14,6 +14,7 @@ import { syncGatewaysFromEnv } from '../../src/meters/gateways.js';
 import { gatewayRoutes, meterRoutes } from '../../src/meters/routes.js';
 import type { AcceptPolicy } from '../../src/readings/accept.js';
 import { readingRoutes } from '../../src/readings/routes.js';
+import { gridTokenXRoutes } from '../../src/readings/gridTokenXRoutes.js';
 import { postgresAvailable, type TestDatabase } from './db.js';
 
 export type Request = (path: string, init?: RequestInit) => Promise<Response>;
@@ -76,7 +77,7 @@ export const TEST_POLICY: AcceptPolicy = {
  */
 export async function registryApp(
   database: Database,
-  over: Partial<AcceptPolicy> & { maxReadingsPerRequest?: number; log?: Log; limits?: RateLimitSettings } = {},
+  over: Partial<AcceptPolicy> & { maxReadingsPerRequest?: number; log?: Log; limits?: RateLimitSettings; kwhDecimals?: number } = {},
 ): Promise<{ app: Hono; request: Request }> {
   await syncGatewaysFromEnv(database.db, [
     { gatewayId: 'gw', key: 'gw-key' },
@@ -86,7 +87,7 @@ export async function registryApp(
   const plainAuth = makeAuth({ db, operators: [{ name: 'operator', token: 'op' }, { name: 'alice', token: 'alice-op' }], metricsToken: 'metrics-token' });
   const limiter = over.limits ? makeRateLimiter({ db, auth: plainAuth, limits: over.limits }) : undefined;
   const auth = limiter?.auth ?? plainAuth;
-  const { limits: _, ...policyOver } = over;
+  const { limits: _, kwhDecimals = 6, ...policyOver } = over;
   const policy = { ...TEST_POLICY, ...policyOver };
   const app = makeApp({
     log: silentLog,
@@ -95,6 +96,7 @@ export async function registryApp(
     metrics: makeMetrics({ queueCounts: async () => (await queueStats(db)).counts, feePayerLamports: async () => null }),
     routes: [
       readingRoutes({ db, policy, maxReadingsPerRequest: over.maxReadingsPerRequest ?? 1000, auth, log: over.log, limiter }),
+      gridTokenXRoutes({ db, policy, maxReadingsPerRequest: over.maxReadingsPerRequest ?? 1000, kwhDecimals, auth, log: over.log, limiter }),
       meterRoutes({ db, rate: policy.rate, auth, log: over.log }),
       gatewayRoutes({ db, auth, log: over.log }),
     ],
