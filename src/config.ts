@@ -87,6 +87,12 @@ const schema = z
       .min(0.001, 'must be more than 0 hours')
       .max(24 * 365, 'must be at most a year (8760 hours)')
       .default(24),
+    /** How long an operator console session lasts (hours) before signing in again. */
+    CONSOLE_SESSION_HOURS: z.coerce
+      .number({ error: 'must be a number of hours (e.g. 12)' })
+      .min(0.001, 'must be more than 0 hours')
+      .max(24 * 30, 'must be at most 30 days (720 hours)')
+      .default(12),
     /** Interval of the SSE heartbeat comment (keeps proxies from closing an idle stream). */
     SSE_HEARTBEAT_MS: count('milliseconds between heartbeats', 600_000, 10).default(15_000),
     /** Open event streams per caller (operator name); one more is 429. */

@@ -96,6 +96,13 @@ export class AuthError extends AppError {
   }
 }
 
+/** A console change without its session's CSRF token, or from another origin (403). */
+export class CsrfRefused extends AppError {
+  constructor(message: string) {
+    super('CSRF_REFUSED', message, 403);
+  }
+}
+
 export class NotFound extends AppError {
   constructor(what: string) {
     super('NOT_FOUND', `${what} not found`, 404);

@@ -31,9 +31,12 @@ import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
+import { mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
+import { controlRoutes } from './minting/controlRoutes.js';
+import { consoleRoutes } from './console/routes.js';
+import { purgeSessions } from './console/repo.js';
 import { makeBatchEvents } from './minting/events.js';
 
 export interface RunningService {
@@ -239,7 +242,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     const policy = { maxAttempts: config.MAX_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS };
     const rescueNow = async () => {
       // Expired idempotency keys and stream tickets go with the rescuer's cycle (a request also purges its own key).
-      await Promise.all([purgeIdempotencyKeys(db, config.IDEMPOTENCY_TTL_HOURS), purgeStreamTickets(db)]).catch((e: unknown) =>
+      await Promise.all([purgeIdempotencyKeys(db, config.IDEMPOTENCY_TTL_HOURS), purgeStreamTickets(db), purgeSessions(db)]).catch((e: unknown) =>
         log.warn({ err: describeError(e) }, 'could not purge expired idempotency keys and stream tickets'),
       );
       return rescue({ db, rpc, explain: explainTransactionError(idl), log, policy, events });
@@ -253,7 +256,11 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
             rescue: rescueNow,
             log,
             defaults,
+            // Read each cycle by every worker process: an operator's pause (POST /minting/pause) holds across
+            // processes and restarts; the rescuer still follows signed transactions to the end while paused.
             paused: async () => {
+              const pause = await mintingPause(db);
+              if (pause) return `paused by ${pause.by}: ${pause.reason}`;
               const lamports = await feePayerLamports();
               return lamports !== null && lamports < config.MIN_FEE_PAYER_LAMPORTS
                 ? `fee payer ${authority.publicKey.toBase58()} has ${lamports} lamports, below MIN_FEE_PAYER_LAMPORTS (${config.MIN_FEE_PAYER_LAMPORTS})`
@@ -273,6 +280,16 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
         gridTokenXRoutes({ db, policy: acceptPolicy, maxReadingsPerRequest: config.MAX_READINGS_PER_REQUEST, kwhDecimals: config.GRIDTOKENX_KWH_DECIMALS, auth, log, limiter }),
         meterRoutes({ db, rate, auth, log }),
         gatewayRoutes({ db, auth, log }),
+        controlRoutes({ db, auth, defaults, log }),
+        consoleRoutes({
+          db,
+          auth,
+          sessionHours: config.CONSOLE_SESSION_HOURS,
+          defaults,
+          healthDetails,
+          chain: { genesisHash: identity.genesisHash, database: opened.kind === 'pglite' ? `PGlite in ${config.PGLITE_DIR}` : `Postgres ${displayUrl(config.DATABASE_URL ?? '')}` },
+          log,
+        }),
         mintRoutes({
           db,
           runner,

@@ -7,11 +7,15 @@ const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataTyp
 // Millisecond precision, so that a timestamp survives a round trip through a JS Date (keyset cursors).
 const stamp = (name: string) => timestamp(name, { withTimezone: true, precision: 3 }).notNull().defaultNow();
 
-/** Every status a reading can have. `recorded`: accepted energy that mints nothing (a zero register delta). */
-export const READING_STATUSES = ['pending', 'processing', 'completed', 'failed', 'recorded'] as const;
+/**
+ * Every status a reading can have. `recorded`: accepted energy that mints nothing (a zero register delta).
+ * `voided`: an operator voided a wrong pending or failed reading (reading_voids says who and why): never
+ * minted, and its (meter, time) stays taken.
+ */
+export const READING_STATUSES = ['pending', 'processing', 'completed', 'failed', 'recorded', 'voided'] as const;
 export type ReadingStatus = (typeof READING_STATUSES)[number];
-/** The statuses of readings in the mint queue: every status but `recorded`, which is never claimed. */
-export const QUEUE_STATUSES = READING_STATUSES.filter((s): s is Exclude<ReadingStatus, 'recorded'> => s !== 'recorded');
+/** The statuses of readings in the mint queue: every status but `recorded` and `voided`, which are never claimed. */
+export const QUEUE_STATUSES = READING_STATUSES.filter((s): s is Exclude<ReadingStatus, 'recorded' | 'voided'> => s !== 'recorded' && s !== 'voided');
 const inList = (list: readonly string[]) => sql.raw(list.map((s) => `'${s}'`).join(', '));
 
 export const readings = pgTable(
@@ -64,6 +68,9 @@ export const readings = pgTable(
     index('readings_in_flight').on(t.txSignature).where(sql`${t.status} = 'processing'`),
     // A batch's readings (its page, its stream's replay, and the rescuer closing an interrupted batch).
     index('readings_batch').on(t.batchId),
+    // Pages of readings by (created_at, id), either way (GET /readings, the console's readings page): a
+    // keyset page reads 50 index entries, not every reading.
+    index('readings_created').on(t.createdAt, t.id),
   ],
 );
 
@@ -263,6 +270,32 @@ export const streamTickets = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
   },
   (t) => [index('stream_tickets_expires').on(t.expiresAt)],
+);
+
+/** Who voided a reading, when and why (POST /readings/:id/void): the status before it is kept too. */
+export const readingVoids = pgTable('reading_voids', {
+  readingId: uuid('reading_id').primaryKey(),
+  actor: text().notNull(),
+  reason: text().notNull(),
+  previousStatus: text('previous_status').notNull(),
+  voidedAt: stamp('voided_at'),
+});
+
+/**
+ * Operator console sessions, shared by every API process: the SHA-256 of the cookie's random value, the
+ * operator, the per-session CSRF token, until expires_at (CONSOLE_SESSION_HOURS) or sign-out (revoked_at).
+ */
+export const consoleSessions = pgTable(
+  'console_sessions',
+  {
+    sessionHash: text('session_hash').primaryKey(),
+    operator: text().notNull(),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: stamp('created_at'),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [index('console_sessions_expires').on(t.expiresAt)],
 );
 
 /** The chain this database belongs to: signatures recorded on one chain are never judged on another. */

@@ -7,9 +7,45 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'hono';
 import type { Operator } from '../config.js';
 import type { Db } from '../db/client.js';
-import { AuthError } from '../errors.js';
+import { getCookie } from 'hono/cookie';
+import { AuthError, CsrfRefused } from '../errors.js';
 import { hashKey } from '../meters/gateways.js';
 import { gatewayOfKey } from '../meters/repo.js';
+import { liveSession } from '../console/repo.js';
+
+/** The console's session cookie (HttpOnly, SameSite=Strict, Path=/); its value's SHA-256 names the session. */
+export const SESSION_COOKIE = 'ets_session';
+const SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'];
+
+/**
+ * A change made with a session cookie must come from this origin (Origin, or Referer when a browser sends no
+ * Origin) and carry the session's CSRF token (`x-csrf-token` header, or the `_csrf` form field).
+ */
+export async function checkCsrf(c: Context, csrfToken: string): Promise<void> {
+  const origin = c.req.header('origin') ?? (c.req.header('referer') ? safeOrigin(c.req.header('referer')!) : undefined);
+  const host = c.req.header('host') ?? new URL(c.req.url).host;
+  if (!origin || origin === 'null' || safeHost(origin) !== host) throw new CsrfRefused('a change from the console must come from its own origin');
+  let sent = c.req.header('x-csrf-token');
+  if (sent === undefined && /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(c.req.header('content-type') ?? '')) {
+    const form = await c.req.parseBody();
+    sent = typeof form._csrf === 'string' ? form._csrf : undefined;
+  }
+  if (!sent || !same(sent, csrfToken)) throw new CsrfRefused("missing or wrong CSRF token: send the session's token in x-csrf-token (or the _csrf form field)");
+}
+const safeOrigin = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+};
+const safeHost = (origin: string) => {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
+};
 
 export type Role = 'gateway' | 'operator' | 'metrics';
 
@@ -54,6 +90,15 @@ export function makeAuth(creds: AuthDeps) {
   const middleware =
     (...allowed: Role[]) =>
     async (c: Context, next: Next) => {
+      const cookie = getCookie(c, SESSION_COOKIE);
+      if (!c.get('principal' as never) && c.req.header('authorization') === undefined && cookie !== undefined) {
+        // The console's session: an operator, and a change must pass the origin and CSRF checks.
+        const session = cookie.length <= 200 ? await liveSession(creds.db, hashKey(cookie)) : null;
+        if (!session) throw new AuthError(401, 'the console session expired or was signed out: sign in again at /console/login');
+        if (!SAFE_METHODS.includes(c.req.method)) await checkCsrf(c, session.csrfToken);
+        admit(c, { role: 'operator', name: session.operator });
+        c.set('csrfToken' as never, session.csrfToken as never);
+      }
       if (!c.get('principal' as never)) {
         const header = c.req.header('authorization');
         const token = bearerOf(header);

@@ -14,6 +14,16 @@ const meterIdParam = { name: 'meter_id', in: 'path', required: true, schema: tex
 const gatewayIdParam = { name: 'id', in: 'path', required: true, schema: text };
 const decimal = (description: string) => ({ oneOf: [{ type: 'string' }, { type: 'number' }], description });
 
+const pauseState = { type: 'object', properties: { paused: { type: 'boolean' }, reason: { type: 'string', nullable: true }, paused_by: { type: 'string', nullable: true }, paused_at: { ...stamp, nullable: true } } };
+const settings = {
+  type: 'object',
+  properties: {
+    batch_interval_ms: { type: 'integer', minimum: 10 },
+    max_batch_size: { type: 'integer', minimum: 1, maximum: 10000 },
+    max_attempts: { type: 'integer', minimum: 1 },
+    retry_backoff_ms: { type: 'integer', minimum: 0 },
+  },
+};
 const reading = {
   type: 'object',
   properties: {
@@ -27,7 +37,7 @@ const reading = {
     gateway_id: { type: 'string', nullable: true, description: 'the gateway that posted it (null before gateways were identities)' },
     reading_timestamp: stamp,
     register_kwh: { type: 'string', nullable: true, description: 'register meters: the register reported; kwh_amount is its delta' },
-    status: { type: 'string', enum: READING_STATUSES, description: 'recorded: a zero register delta or a GridTokenX consumption reading (kwh ≤ 0), never minted' },
+    status: { type: 'string', enum: READING_STATUSES, description: 'recorded: a zero register delta or a GridTokenX consumption reading (kwh ≤ 0), never minted; voided: voided by an operator, never minted' },
     telemetry: { type: 'object', nullable: true, additionalProperties: true, description: 'GridTokenX readings: their telemetry, with kwh (as rounded) and kwh_raw (as sent); null for native readings' },
     attempts: { type: 'integer' },
     error: { type: 'string', nullable: true },
@@ -279,6 +289,37 @@ export const openApiDocument = {
     },
     '/api/v1/meters/batch/readings': gridTokenXBatch,
     '/api/v1/public/meters/batch/readings': gridTokenXBatch,
+    '/readings/{id}/void': {
+      post: {
+        summary: 'Void a wrong pending or failed reading (operator): status voided, never minted, its (meter, time) stays taken; who and why are recorded',
+        security: operator,
+        parameters: [idParam],
+        requestBody: json({ type: 'object', required: ['reason'], properties: { reason: { type: 'string', maxLength: 500 } } }),
+        responses: { '200': { description: 'the voided reading', ...json({ ...reading, properties: { ...reading.properties, voided_by: text, void_reason: text } }) }, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    '/readings/retry': {
+      post: {
+        summary: 'Put every failed reading matching the filter back in the queue (operator); all given fields must match; {"all": true} for every failed reading',
+        security: operator,
+        requestBody: json({ type: 'object', properties: { error: { type: 'string', description: 'the exact error' }, meter_id: text, gateway_id: text, wallet_address: text, from: { ...stamp, description: 'failed at or after' }, to: { ...stamp, description: 'failed before' }, all: { type: 'boolean' } } }),
+        responses: { '200': { description: 'how many moved', ...json({ type: 'object', properties: { moved: { type: 'integer' } } }) }, ...errors(400, 401, 403) },
+      },
+    },
+    '/minting': { get: { summary: 'Whether minting is paused, by whom and why (operator)', security: operator, responses: { '200': { description: 'the state', ...json(pauseState) }, ...errors(401, 403) } } },
+    '/minting/pause': {
+      post: {
+        summary: 'Pause minting (operator): stored in the database, so every worker process stops claiming, across restarts; signed transactions are still followed',
+        security: operator,
+        requestBody: json({ type: 'object', required: ['reason'], properties: { reason: { type: 'string', maxLength: 500 } } }),
+        responses: { '200': { description: 'the state', ...json(pauseState) }, ...errors(400, 401, 403) },
+      },
+    },
+    '/minting/resume': { post: { summary: 'Resume minting (operator)', security: operator, responses: { '200': { description: 'the state', ...json(pauseState) }, ...errors(401, 403) } } },
+    '/settings': {
+      get: { summary: "The worker's settings (system_settings over the environment's defaults)", security: operator, responses: { '200': { description: 'the settings', ...json(settings) }, ...errors(401, 403) } },
+      put: { summary: 'Change some of the settings; the worker reads them on its next cycle (operator)', security: operator, requestBody: json(settings), responses: { '200': { description: 'the settings', ...json(settings) }, ...errors(400, 401, 403) } },
+    },
     '/estimate-fee': { post: { summary: 'Fee of minting the given readings (operator)', security: gateway, requestBody: json(readingIds), responses: { '200': { description: 'lamports breakdown' }, ...errors(400, 401, 403, 404) } } },
   },
 } as const;

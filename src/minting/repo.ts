@@ -1,9 +1,9 @@
 // The queue's state changes. Every change after a claim names the claim token, so a worker whose lease
 // was taken back can no longer change what it no longer holds.
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { ClaimLost } from '../errors.js';
-import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, readings, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
+import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 
 export interface Claim {
@@ -490,4 +490,107 @@ export async function deferToNextUtcDay(db: Db, token: string, ids: string[]): P
     .update(readings)
     .set({ status: 'pending', claimToken: null, leaseExpiresAt: null, attempts: sql`greatest(${readings.attempts} - 1, 0)`, nextAttemptAt: nextUtcMidnight, lastError: 'waiting for the token-account budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) until the next UTC midnight', updatedAt: sql`now()` })
     .where(and(inArray(readings.id, ids), eq(readings.claimToken, token), eq(readings.status, 'processing')));
+}
+
+// ---- operator control: void, retry by filter, pause, settings -------------------------------------
+
+/** What voidReading found: the voided row, or why not (none: no such reading; the status it has otherwise). */
+export type VoidOutcome = { voided: ReadingRow } | { missing: true } | { status: string };
+
+/**
+ * Void a pending or failed reading: status `voided` (never claimed again), claim and back-off cleared, who
+ * and why in reading_voids. The row keeps its (meter, time), so the identity stays taken.
+ *
+ * Why this is safe beside claimers: the SELECT ... FOR UPDATE locks the row first, so a claimer's
+ * FOR UPDATE SKIP LOCKED passes it by; if a claimer locked it first, we wait, then read `processing` and
+ * refuse. The status read and the update happen under the same lock.
+ */
+export async function voidReading(db: Db, id: string, actor: string, reason: string): Promise<VoidOutcome> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select({ status: readings.status }).from(readings).where(eq(readings.id, id)).for('update');
+    if (!row) return { missing: true as const };
+    if (row.status !== 'pending' && row.status !== 'failed') return { status: row.status };
+    const [voided] = await tx
+      .update(readings)
+      .set({ status: 'voided', claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })
+      .where(eq(readings.id, id))
+      .returning();
+    await tx.insert(readingVoids).values({ readingId: id, actor, reason, previousStatus: row.status });
+    return { voided: voided! };
+  });
+}
+
+export async function voidOf(db: Db, id: string) {
+  const [row] = await db.select().from(readingVoids).where(eq(readingVoids.readingId, id));
+  return row ?? null;
+}
+
+/** Which failed readings a redrive takes (all given fields must match). */
+export interface RetryFilter {
+  /** The exact last_error. */
+  error?: string;
+  meterId?: string;
+  gatewayId?: string;
+  wallet?: string;
+  /** Failed at or after / before (updated_at). */
+  from?: Date;
+  to?: Date;
+}
+
+/**
+ * Put every failed reading matching the filter back in the queue (attempts from zero); returns how many moved.
+ * One UPDATE: only `failed` rows change, and a failed row is never held by a claimer, so nothing races it.
+ */
+export async function retryMatching(db: Db, f: RetryFilter): Promise<number> {
+  const moved = await db
+    .update(readings)
+    .set({ status: 'pending', attempts: 0, lastError: null, nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(readings.status, 'failed'),
+        f.error !== undefined ? eq(readings.lastError, f.error) : undefined,
+        f.meterId !== undefined ? eq(readings.meterId, f.meterId) : undefined,
+        f.gatewayId !== undefined ? eq(readings.gatewayId, f.gatewayId) : undefined,
+        f.wallet !== undefined ? eq(readings.walletAddress, f.wallet) : undefined,
+        f.from ? gte(readings.updatedAt, f.from) : undefined,
+        f.to ? lt(readings.updatedAt, f.to) : undefined,
+      ),
+    )
+    .returning({ id: readings.id });
+  return moved.length;
+}
+
+const PAUSE_KEY = 'minting_paused';
+
+export interface MintingPause {
+  reason: string;
+  by: string;
+  at: string;
+}
+
+/** The operator's pause, as every worker process reads it each cycle (null: minting runs). */
+export async function mintingPause(db: Db): Promise<MintingPause | null> {
+  const [row] = await db.select().from(systemSettings).where(eq(systemSettings.key, PAUSE_KEY));
+  const v = row?.value as MintingPause | null | undefined;
+  return v && typeof v === 'object' && typeof v.reason === 'string' ? v : null;
+}
+
+/** Pause (a value) or resume (null); an upsert of one row, the last writer wins. */
+export async function setMintingPause(db: Db, pause: MintingPause | null): Promise<void> {
+  if (pause === null) {
+    await db.delete(systemSettings).where(eq(systemSettings.key, PAUSE_KEY));
+    return;
+  }
+  await db
+    .insert(systemSettings)
+    .values({ key: PAUSE_KEY, value: pause })
+    .onConflictDoUpdate({ target: systemSettings.key, set: { value: pause, updatedAt: sql`now()` } });
+}
+
+/** Store some of the worker's settings (each read again on its next cycle). */
+export async function writeSettings(db: Db, values: Partial<Settings>): Promise<void> {
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    await db.insert(systemSettings).values({ key, value }).onConflictDoUpdate({ target: systemSettings.key, set: { value, updatedAt: sql`now()` } });
+  }
 }

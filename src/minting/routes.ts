@@ -8,8 +8,9 @@ import { validate as isUuid } from 'uuid';
 import type { Minter } from '../chain/minter.js';
 import type { Db } from '../db/client.js';
 import { describeError } from '../db/errors.js';
-import { AppError, AuthError, NotFound, RateLimited, ValidationError } from '../errors.js';
-import { admit, operatorName } from '../http/auth.js';
+import { AppError, AuthError, NotFound, RateLimited, StateConflict, ValidationError } from '../errors.js';
+import { getCookie } from 'hono/cookie';
+import { admit, operatorName, SESSION_COOKIE } from '../http/auth.js';
 import type { Log } from '../log.js';
 import { getReading, type ReadingRow } from '../readings/repo.js';
 import { jsonBody, readingJson } from '../readings/routes.js';
@@ -18,6 +19,7 @@ import {
   type BatchEventRow,
   getBatch,
   lastBatchEvent,
+  mintingPause,
   pendingForWallet,
   queueStats,
   readSettings,
@@ -109,6 +111,8 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
       }
     }
     const body = parseMintBody(parsedJson);
+    const pause = await mintingPause(d.db);
+    if (pause) throw new StateConflict('MINTING_PAUSED', `minting is paused by ${pause.by}: ${pause.reason} (POST /minting/resume)`);
     const key = c.req.header('idempotency-key');
     const hash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     const operator = operatorName(c);
@@ -183,7 +187,8 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
   /** The event stream's credentials: the Authorization header (operator), or a stream ticket for this batch. Never ?access_token=. */
   const streamAuth = async (c: Context, next: Next) => {
     const ticket = c.req.query('ticket');
-    if (c.req.header('authorization') !== undefined) return d.auth('operator')(c, next);
+    // The header, or the console's session cookie (same origin: EventSource sends it).
+    if (c.req.header('authorization') !== undefined || (ticket === undefined && getCookie(c, SESSION_COOKIE) !== undefined)) return d.auth('operator')(c, next);
     if (ticket === undefined) throw new AuthError(401, 'missing credentials: send Authorization: Bearer <token>, or ?ticket= from POST /batches/:id/stream-ticket');
     const operator = ticket.length <= 200 ? await streamTicketOperator(d.db, hashTicket(ticket), batchId(c.req.param('id') ?? '')) : null;
     if (!operator) throw new AuthError(401, 'unknown or expired stream ticket (it is good for 60 s, for its batch only)');
