@@ -10,7 +10,7 @@ export async function main(role: Role): Promise<void> {
     const config = loadConfig(process.env);
     const log = makeLog(config.LOG_LEVEL).child({ role });
     const service = await startService(config, log, role);
-    if (service.apiUrl) process.stdout.write(`API: ${service.apiUrl}\n`);
+    if (service.apiUrl) process.stdout.write(`API: ${service.apiUrl}\nConsole: ${service.apiUrl}/console (sign in with an operator token)\n`);
     // Scheme, host and port only: a provider URL's key (userinfo, path or ?api-key=) is never printed.
     process.stdout.write(`Solana RPC: ${displayUrl(service.rpcUrl)}\nSolana WebSocket: ${displayUrl(service.wsUrl)}\n`);
     if (service.worker) process.stdout.write('Worker: polling the queue\n');

@@ -47,6 +47,7 @@ it('embedded mode with nothing set prints the development credentials', async ()
 it('embedded mode with both set prints no key, no token and no development credential', async () => {
   const { out } = await run({ GATEWAY_API_KEYS: 'north:GATEWAY-SECRET', OPERATOR_TOKENS: 'alice:OPERATOR-SECRET', METRICS_TOKEN: 'METRICS-SECRET' });
   expect(out).toMatch(/API: http:\/\/127\.0\.0\.1:\d+/);
+  expect(out).toMatch(/Console: http:\/\/127\.0\.0\.1:\d+\/console /);
   expect(out).not.toMatch(/SECRET|Development credentials|dev-operator-token|dev-gateway-key/);
 }, 90_000);
 
