@@ -22,6 +22,20 @@ export class ValidationError extends AppError {
   }
 }
 
+/**
+ * Several items of one request refused at once (a bulk import: every bad line, not only the first). The
+ * code, status, field and message are the first error's; `errors` lists each (at most MAX_LISTED).
+ */
+export class ManyErrors extends AppError {
+  static readonly MAX_LISTED = 100;
+  readonly errors: { code: string; message: string; field?: string }[];
+  constructor(all: AppError[]) {
+    const first = all[0]!;
+    super(first.code, all.length === 1 ? first.message : `${all.length} items refused; first: ${first.message}`, first.httpStatus, false, { field: first.field });
+    this.errors = all.slice(0, ManyErrors.MAX_LISTED).map((e) => ({ code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) }));
+  }
+}
+
 /** The configuration cannot start the service; the message says what to fix. */
 export class ConfigError extends AppError {
   constructor(message: string) {

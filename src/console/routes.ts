@@ -73,6 +73,12 @@ const dateOf = (v: string | undefined, field: string) => {
   if (Number.isNaN(d.getTime())) throw new ValidationError(`${field} must be a date and time`, field);
   return d;
 };
+/**
+ * A live part of a page: its partial is fetched again every 3 s (and at once after a change made on the page).
+ * console.js skips a poll while focus is inside it or one of its fields has been edited, so a refresh never
+ * takes focus from the keyboard nor what someone is typing.
+ */
+const live = (id: string, url: string, body: Html) => html`<div id="${id}" data-live data-refresh hx-get="${url}" hx-trigger="every 3s, refresh" hx-swap="innerHTML">${body}</div>`;
 const lamportsText = (l: string | null) => (l === null ? 'unknown (RPC away)' : `${(Number(l) / 1e9).toLocaleString('en', { maximumFractionDigits: 4 })} SOL`);
 
 export function consoleRoutes(d: ConsoleDeps): Hono {
@@ -263,15 +269,29 @@ ${['pending', 'running'].includes(b.state) ? html`<form id="batch-cancel" data-a
       }</tr>`,
     )}</tbody></table></div>`;
 
-  app.get('/console/readings', async (c) => {
-    const q = c.req.query();
+  // The search's results (count, table, pager): the page's live partial. Keyset pages only: a refresh of page
+  // 2,000 costs what page 1 does.
+  const readingQuery = (q: Record<string, string>) => {
     const status = optional(q.status);
     if (status !== undefined && !READING_STATUSES.includes(status as ReadingStatus)) throw new ValidationError(`status must be one of ${READING_STATUSES.join(', ')}`, 'status');
     const f = { meterId: optional(q.meter), wallet: optional(q.wallet), gatewayId: optional(q.gateway), status: status as ReadingStatus | undefined, from: dateOf(optional(q.from), 'from'), to: dateOf(optional(q.to), 'to') };
+    const params = new URLSearchParams(Object.entries({ meter: q.meter, wallet: q.wallet, gateway: q.gateway, status: q.status, from: q.from, to: q.to }).filter((e): e is [string, string] => !!e[1]));
+    const all = new URLSearchParams([...params, ...(q.cursor ? [['cursor', q.cursor] as [string, string]] : [])]);
+    return { status, f, params, all };
+  };
+  const readingResults = async (q: Record<string, string>) => {
+    const { f, params } = readingQuery(q);
     const rows = await searchReadings(d.db, { ...f, before: q.cursor ? readingCursor.decode(q.cursor) : undefined, limit: PAGE });
     const last = rows[rows.length - 1];
-    const params = new URLSearchParams(Object.entries({ meter: q.meter, wallet: q.wallet, gateway: q.gateway, status: q.status, from: q.from, to: q.to }).filter((e): e is [string, string] => !!e[1]));
     const next = rows.length === PAGE && last ? `/console/readings?${new URLSearchParams([...params, ['cursor', readingCursor.encode([last.createdAt.toISOString(), last.id])]])}` : null;
+    return html`<p>${rows.length === 0 ? 'No readings match.' : `Showing ${rows.length}, newest first.`}</p>
+${readingRows(rows)}
+<nav class="pager" aria-label="Pages">${q.cursor ? html`<a href="/console/readings?${params.toString()}">First page</a>` : ''}${next ? html`<a href="${next}" rel="next">Next page</a>` : ''}</nav>`;
+  };
+  app.get('/console/fragments/readings', async (c) => c.html(await readingResults(c.req.query())));
+  app.get('/console/readings', async (c) => {
+    const q = c.req.query();
+    const { status, all } = readingQuery(q);
     return render(
       c,
       'Readings',
@@ -285,9 +305,7 @@ ${['pending', 'running'].includes(b.state) ? html`<form id="batch-cancel" data-a
 <label>To (UTC) <input name="to" type="datetime-local" value="${q.to ?? ''}"></label>
 <button type="submit">Search</button>
 </form>
-<p>${rows.length === 0 ? 'No readings match.' : `Showing ${rows.length}, newest first.`}</p>
-${readingRows(rows)}
-<nav class="pager" aria-label="Pages">${q.cursor ? html`<a href="/console/readings?${params.toString()}">First page</a>` : ''}${next ? html`<a href="${next}" rel="next">Next page</a>` : ''}</nav>`,
+${live('readings-live', `/console/fragments/readings?${all.toString()}`, await readingResults(q))}`,
     );
   });
 
@@ -321,44 +339,53 @@ ${h.batches.length === 0 ? html`<p>None yet.</p>` : html`<ul>${h.batches.map((b)
   });
 
   // ---- failed readings (the dead letter) -----------------------------------------------------------
-  app.get('/console/failed', async (c) => {
+  const failedTables = async () => {
     const groups = await failedByError(d.db);
     const rows = await searchReadings(d.db, { status: 'failed', limit: PAGE });
-    return render(
-      c,
-      'Failed readings',
-      '/console/failed',
-      html`<p>Readings that used up their attempts. Fix the cause, then put them back in the queue; void a reading that is wrong (it is never minted, and its meter and time stay taken).</p>
-<h2>By error</h2>
+    return html`<h2>By error</h2>
 ${groups.length === 0 ? html`<p id="no-failed">No failed readings.</p>` : ''}
 <div class="table"><table><thead><tr><th>Error</th><th>Readings</th><th class="hide-narrow">Newest</th><th>Action</th></tr></thead><tbody>
 ${groups.map((g) => html`<tr><td>${g.error ?? '(none)'}</td><td>${g.count}</td><td class="hide-narrow">${when(g.newest)}</td><td><form data-api="/readings/retry" data-method="POST" data-body="${JSON.stringify(g.error === null ? { all: true } : { error: g.error })}" data-after="reload" class="inline"><button type="submit">Retry all ${g.count}</button></form></td></tr>`)}
 </tbody></table></div>
+<h2>Newest ${rows.length} failed readings</h2>
+${readingRows(rows, true)}`;
+  };
+  app.get('/console/fragments/failed', async (c) => c.html(await failedTables()));
+  app.get('/console/failed', async (c) =>
+    render(
+      c,
+      'Failed readings',
+      '/console/failed',
+      html`<p>Readings that used up their attempts. Fix the cause, then put them back in the queue; void a reading that is wrong (it is never minted, and its meter and time stay taken).</p>
 <h2>Retry by filter</h2>
 <form data-api="/readings/retry" data-method="POST" data-after="reload" class="grid">
 <label>Meter <input name="meter_id"></label><label>Gateway <input name="gateway_id"></label><label>Wallet <input name="wallet_address"></label>
 <label>Failed from (ISO) <input name="from" placeholder="2026-11-01T00:00:00Z"></label><label>Failed before (ISO) <input name="to"></label>
 <button type="submit">Retry the matching failed readings</button></form>
-<h2>Newest ${rows.length} failed readings</h2>
-${readingRows(rows, true)}`,
-    );
-  });
+${live('failed-live', '/console/fragments/failed', await failedTables())}`,
+    ),
+  );
 
   // ---- meters --------------------------------------------------------------------------------------
+  const meterTable = async (q: string | undefined, cursor: string | undefined) => {
+    const rows = await searchMeters(d.db, { q, after: cursor ? meterCursor.decode(cursor) : undefined, limit: PAGE });
+    const next = rows.length === PAGE ? `/console/meters?${new URLSearchParams({ ...(q ? { q } : {}), cursor: meterCursor.encode(rows[rows.length - 1]!.meterId) })}` : null;
+    return html`<div class="table"><table><thead><tr><th>Meter</th><th>Gateway</th><th class="hide-narrow">Owner</th><th>Kind</th><th class="hide-narrow">max kW</th><th>State</th><th>Action</th></tr></thead>
+<tbody>${rows.map((m) => html`<tr><td><a href="/console/meters/${encodeURIComponent(m.meterId)}">${m.meterId}</a></td><td>${m.gatewayId}</td><td class="hide-narrow">${m.userId}</td><td>${m.kind}${m.intervalMinutes ? ` ${m.intervalMinutes} min` : ''}</td><td class="hide-narrow">${kwhText(m.maxKw)}</td><td>${m.disabledAt ? 'disabled' : 'active'}</td><td>${m.disabledAt ? '' : html`<form data-api="/meters/${encodeURIComponent(m.meterId)}" data-method="DELETE" data-after="reload" data-confirm="Disable meter ${m.meterId}?" class="inline"><button type="submit" class="secondary" aria-label="Disable meter ${m.meterId}">Disable</button></form>`}</td></tr>`)}</tbody></table></div>
+<nav class="pager" aria-label="Pages">${next ? html`<a href="${next}" rel="next">Next page</a>` : ''}</nav>`;
+  };
+  app.get('/console/fragments/meters', async (c) => c.html(await meterTable(optional(c.req.query('q')), c.req.query('cursor'))));
   app.get('/console/meters', async (c) => {
     const q = optional(c.req.query('q'));
     const cursor = c.req.query('cursor');
-    const rows = await searchMeters(d.db, { q, after: cursor ? meterCursor.decode(cursor) : undefined, limit: PAGE });
     const gws = await listGateways(d.db);
-    const next = rows.length === PAGE ? `/console/meters?${new URLSearchParams({ ...(q ? { q } : {}), cursor: meterCursor.encode(rows[rows.length - 1]!.meterId) })}` : null;
+    const query = new URLSearchParams({ ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) });
     return render(
       c,
       'Meters',
       '/console/meters',
       html`<form method="get" action="/console/meters" class="inline" role="search" aria-label="Search meters"><label>Meter, owner or wallet <input name="q" value="${q ?? ''}"></label><button type="submit">Search</button></form>
-<div class="table"><table><thead><tr><th>Meter</th><th>Gateway</th><th class="hide-narrow">Owner</th><th>Kind</th><th class="hide-narrow">max kW</th><th>State</th><th>Action</th></tr></thead>
-<tbody>${rows.map((m) => html`<tr><td><a href="/console/meters/${encodeURIComponent(m.meterId)}">${m.meterId}</a></td><td>${m.gatewayId}</td><td class="hide-narrow">${m.userId}</td><td>${m.kind}${m.intervalMinutes ? ` ${m.intervalMinutes} min` : ''}</td><td class="hide-narrow">${kwhText(m.maxKw)}</td><td>${m.disabledAt ? 'disabled' : 'active'}</td><td>${m.disabledAt ? '' : html`<form data-api="/meters/${encodeURIComponent(m.meterId)}" data-method="DELETE" data-after="reload" data-confirm="Disable meter ${m.meterId}?" class="inline"><button type="submit" class="secondary" aria-label="Disable meter ${m.meterId}">Disable</button></form>`}</td></tr>`)}</tbody></table></div>
-<nav class="pager" aria-label="Pages">${next ? html`<a href="${next}" rel="next">Next page</a>` : ''}</nav>
+${live('meters-live', `/console/fragments/meters?${query}`, await meterTable(q, cursor))}
 <h2>Register or change a meter</h2>
 <form data-api="/meters/{meter_id}" data-method="PUT" data-number="interval_minutes" data-after="reload" data-done="Meter saved." class="grid" id="meter-form">
 <label>Meter id <input name="meter_id" required></label>
@@ -396,51 +423,64 @@ ${readingRows(rows, true)}`,
   });
 
   // ---- gateways ------------------------------------------------------------------------------------
-  app.get('/console/gateways', async (c) => {
+  const gatewayTable = async () => {
     const gws = await listGateways(d.db);
-    return render(
+    return html`<div class="table"><table><thead><tr><th>Gateway</th><th>Source</th><th>Meters</th><th class="hide-narrow">Keys</th><th>State</th><th>Actions</th></tr></thead>
+<tbody>${gws.map((g) => html`<tr data-gateway="${g.gatewayId}"><td>${g.gatewayId}</td><td>${g.source}</td><td>${g.meters}</td><td class="hide-narrow">${g.keys.length}</td><td>${g.disabledAt ? 'disabled' : 'active'}</td><td>${
+      g.source === 'env'
+        ? 'managed by GATEWAY_API_KEYS'
+        : g.disabledAt
+          ? ''
+          : html`<form data-api="/gateways/${g.gatewayId}/rotate" data-method="POST" data-done="New key made; the old one works for 24 hours." class="inline"><button type="submit" class="secondary" aria-label="Rotate the key of ${g.gatewayId}">Rotate key</button></form>
+<form data-api="/gateways/${g.gatewayId}" data-method="DELETE" data-done="Gateway ${g.gatewayId} disabled: its keys no longer work." data-confirm="Disable gateway ${g.gatewayId}? Its keys stop working." class="inline"><button type="submit" class="danger" aria-label="Disable ${g.gatewayId}">Disable</button></form>`
+    }</td></tr>`)}</tbody></table></div>`;
+  };
+  app.get('/console/fragments/gateways', async (c) => c.html(await gatewayTable()));
+  app.get('/console/gateways', async (c) =>
+    render(
       c,
       'Gateways',
       '/console/gateways',
       html`<div id="shown-key" class="key" hidden><span>Key of <strong class="for"></strong>, shown once: <code class="mono" id="key-text"></code></span><button type="button" data-copy="#key-text">Copy key</button></div>
 <h2>Create a gateway</h2>
-<form data-api="/gateways" data-method="POST" data-done="Gateway created: copy its key now, it is not shown again." class="inline"><label>Gateway id <input name="gateway_id" required pattern="[A-Za-z0-9._\\-]{1,64}"></label><button type="submit">Create</button></form>
+<form data-api="/gateways" data-method="POST" data-done="Gateway created: copy its key now, it is not shown again." data-reset class="inline"><label>Gateway id <input name="gateway_id" required pattern="[A-Za-z0-9._\\-]{1,64}"></label><button type="submit">Create</button></form>
 <h2>Gateways</h2>
-<div class="table"><table><thead><tr><th>Gateway</th><th>Source</th><th>Meters</th><th class="hide-narrow">Keys</th><th>State</th><th>Actions</th></tr></thead>
-<tbody>${gws.map((g) => html`<tr><td>${g.gatewayId}</td><td>${g.source}</td><td>${g.meters}</td><td class="hide-narrow">${g.keys.length}</td><td>${g.disabledAt ? 'disabled' : 'active'}</td><td>${
-        g.source === 'env'
-          ? 'managed by GATEWAY_API_KEYS'
-          : g.disabledAt
-            ? ''
-            : html`<form data-api="/gateways/${g.gatewayId}/rotate" data-method="POST" data-done="New key made; the old one works for 24 hours." class="inline"><button type="submit" class="secondary" aria-label="Rotate the key of ${g.gatewayId}">Rotate key</button></form>
-<form data-api="/gateways/${g.gatewayId}" data-method="DELETE" data-after="reload" data-confirm="Disable gateway ${g.gatewayId}? Its keys stop working." class="inline"><button type="submit" class="danger" aria-label="Disable ${g.gatewayId}">Disable</button></form>`
-      }</td></tr>`)}</tbody></table></div>`,
-    );
-  });
+${live('gateways-live', '/console/fragments/gateways', await gatewayTable())}`,
+    ),
+  );
 
   // ---- settings ------------------------------------------------------------------------------------
-  app.get('/console/settings', async (c) => {
-    const s = await readSettings(d.db, d.defaults);
+  // Two live parts: the pause switch, and the worker's settings (neither refreshed while being edited).
+  const mintingPart = async () => {
     const pause = await mintingPause(d.db);
-    return render(
-      c,
-      'Settings',
-      '/console/settings',
-      html`<h2>Minting</h2>
-<p id="minting-state">${pause ? html`<strong>Paused</strong> by ${pause.by} at ${pause.at}: ${pause.reason}` : html`<strong>Running</strong>`}</p>
+    return html`<p id="minting-state">${pause ? html`<strong>Paused</strong> by ${pause.by} at ${pause.at}: ${pause.reason}` : html`<strong>Running</strong>`}</p>
 ${pause
-  ? html`<form data-api="/minting/resume" data-method="POST" data-after="reload" data-done="Minting resumed." class="inline"><button type="submit">Resume minting</button></form>`
-  : html`<form data-api="/minting/pause" data-method="POST" data-after="reload" data-done="Minting paused." class="inline"><label>Reason <input name="reason" required></label><button type="submit" class="danger">Pause minting</button></form>`}
-<p>While paused no worker claims readings; transactions already signed are still followed to the end. The pause is stored in the database: it holds across restarts and every worker process.</p>
-<h2>Worker settings</h2>
-<form data-api="/settings" data-method="PUT" data-number="batch_interval_ms max_batch_size max_attempts retry_backoff_ms" data-done="Settings saved: the worker reads them on its next cycle." class="grid">
+  ? html`<form data-api="/minting/resume" data-method="POST" data-done="Minting resumed." class="inline"><button type="submit">Resume minting</button></form>`
+  : html`<form data-api="/minting/pause" data-method="POST" data-done="Minting paused." class="inline"><label>Reason <input name="reason" required></label><button type="submit" class="danger">Pause minting</button></form>`}`;
+  };
+  const settingsPart = async () => {
+    const s = await readSettings(d.db, d.defaults);
+    return html`<form data-api="/settings" data-method="PUT" data-number="batch_interval_ms max_batch_size max_attempts retry_backoff_ms" data-done="Settings saved: the worker reads them on its next cycle." class="grid">
 <label>Batch interval (ms) <input name="batch_interval_ms" type="number" min="10" value="${s.batchIntervalMs}"></label>
 <label>Max batch size <input name="max_batch_size" type="number" min="1" value="${s.maxBatchSize}"></label>
 <label>Max attempts <input name="max_attempts" type="number" min="1" value="${s.maxAttempts}"></label>
 <label>Retry back-off (ms) <input name="retry_backoff_ms" type="number" min="0" value="${s.backoffMs}"></label>
-<button type="submit">Save settings</button></form>`,
-    );
-  });
+<button type="submit">Save settings</button></form>`;
+  };
+  app.get('/console/fragments/minting', async (c) => c.html(await mintingPart()));
+  app.get('/console/fragments/settings', async (c) => c.html(await settingsPart()));
+  app.get('/console/settings', async (c) =>
+    render(
+      c,
+      'Settings',
+      '/console/settings',
+      html`<h2>Minting</h2>
+${live('minting-live', '/console/fragments/minting', await mintingPart())}
+<p>While paused no worker claims readings; transactions already signed are still followed to the end. The pause is stored in the database: it holds across restarts and every worker process.</p>
+<h2>Worker settings</h2>
+${live('settings-live', '/console/fragments/settings', await settingsPart())}`,
+    ),
+  );
 
   // A console page's error: the page frame with the message (JSON errors stay the API's).
   app.onError((e, c) => {

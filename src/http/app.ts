@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { describeError, isTransientDbError } from '../db/errors.js';
-import { AppError, DatabaseUnavailable, Overloaded, PayloadTooLarge, RateLimited, ValidationError } from '../errors.js';
+import { AppError, DatabaseUnavailable, ManyErrors, Overloaded, PayloadTooLarge, RateLimited, ValidationError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { Auth } from './auth.js';
 import { refuseControlCharacters } from './input.js';
@@ -112,7 +112,8 @@ export function makeApp(deps: AppDeps): Hono {
         for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       }
       if (err.httpStatus >= 500) deps.log.warn({ err: describeError(err.cause ?? err), path: c.req.path }, 'request refused for now');
-      return c.json({ error: { code: err.code, message: err.message, ...field } }, err.httpStatus as 400);
+      const each = err instanceof ManyErrors ? { errors: err.errors } : {};
+      return c.json({ error: { code: err.code, message: err.message, ...field, ...each } }, err.httpStatus as 400);
     }
     // The detail of a 500 goes to the log (a database error's SQL and parameters only at debug), never to the caller.
     deps.log.error({ err: describeError(err), path: c.req.path }, 'request failed');

@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import bs58 from 'bs58';
 import { DEV_GATEWAY_ID } from '../config.js';
 import type { Db } from '../db/client.js';
+import { ConfigError } from '../errors.js';
 import { mergeMeter, type MeterPatch } from './registry.js';
 import { anyMeter, putMeters } from './repo.js';
 
@@ -30,7 +31,7 @@ export async function registerDemoSet(db: Db, now = Date.now()): Promise<DemoSet
     ['demo-register-2', { ...base, kind: 'register', registerBaseline: { kwh: '1000', at: activeFrom } }],
   ];
   const inputs = demo.map(([meterId, p], i) => ({ meterId, patch: { ...p, userId: `demo-user-${i + 1}`, walletAddress: newWallet() } }));
-  await putMeters(db, 'demo', inputs, (existing, p, i) => mergeMeter(inputs[i]!.meterId, existing, p, ''), (_i, g) => new Error(`demo gateway ${g} is missing`));
+  await putMeters(db, 'demo', inputs, (existing, p, i) => mergeMeter(inputs[i]!.meterId, existing, p, ''), (_i, g) => new ConfigError(`demo gateway ${g} is missing`));
   return {
     meterIds: inputs.map((i) => i.meterId),
     curl: (apiUrl, devKey, at = new Date()) =>

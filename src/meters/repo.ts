@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq, gt, inArray, isNull, notInArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { gatewayKeys, gateways, meterChanges, meters, readings } from '../db/schema.js';
-import { ConfigError, StateConflict } from '../errors.js';
+import { AppError, ConfigError, ManyErrors, StateConflict } from '../errors.js';
 
 export type GatewayRow = typeof gateways.$inferSelect;
 export type MeterRow = typeof meters.$inferSelect;
@@ -172,16 +172,29 @@ export async function putMeters<P>(
   actor: string,
   inputs: { meterId: string; patch: P }[],
   merge: (existing: MeterRow | null, patch: P, index: number) => MeterValues,
-  unknownGateway: (index: number, gatewayId: string) => Error,
+  unknownGateway: (index: number, gatewayId: string) => AppError,
 ): Promise<{ row: MeterRow; created: boolean }[]> {
   return db.transaction(async (t) => {
     const tx = t as unknown as Db;
     const existing = new Map((await lockMeters(tx, inputs.map((i) => i.meterId))).map((m) => [m.meterId, m]));
-    const merged = inputs.map((i, n) => merge(existing.get(i.meterId) ?? null, i.patch, n));
-    const known = await gatewayExists(tx, [...new Set(merged.map((m) => m.gatewayId))]);
-    const bad = merged.findIndex((m) => !known.has(m.gatewayId));
-    if (bad >= 0) throw unknownGateway(bad, merged[bad]!.gatewayId);
-    const rows = merged.map((m) => ({ ...m, updatedAt: sql`now()` }));
+    // Every item is checked before any is refused, so a bulk import names each bad line at once (ManyErrors).
+    const refused: AppError[] = [];
+    const merged = inputs.map((i, n) => {
+      try {
+        return merge(existing.get(i.meterId) ?? null, i.patch, n);
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        refused.push(e);
+        return null;
+      }
+    });
+    const known = await gatewayExists(tx, [...new Set(merged.flatMap((m) => (m ? [m.gatewayId] : [])))]);
+    merged.forEach((m, n) => {
+      if (m && !known.has(m.gatewayId)) refused.push(unknownGateway(n, m.gatewayId));
+    });
+    if (refused.length === 1) throw refused[0];
+    if (refused.length > 1) throw new ManyErrors(refused);
+    const rows = merged.map((m) => ({ ...m!, updatedAt: sql`now()` }));
     const stored = await tx
       .insert(meters)
       .values(rows)

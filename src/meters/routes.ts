@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import { GATEWAY_ID } from '../config.js';
 import type { Db } from '../db/client.js';
-import { NotFound, PayloadTooLarge, Refused, StateConflict, ValidationError } from '../errors.js';
+import { AppError, ManyErrors, NotFound, PayloadTooLarge, Refused, StateConflict, ValidationError } from '../errors.js';
 import { actorOf, type Auth, gatewayScope } from '../http/auth.js';
 import { jsonBody, limitOf, pageCursor } from '../http/input.js';
 import type { Log } from '../log.js';
@@ -56,12 +56,24 @@ export function meterRoutes(d: MeterRoutesDeps): Hono {
     if (!Array.isArray(body)) throw new ValidationError('the body must be an array of meters, each with its meter_id', 'body');
     if (body.length === 0) throw new ValidationError('the body must not be empty', 'body');
     if (body.length > MAX_METERS_PER_REQUEST) throw new PayloadTooLarge(`at most ${MAX_METERS_PER_REQUEST} meters per request; got ${body.length}`);
-    const inputs = body.map((raw, i) => ({ meterId: meterIdOf(object(raw, `[${i}]`).meter_id, `[${i}].meter_id`), patch: parseMeterPatch(raw, `[${i}]`, d.rate) }));
+    // Every item is parsed before any is refused: a bulk import's answer names each bad line (ManyErrors).
+    const refused: AppError[] = [];
     const seen = new Set<string>();
-    inputs.forEach((m, i) => {
-      if (seen.has(m.meterId)) throw new ValidationError(`[${i}].meter_id repeats a meter of this request`, `[${i}].meter_id`);
-      seen.add(m.meterId);
+    const inputs = body.flatMap((raw, i) => {
+      try {
+        const meterId = meterIdOf(object(raw, `[${i}]`).meter_id, `[${i}].meter_id`);
+        const patch = parseMeterPatch(raw, `[${i}]`, d.rate);
+        if (seen.has(meterId)) throw new ValidationError(`[${i}].meter_id repeats a meter of this request`, `[${i}].meter_id`);
+        seen.add(meterId);
+        return [{ meterId, patch }];
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        refused.push(e);
+        return [];
+      }
     });
+    if (refused.length === 1) throw refused[0];
+    if (refused.length > 1) throw new ManyErrors(refused);
     const results = await putMeters(d.db, actorOf(c), inputs, (existing, p, i) => mergeMeter(inputs[i]!.meterId, existing, p, `[${i}]`), (i, g) => unknownGateway(`[${i}]`)(i, g));
     d.log?.info({ actor: actorOf(c), meters: results.length, created: results.filter((r) => r.created).length }, 'meters registered or changed');
     return c.json({ meters: results.map((r) => ({ ...meterJson(r.row), created: r.created })) });

@@ -4,7 +4,9 @@
 // is reachable by Tab alone; the overview's counts equal the API's; a meter registered in the console, readings
 // posted for it through the API, and their batch watched to completion on its page; a failed reading retried
 // from the dead-letter page; pause and resume; a gateway created and its shown key used; a wrong token, an
-// expired session and a change without the CSRF token refused. Each test saves a screenshot in test-results/.
+// expired session and a change without the CSRF token refused; pages live without a reload (a reading posted
+// through the API appears on the Readings page, a gateway made elsewhere on the Gateways page); gateway rotate
+// and disable; retry by filter; a CSV import naming every bad line. Each test saves a screenshot in test-results/.
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,6 +214,63 @@ maybe('operator console in Chromium', () => {
     await shot('overview-after-batch');
   });
 
+  it('shows a reading posted through the API on the Readings page without a reload, and keeps what is typed', async () => {
+    await page.goto(`${base}/console/readings?meter=browser-m1`);
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    const before = await page.locator('#readings-live tbody tr').count();
+    // Typing in the search form is not disturbed by the refreshes (the form is outside the live part).
+    await page.getByLabel('Wallet').fill('typed, not submitted');
+    const posted = await fetch(`${base}/readings`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer gw', 'content-type': 'application/json' },
+      body: JSON.stringify({ readings: [{ meter_id: 'browser-m1', reading_timestamp: '2026-06-01T01:00:00.000Z', kwh_amount: '1.25' }] }),
+    });
+    expect(posted.status).toBe(202);
+    await waitFor(async () => (await page.locator('#readings-live tbody tr').count()) === before + 1, 15_000, 'the new reading to appear on the page');
+    expect(await page.locator('#readings-live tbody tr').first().textContent()).toContain('1.25');
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(await page.getByLabel('Wallet').inputValue()).toBe('typed, not submitted');
+    await shot('readings-live');
+    // Keyboard-safe: while focus is on a link inside the live part, its polls are skipped (the node keeps focus);
+    // once focus leaves, the next poll shows what arrived meanwhile.
+    await page.locator('#readings-live tbody a').first().focus();
+    await page.evaluate(() => {
+      const w = window as unknown as { polls: number; focused: Element | null };
+      w.polls = 0;
+      w.focused = document.activeElement;
+      document.getElementById('readings-live')!.addEventListener('htmx:confirm', () => (w.polls += 1));
+    });
+    const more = await fetch(`${base}/readings`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer gw', 'content-type': 'application/json' },
+      body: JSON.stringify({ readings: [{ meter_id: 'browser-m1', reading_timestamp: '2026-06-01T01:15:00.000Z', kwh_amount: '0.5' }] }),
+    });
+    expect(more.status).toBe(202);
+    await waitFor(async () => (await page.evaluate(() => (window as unknown as { polls: number }).polls)) >= 2, 15_000, 'two polls while focused');
+    expect(await page.evaluate(() => { const w = window as unknown as { focused: Element | null }; return w.focused === document.activeElement && !!w.focused?.isConnected; })).toBe(true);
+    expect(await page.locator('#readings-live tbody tr').count()).toBe(before + 1);
+    await page.getByLabel('Wallet').focus();
+    await waitFor(async () => (await page.locator('#readings-live tbody tr').count()) === before + 2, 15_000, 'the reading that came while focused');
+  });
+
+  it('imports meters from a CSV file all or nothing, naming every bad line', async () => {
+    await page.goto(`${base}/console/meters`);
+    const wallet = Keypair.generate().publicKey.toBase58();
+    const line = (id: string, maxKw: string, w = wallet) => `${id},gw,o,${w},interval,15,${maxKw},2026-01-01T00:00:00Z`;
+    const text = ['meter_id,gateway_id,user_id,wallet_address,kind,interval_minutes,max_kw,active_from', line('csv2-1', '10'), line('csv2-2', '-5'), line('csv2-3', '10'), line('csv2-4', '10', 'not-a-wallet'), ''].join('\n');
+    await page.getByLabel('CSV file').setInputFiles({ name: 'meters.csv', mimeType: 'text/csv', buffer: Buffer.from(text) });
+    await page.getByRole('button', { name: 'Import' }).click();
+    await waitFor(async () => /line 5/.test((await statusText()) ?? ''), 10_000, 'the import errors');
+    const said = (await statusText())!;
+    expect(said).toContain('2 lines refused, nothing imported');
+    expect(said).toContain('line 3, column max_kw');
+    expect(said).toContain('line 5, column wallet_address');
+    expect(said).not.toContain('line 2');
+    expect(said).not.toContain('line 4');
+    await shot('csv-import-two-bad-lines');
+    for (const id of ['csv2-1', 'csv2-2', 'csv2-3', 'csv2-4']) expect([id, (await api(`/meters/${id}`)).status]).toEqual([id, 404]);
+  });
+
   it('imports meters from a CSV file all or nothing, naming the line of an error', async () => {
     await page.goto(`${base}/console/meters`);
     const wallet = Keypair.generate().publicKey.toBase58();
@@ -261,6 +320,24 @@ maybe('operator console in Chromium', () => {
     expect(reading).toMatchObject({ status: 'pending', attempts: 0 });
   });
 
+  it('retries every failed reading that matches a filter, and only those', async () => {
+    const wallet = Keypair.generate().publicKey.toBase58();
+    await svc.database.db.execute(sql`
+      insert into readings (id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, status, attempts, last_error)
+      select gen_random_uuid(), m, 'o', ${wallet}, 1, 1000000000, now() - i * interval '1 minute', 'gw', 'failed', 5, 'test: fixed cause'
+      from (values ('browser-filter', 1), ('browser-filter', 2), ('browser-filter-other', 3)) as v(m, i)`);
+    await page.goto(`${base}/console/failed`);
+    const form = page.locator('form', { has: page.getByRole('button', { name: 'Retry the matching failed readings' }) });
+    await form.getByLabel('Meter').fill('browser-filter');
+    await form.getByRole('button', { name: 'Retry the matching failed readings' }).click();
+    await waitFor(async () => (await statusText()) === '2 reading(s) put back in the queue.', 10_000, 'the retry by filter to be answered');
+    await shot('retry-by-filter');
+    const statusOf = async (meter: string) =>
+      (await svc.database.db.select({ status: readings.status }).from(readings).where(eq(readings.meterId, meter))).map((r) => r.status).sort();
+    expect(await statusOf('browser-filter')).toEqual(['pending', 'pending']);
+    expect(await statusOf('browser-filter-other')).toEqual(['failed']);
+  });
+
   it('pauses and resumes minting from the settings page', async () => {
     await page.goto(`${base}/console/settings`);
     await page.getByLabel('Reason').fill('provider maintenance');
@@ -283,11 +360,41 @@ maybe('operator console in Chromium', () => {
     const key = (await page.locator('#key-text').textContent())!;
     expect(key).toMatch(/^egk_/);
     expect(await page.getByRole('button', { name: 'Copy key' }).isVisible()).toBe(true);
+    // The new gateway is in the list without a reload, while the key stays shown.
+    await page.locator('#gateways-live tr[data-gateway="browser-gw"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#shown-key').isVisible()).toBe(true);
+    expect(await page.locator('#key-text').textContent()).toBe(key);
     await shot('gateway-key-shown');
     const asGateway = await fetch(`${base}/meters`, { headers: { authorization: `Bearer ${key}` } });
     expect(asGateway.status).toBe(200);
     await page.reload();
     expect(await page.locator('#shown-key').isHidden()).toBe(true);
+  });
+
+  it('rotates and disables a gateway; one made elsewhere appears without a reload', async () => {
+    await page.goto(`${base}/console/gateways`);
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    const made = (await (await api('/gateways', { method: 'POST', body: JSON.stringify({ gateway_id: 'browser-gw2' }) })).json()) as { api_key: string };
+    const row = page.locator('#gateways-live tr[data-gateway="browser-gw2"]');
+    await row.waitFor({ timeout: 15_000 });
+    const meters = (key: string) => fetch(`${base}/meters`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.status);
+    await row.getByRole('button', { name: 'Rotate the key of browser-gw2' }).click();
+    await waitFor(async () => (await statusText()) === 'New key made; the old one works for 24 hours.', 10_000, 'the rotation');
+    const rotated = (await page.locator('#key-text').textContent())!;
+    expect(rotated).toMatch(/^egk_/);
+    expect(rotated).not.toBe(made.api_key);
+    expect(await meters(rotated)).toBe(200);
+    expect(await meters(made.api_key)).toBe(200); // still inside its grace period
+    await waitFor(async () => (await row.locator('td').nth(3).textContent()) === '2', 10_000, 'the key count to show the new key');
+    await shot('gateway-rotated');
+    page.once('dialog', (dlg) => void dlg.accept());
+    await row.getByRole('button', { name: 'Disable browser-gw2' }).click();
+    await waitFor(async () => (await statusText()) === 'Gateway browser-gw2 disabled: its keys no longer work.', 10_000, 'the disable');
+    await waitFor(async () => (await row.locator('td').nth(4).textContent()) === 'disabled', 10_000, 'the row to say disabled');
+    expect(await row.getByRole('button').count()).toBe(0);
+    expect([401, 403]).toContain(await meters(rotated));
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await shot('gateway-disabled');
   });
 
   it('refuses a change without the CSRF token', async () => {

@@ -12,6 +12,39 @@
   }
   document.body.addEventListener('htmx:configRequest', function (e) { e.detail.headers['x-csrf-token'] = csrf; });
 
+  // Live parts ([data-live]): a poll is skipped while the tab is hidden, while focus is inside the part (a
+  // swap would take it from the keyboard) or while one of its fields has been edited (it would lose the
+  // typing). A refresh asked for by a change made on the page (the `refresh` event) always runs.
+  function edited(el) {
+    return Array.prototype.some.call(el.querySelectorAll('input, textarea, select'), function (f) {
+      if (f.type === 'checkbox' || f.type === 'radio') return f.checked !== f.defaultChecked;
+      if (f.tagName === 'SELECT') return Array.prototype.some.call(f.options, function (o) { return o.selected !== o.defaultSelected; });
+      if (f.type === 'file') return f.files && f.files.length > 0;
+      return f.value !== f.defaultValue;
+    });
+  }
+  document.body.addEventListener('htmx:confirm', function (e) {
+    var el = e.detail.elt;
+    if (!el.hasAttribute || !el.hasAttribute('data-live')) return;
+    var asked = e.detail.triggeringEvent && e.detail.triggeringEvent.type === 'refresh';
+    if (asked) return;
+    var focused = document.activeElement && document.activeElement !== document.body && el.contains(document.activeElement);
+    if (document.hidden || focused || edited(el)) e.preventDefault();
+  });
+  // A refresh asked for by a button inside the part (retry, rotate) puts focus back in the part, not on <body>.
+  var hadFocus = null;
+  document.body.addEventListener('htmx:beforeSwap', function (e) {
+    var el = e.detail.target;
+    hadFocus = el && document.activeElement && document.activeElement !== document.body && el.contains(document.activeElement) ? el : null;
+  });
+  document.body.addEventListener('htmx:afterSwap', function (e) {
+    if (!hadFocus || hadFocus !== e.detail.target) return;
+    hadFocus = null;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var first = e.detail.target.querySelector('button, a[href], input, select');
+    if (first) first.focus();
+  });
+
   function api(method, path, body, contentType) {
     var headers = { 'x-csrf-token': csrf };
     if (body !== undefined) headers['content-type'] = contentType || 'application/json';
@@ -21,8 +54,12 @@
   function errorText(res, fieldName) {
     var e = res.json && res.json.error;
     if (!e) return 'failed (' + res.status + ')';
-    // An import's error: "line 3, column max_kw: "-5" is not ..." rather than the API's "[1].max_kw ...".
-    if (fieldName && e.field) return fieldName(e.field) + ': ' + e.message.replace(e.field, '').trim() + ' [' + e.code + ']';
+    // An import's errors, every bad line: "line 3, column max_kw: must be ..." rather than the API's "[1].max_kw ...".
+    if (fieldName && e.field) {
+      var each = e.errors && e.errors.length ? e.errors : [e];
+      return (each.length > 1 ? each.length + ' lines refused, nothing imported:\n' : 'Nothing imported: ') +
+        each.map(function (x) { return x.field ? fieldName(x.field) + ': ' + x.message.replace(x.field, '').trim() + ' [' + x.code + ']' : x.message + ' [' + x.code + ']'; }).join('\n');
+    }
     return e.message + (e.field ? ' (' + e.field + ')' : '') + ' [' + e.code + ']';
   }
   function showKey(res) {
@@ -62,6 +99,7 @@
         if (res.json && typeof res.json.moved === 'number') done = res.json.moved + ' reading(s) put back in the queue.';
         if (res.json && res.json.meters && form.dataset.csv) done = res.json.meters.length + ' meter(s) imported.';
         say(done, false);
+        if (form.hasAttribute('data-reset')) form.reset();
         if (form.dataset.after === 'reload') setTimeout(function () { location.reload(); }, 600);
         else if (form.dataset.after) location.href = form.dataset.after.replace('{id}', res.json && (res.json.batch_id || res.json.reading_id) || '');
         document.querySelectorAll('[data-refresh]').forEach(function (el) { window.htmx && window.htmx.trigger(el, 'refresh'); });
@@ -72,7 +110,7 @@
       if (!file) { say('choose a CSV file first', true); return; }
       file.text().then(function (t) {
         var parsed = parseCsv(t);
-        if (parsed.error) { say(parsed.error, true); return; }
+        if (parsed.errors) { say((parsed.errors.length > 1 ? parsed.errors.length + ' lines refused, nothing imported:\n' : 'Nothing imported: ') + parsed.errors.join('\n'), true); return; }
         send(parsed.rows);
       });
       return;
@@ -87,12 +125,13 @@
   // A header line, then one meter per line; commas only (no quoted commas in meter fields).
   function parseCsv(text) {
     var lines = text.split(/\r?\n/).filter(function (l) { return l.trim() !== ''; });
-    if (lines.length < 2) return { error: 'the file needs a header line and at least one meter' };
+    if (lines.length < 2) return { errors: ['the file needs a header line and at least one meter'] };
     var head = lines[0].split(',').map(function (h) { return h.trim(); });
     var rows = [];
+    var errors = [];
     for (var i = 1; i < lines.length; i++) {
       var cells = lines[i].split(',');
-      if (cells.length !== head.length) return { error: 'line ' + (i + 1) + ': ' + cells.length + ' columns, the header has ' + head.length };
+      if (cells.length !== head.length) { errors.push('line ' + (i + 1) + ': ' + cells.length + ' columns, the header has ' + head.length); continue; }
       var row = {};
       head.forEach(function (h, j) {
         var v = cells[j].trim();
@@ -101,7 +140,7 @@
       });
       rows.push(row);
     }
-    return { rows: rows };
+    return errors.length ? { errors: errors } : { rows: rows };
   }
   document.addEventListener('click', function (ev) {
     var b = ev.target.closest && ev.target.closest('[data-copy]');

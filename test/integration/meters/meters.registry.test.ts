@@ -59,6 +59,20 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     expect((await op().put('op')('/meters', Array.from({ length: 1001 }, (_, i) => meterSpec({ meter_id: `x${i}` })))).status).toBe(413);
   });
 
+  it('an array PUT names every bad entry at once (the first in code and field, each in errors), and stores none', async () => {
+    if (!fx.ready()) return;
+    const n = await meterRows();
+    const parse = await op().put('op')('/meters', [meterSpec({ meter_id: 'all-1' }), meterSpec({ meter_id: 'all-2', max_kw: '-5' }), meterSpec({ meter_id: 'all-3' }), meterSpec({ meter_id: 'all-4', wallet_address: 'nope' })]);
+    const e1 = await error(parse);
+    expect(e1).toMatchObject({ status: 400, code: 'VALIDATION_ERROR', field: '[1].max_kw' });
+    expect(e1.errors.map((x: { field: string }) => x.field)).toEqual(['[1].max_kw', '[3].wallet_address']);
+    // Entries that parse but break a registry rule (an unknown gateway, a new meter missing a field): each one too.
+    const rules = await op().put('op')('/meters', [meterSpec({ meter_id: 'all-5', gateway_id: 'nobody' }), meterSpec({ meter_id: 'all-6' }), { meter_id: 'all-7', max_kw: '3' }]);
+    const e2 = await error(rules);
+    expect(e2.errors.map((x: { field: string }) => x.field).sort()).toEqual(['[0].gateway_id', '[2].gateway_id']);
+    expect(await meterRows()).toBe(n);
+  });
+
   it('a disabled meter: its readings are UNKNOWN_METER, a change to it is 409; it stays listed', async () => {
     if (!fx.ready()) return;
     await registerMeters(request, 'op', [{ meter_id: 'retired' }]);
