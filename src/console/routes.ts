@@ -10,13 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { type Context, Hono, type Next } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html, raw } from 'hono/html';
-import { validate as isUuid } from 'uuid';
 import type { Db } from '../db/client.js';
 import { READING_STATUSES, type ReadingStatus } from '../db/schema.js';
 import { AppError, CsrfRefused, NotFound, ValidationError } from '../errors.js';
 import type { HealthDetails } from '../http/app.js';
 import { type Auth, checkCsrf, SESSION_COOKIE } from '../http/auth.js';
-import { pageCursor } from '../http/input.js';
+import { pageCursor, uuidParam } from '../http/input.js';
+import { readingCursor } from '../readings/routes.js';
 import type { Log } from '../log.js';
 import { hashKey } from '../meters/gateways.js';
 import { kwhText } from '../meters/registry.js';
@@ -51,11 +51,6 @@ const ASSETS: Record<string, { path: string; type: string }> = {
 const SWAGGER = dirname(require.resolve('swagger-ui-dist/swagger-ui-bundle.js'));
 const DOCS_ASSETS: Record<string, string> = { 'swagger-ui-bundle.js': 'text/javascript', 'swagger-ui.css': 'text/css' };
 
-const readingCursor = pageCursor((v) => {
-  const [at, id] = v as [string, string];
-  const createdAt = new Date(at);
-  return Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !isUuid(id) ? null : { createdAt, id };
-});
 const meterCursor = pageCursor<string>((id) => (typeof id === 'string' ? id : null));
 
 interface Session {
@@ -228,9 +223,8 @@ ${READING_STATUSES.map((st) => html`<div class="card"><h2>${st}</h2><div class="
   );
   app.get('/console/fragments/batches', async (c) => c.html(await batchTable()));
   app.get('/console/batches/:id', async (c) => {
-    const id = c.req.param('id');
-    if (!isUuid(id)) throw new ValidationError('id must be a UUID', 'id');
-    const b = await getBatch(d.db, id.toLowerCase());
+    const id = uuidParam(c.req.param('id'));
+    const b = await getBatch(d.db, id);
     if (!b) throw new NotFound(`batch ${id}`);
     const readingsOf = await batchReadings(d.db, b.id);
     return render(
@@ -252,9 +246,7 @@ ${['pending', 'running'].includes(b.state) ? html`<form id="batch-cancel" data-a
 <tbody>${txs.map((t) => html`<tr><td class="mono">${t.signature}</td><td>${pill(t.status)}</td><td>${t.readings}</td><td>${t.error ?? ''}</td></tr>`)}</tbody></table></div>`;
   };
   app.get('/console/fragments/batches/:id/transactions', async (c) => {
-    const id = c.req.param('id');
-    if (!isUuid(id)) throw new ValidationError('id must be a UUID', 'id');
-    return c.html(await transactionTable(id.toLowerCase()));
+    return c.html(await transactionTable(uuidParam(c.req.param('id'))));
   });
 
   // ---- readings ------------------------------------------------------------------------------------
@@ -310,9 +302,8 @@ ${live('readings-live', `/console/fragments/readings?${all.toString()}`, await r
   });
 
   app.get('/console/readings/:id', async (c) => {
-    const id = c.req.param('id');
-    if (!isUuid(id)) throw new ValidationError('id must be a UUID', 'id');
-    const r = await getReading(d.db, id.toLowerCase());
+    const id = uuidParam(c.req.param('id'));
+    const r = await getReading(d.db, id);
     if (!r) throw new NotFound(`reading ${id}`);
     const h = await readingHistory(d.db, r.id);
     return render(

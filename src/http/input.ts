@@ -1,5 +1,6 @@
 // Request input shared by every route: JSON bodies and opaque keyset cursors, refused with a 400 naming the field.
 import { ValidationError } from '../errors.js';
+import { validate as isUuid } from 'uuid';
 
 /**
  * The body as JSON; `optional`: an empty body is `{}`. `keepControlCharacters`: the caller strips or refuses
@@ -46,6 +47,12 @@ function refuseControlCharactersIn(root: unknown, rootPath: string): void {
       }
     }
   }
+}
+
+/** A path's UUID (`/batches/:id`), lower-cased; 400 naming the field otherwise. */
+export function uuidParam(value: string | undefined, field = 'id'): string {
+  if (value === undefined || !isUuid(value)) throw new ValidationError(`${field} must be a UUID`, field);
+  return value.toLowerCase();
 }
 
 /** A keyset cursor: the last row's key, opaque to clients (base64url JSON); `read` checks what comes back. */

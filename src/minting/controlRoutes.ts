@@ -1,11 +1,10 @@
 // Operator control of the queue: void a wrong reading, redrive failed readings by filter, pause and resume
 // minting (persisted: every worker process reads it each cycle), and the worker's settings.
 import { Hono } from 'hono';
-import { validate as isUuid } from 'uuid';
 import type { Db } from '../db/client.js';
 import { NotFound, StateConflict, ValidationError } from '../errors.js';
 import { actorOf, type Auth } from '../http/auth.js';
-import { jsonBody } from '../http/input.js';
+import { jsonBody, uuidParam } from '../http/input.js';
 import type { Log } from '../log.js';
 import { readingJson } from '../readings/routes.js';
 import { mintingPause, readSettings, type RetryFilter, retryMatching, setMintingPause, type Settings, voidReading, writeSettings } from './repo.js';
@@ -81,8 +80,7 @@ export function controlRoutes(d: ControlRoutesDeps): Hono {
   });
 
   app.post('/readings/:id/void', d.auth('operator'), async (c) => {
-    const id = c.req.param('id') ?? '';
-    if (!isUuid(id)) throw new ValidationError('id must be a UUID', 'id');
+    const id = uuidParam(c.req.param('id'));
     const reason = text(object(await jsonBody(c.req)), 'reason', { required: true, max: 500 })!;
     const actor = actorOf(c);
     const out = await voidReading(d.db, id.toLowerCase(), actor, reason);

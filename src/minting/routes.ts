@@ -5,6 +5,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { validate as isUuid } from 'uuid';
+import { uuidParam } from '../http/input.js';
 import type { Minter } from '../chain/minter.js';
 import type { Db } from '../db/client.js';
 import { describeError } from '../db/errors.js';
@@ -101,16 +102,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
   const app = new Hono();
 
   app.post('/mint-batch', d.auth('operator'), async (c) => {
-    const raw = await c.req.text();
-    let parsedJson: unknown = {};
-    if (raw.trim()) {
-      try {
-        parsedJson = JSON.parse(raw);
-      } catch {
-        throw new ValidationError('the body is not valid JSON', 'body');
-      }
-    }
-    const body = parseMintBody(parsedJson);
+    const body = parseMintBody(await jsonBody(c.req, { optional: true }));
     const pause = await mintingPause(d.db);
     if (pause) throw new StateConflict('MINTING_PAUSED', `minting is paused by ${pause.by}: ${pause.reason} (POST /minting/resume)`);
     const key = c.req.header('idempotency-key');
@@ -153,20 +145,15 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     return c.json(answer, status);
   });
 
-  const batchId = (id: string) => {
-    if (!isUuid(id)) throw new ValidationError('id must be a UUID', 'id');
-    return id.toLowerCase();
-  };
-
   app.get('/batches/:id', d.auth('operator'), async (c) => {
-    const id = batchId(c.req.param('id'));
+    const id = uuidParam(c.req.param('id'));
     const row = await getBatch(d.db, id);
     if (!row) throw new NotFound(`batch ${id}`);
     return c.json(summaryOf(id, row.state, await batchReadings(d.db, id)));
   });
 
   app.post('/batches/:id/cancel', d.auth('operator'), async (c) => {
-    const id = batchId(c.req.param('id'));
+    const id = uuidParam(c.req.param('id'));
     const row = await getBatch(d.db, id);
     if (!row) throw new NotFound(`batch ${id}`);
     const running = d.runner.get(id);
@@ -177,7 +164,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
   // A stream ticket: EventSource cannot send headers, and no secret belongs in a URL, so the operator asks
   // for a ticket (random, stored as its SHA-256) good for this batch's event stream for 60 s.
   app.post('/batches/:id/stream-ticket', d.auth('operator'), async (c) => {
-    const id = batchId(c.req.param('id'));
+    const id = uuidParam(c.req.param('id'));
     if (!(await getBatch(d.db, id))) throw new NotFound(`batch ${id}`);
     const ticket = `est_${randomBytes(32).toString('base64url')}`;
     const expiresAt = await saveStreamTicket(d.db, { ticketHash: hashTicket(ticket), batchId: id, operator: operatorName(c), ttlSeconds: STREAM_TICKET_TTL_SECONDS });
@@ -190,7 +177,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     // The header, or the console's session cookie (same origin: EventSource sends it).
     if (c.req.header('authorization') !== undefined || (ticket === undefined && getCookie(c, SESSION_COOKIE) !== undefined)) return d.auth('operator')(c, next);
     if (ticket === undefined) throw new AuthError(401, 'missing credentials: send Authorization: Bearer <token>, or ?ticket= from POST /batches/:id/stream-ticket');
-    const operator = ticket.length <= 200 ? await streamTicketOperator(d.db, hashTicket(ticket), batchId(c.req.param('id') ?? '')) : null;
+    const operator = ticket.length <= 200 ? await streamTicketOperator(d.db, hashTicket(ticket), uuidParam(c.req.param('id'))) : null;
     if (!operator) throw new AuthError(401, 'unknown or expired stream ticket (it is good for 60 s, for its batch only)');
     admit(c, { role: 'operator', name: operator });
     await next();
@@ -205,7 +192,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
   // that lets more than maxQueuedEvents pile up for a heartbeat interval gets a final `error` event and is
   // closed (it reconnects with Last-Event-ID and replays from batch_events).
   app.get('/batches/:id/events', streamAuth, async (c) => {
-    const id = batchId(c.req.param('id') ?? '');
+    const id = uuidParam(c.req.param('id'));
     if (!(await getBatch(d.db, id))) throw new NotFound(`batch ${id}`);
     const lastEventId = c.req.header('last-event-id');
     const resumeFrom = Number(lastEventId ?? 0);
@@ -345,9 +332,8 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
   });
 
   app.post('/readings/:id/retry', d.auth('operator'), async (c) => {
-    const id = c.req.param('id');
-    if (!isUuid(id)) throw new ValidationError('id must be a UUID', 'id');
-    const row = await retryFailed(d.db, id.toLowerCase());
+    const id = uuidParam(c.req.param('id'));
+    const row = await retryFailed(d.db, id);
     if (!row) {
       if (!(await getReading(d.db, id.toLowerCase()))) throw new NotFound(`reading ${id}`);
       throw new AppError('NOT_FAILED', 'only a failed reading can be retried', 409);

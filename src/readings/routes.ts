@@ -5,7 +5,7 @@ import type { Db } from '../db/client.js';
 import { READING_STATUSES, type ReadingStatus } from '../db/schema.js';
 import { NotFound, ValidationError } from '../errors.js';
 import { type Auth, gatewayScope, principal } from '../http/auth.js';
-import { jsonBody, limitOf, pageCursor } from '../http/input.js';
+import { jsonBody, limitOf, pageCursor, uuidParam } from '../http/input.js';
 import { kwhText } from '../meters/registry.js';
 import type { AcceptPolicy } from './accept.js';
 import { parseReadingsBody } from './parseReadings.js';
@@ -47,7 +47,8 @@ export const readingJson = (r: ReadingRow) => ({
   updated_at: r.updatedAt.toISOString(),
 });
 
-const cursor = pageCursor((v) => {
+/** The readings' keyset cursor (created_at, id): the API's pages and the console's. */
+export const readingCursor = pageCursor((v) => {
   const [at, id] = v as [string, string];
   const createdAt = new Date(at);
   return Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !isUuid(id) ? null : { createdAt, id };
@@ -71,9 +72,8 @@ export function readingRoutes(d: ReadingRoutesDeps): Hono {
   // The queue's view of one item is the same reading. A gateway sees only the readings it posted.
   for (const path of ['/readings/:id', '/queue/item/:id']) {
     app.get(path, d.auth('gateway', 'operator'), async (c) => {
-      const id = c.req.param('id')!;
-      if (!isUuid(id)) throw new ValidationError('id must be a UUID', 'id');
-      const row = await getReading(d.db, id.toLowerCase(), gatewayScope(c));
+      const id = uuidParam(c.req.param('id'));
+      const row = await getReading(d.db, id, gatewayScope(c));
       if (!row) throw new NotFound(`reading ${id}`);
       return c.json(readingJson(row));
     });
@@ -90,11 +90,11 @@ export function readingRoutes(d: ReadingRoutesDeps): Hono {
       status: status as ReadingStatus | undefined,
       wallet: c.req.query('wallet'),
       gatewayId: gatewayScope(c),
-      after: after ? cursor.decode(after) : undefined,
+      after: after ? readingCursor.decode(after) : undefined,
       limit,
     });
     const last = rows[rows.length - 1];
-    return c.json({ readings: rows.map(readingJson), next_cursor: rows.length === limit && last ? cursor.encode([last.createdAt.toISOString(), last.id]) : null });
+    return c.json({ readings: rows.map(readingJson), next_cursor: rows.length === limit && last ? readingCursor.encode([last.createdAt.toISOString(), last.id]) : null });
   });
 
   return app;

@@ -82,6 +82,21 @@ export async function waitCompleted(db: Db, ids: string[], timeoutMs: number, co
 /** Wait until `condition` holds, polling; on time-out say what was awaited. For conditions, never for time. */
 /** How many of these readings are completed now. */
 /**
+ * In a describe over DATABASES: a fresh database of that kind, made before the tests and dropped after; `use`
+ * hands it to the file's variables. Nothing is made when the Postgres server is not there outside CI
+ * (postgresAvailable says what it needs): the tests then return early.
+ */
+export function withDatabase(kind: string, open: () => Promise<TestDatabase>, use: (t: TestDatabase) => void | Promise<void>): void {
+  let t: TestDatabase | null = null;
+  beforeAll(async () => {
+    if (kind === 'postgres' && !(await postgresAvailable())) return;
+    t = await open();
+    await use(t);
+  }, 60_000);
+  afterAll(() => t?.drop());
+}
+
+/**
  * In a describe over DATABASES: a local chain and a fresh database of that kind, made before the tests and
  * dropped after; `use` hands both to the file's variables. The database is null when the Postgres server is not
  * there outside CI (postgresAvailable says what it needs): the tests then return early.

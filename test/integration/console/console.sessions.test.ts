@@ -3,7 +3,7 @@
 // console's own origin; an expired or signed-out session is refused; a wrong token gets no session.
 import { sql } from 'drizzle-orm';
 import { consoleSessions } from '../../../src/db/schema.js';
-import { DATABASES, postgresAvailable, type TestDatabase } from '../../support/db.js';
+import { DATABASES, type TestDatabase, withDatabase } from '../../support/db.js';
 import { consoleApp } from '../../support/console.js';
 import type { Request } from '../../support/meters.js';
 
@@ -12,12 +12,10 @@ const ORIGIN = 'http://console.test';
 describe.each(DATABASES)('console sessions on %s', (kind, open) => {
   let t: TestDatabase | null = null;
   let request: Request;
-  beforeAll(async () => {
-    if (kind === 'postgres' && !(await postgresAvailable())) return;
-    t = await open();
-    request = (await consoleApp(t.database)).request;
+  withDatabase(kind, open, async (d) => {
+    t = d;
+    request = (await consoleApp(d.database)).request;
   });
-  afterAll(() => t?.drop());
 
   const signIn = async (token: string) => request('/console/login', { method: 'POST', headers: { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(token)}` });
   const session = async () => {

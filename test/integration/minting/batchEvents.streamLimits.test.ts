@@ -9,7 +9,7 @@ import { eq, sql } from 'drizzle-orm';
 import { streamTickets } from '../../../src/db/schema.js';
 import { makeLog } from '../../../src/log.js';
 import { appendBatchEvents, createBatch, updateBatch } from '../../../src/minting/repo.js';
-import { DATABASES, postgresAvailable, type TestDatabase, waitFor } from '../../support/db.js';
+import { DATABASES, type TestDatabase, waitFor, withDatabase } from '../../support/db.js';
 import { mintApp } from '../../support/mintApp.js';
 
 const OP = { authorization: 'Bearer op' };
@@ -48,11 +48,9 @@ async function readUntil(res: Response, until: (events: Sse[]) => boolean): Prom
 
 describe.each(DATABASES)('on %s', (kind, open) => {
   let t: TestDatabase | null = null;
-  beforeAll(async () => {
-    if (kind === 'postgres' && !(await postgresAvailable())) return;
-    t = await open();
-  }, 60_000);
-  afterAll(() => t?.drop());
+  withDatabase(kind, open, (d) => {
+    t = d;
+  });
 
   /** A running batch with `n` stored events (n-1 results, then the summary), or none. */
   const batch = async (n = 0) => {

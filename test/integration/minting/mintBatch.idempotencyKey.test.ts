@@ -5,7 +5,7 @@
 import { count, eq, sql } from 'drizzle-orm';
 import { batches, idempotencyKeys } from '../../../src/db/schema.js';
 import { purgeIdempotencyKeys, reserveIdempotencyKey } from '../../../src/minting/repo.js';
-import { DATABASES, postgresAvailable, type TestDatabase, waitFor } from '../../support/db.js';
+import { DATABASES, type TestDatabase, waitFor, withDatabase } from '../../support/db.js';
 import { mintApp } from '../../support/mintApp.js';
 
 const mint = (key: string, body: object = {}, token = 'op') => ({
@@ -16,11 +16,9 @@ const mint = (key: string, body: object = {}, token = 'op') => ({
 
 describe.each(DATABASES)('on %s', (kind, open) => {
   let t: TestDatabase | null = null;
-  beforeAll(async () => {
-    if (kind === 'postgres' && !(await postgresAvailable())) return;
-    t = await open();
-  }, 60_000);
-  afterAll(() => t?.drop());
+  withDatabase(kind, open, (d) => {
+    t = d;
+  });
   const batchCount = async () => (await t!.database.db.select({ n: count() }).from(batches))[0]!.n;
 
   it('a second request with the key while the first is still running gets the same batch_id, never a second batch', async () => {

@@ -8,20 +8,17 @@ import { readings } from '../../../src/db/schema.js';
 import { claimReadings, mintingPause, voidOf } from '../../../src/minting/repo.js';
 import type { BatchRunner } from '../../../src/minting/runBatch.js';
 import { startWorker } from '../../../src/minting/worker.js';
-import { DATABASES, waitFor } from '../../support/db.js';
+import { DATABASES, type TestDatabase, waitFor, withDatabase } from '../../support/db.js';
 import { consoleApp, DEFAULTS, seedStatus } from '../../support/console.js';
 import { client, registerMeters, silentLog, type Request } from '../../support/meters.js';
-import { postgresAvailable, type TestDatabase } from '../../support/db.js';
 
 describe.each(DATABASES)('operator control on %s', (kind, open) => {
   let t: TestDatabase | null = null;
   let request: Request;
-  beforeAll(async () => {
-    if (kind === 'postgres' && !(await postgresAvailable())) return;
-    t = await open();
-    request = (await consoleApp(t.database)).request;
+  withDatabase(kind, open, async (d) => {
+    t = d;
+    request = (await consoleApp(d.database)).request;
   });
-  afterAll(() => t?.drop());
   const op = () => client(request).post('op');
   const statusOf = async (id: string) => (await t!.database.db.select({ s: readings.status }).from(readings).where(eq(readings.id, id)))[0]!.s;
 
