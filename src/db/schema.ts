@@ -1,7 +1,7 @@
 // The service's tables. Postgres is the source of truth: what the API accepted is a row here, and every
 // state a reading passes through is a row change made by whoever holds its claim.
 import { sql } from 'drizzle-orm';
-import { bigint, check, customType, date, index, integer, jsonb, numeric, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, customType, date, index, integer, jsonb, numeric, pgSequence, pgTable, pgView, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
 // Millisecond precision, so that a timestamp survives a round trip through a JS Date (keyset cursors).
@@ -17,6 +17,9 @@ export type ReadingStatus = (typeof READING_STATUSES)[number];
 /** The statuses of readings in the mint queue: every status but `recorded` and `voided`, which are never claimed. */
 export const QUEUE_STATUSES = READING_STATUSES.filter((s): s is Exclude<ReadingStatus, 'recorded' | 'voided'> => s !== 'recorded' && s !== 'voided');
 const inList = (list: readonly string[]) => sql.raw(list.map((s) => `'${s}'`).join(', '));
+
+/** Acceptance order of queued readings: readings.queue_seq takes the next value at insert. */
+export const readingsQueueSeq = pgSequence('readings_queue_seq');
 
 export const readings = pgTable(
   'readings',
@@ -55,6 +58,12 @@ export const readings = pgTable(
     nextAttemptAt: stamp('next_attempt_at'),
     createdAt: stamp('created_at'),
     updatedAt: stamp('updated_at'),
+    /**
+     * Where the reading joined the queue: the next value of readings_queue_seq at insert, null for a reading
+     * that never joins it (`recorded`). Its queue position is queue_seq − queue_watermark.claimed_seq, an
+     * O(1) estimate (see readings/repo.ts queuePosition); nothing orders or claims by it.
+     */
+    queueSeq: bigint('queue_seq', { mode: 'number' }).default(sql`nextval('readings_queue_seq')`),
   },
   (t) => [
     check('readings_status_check', sql`${t.status} in (${inList(READING_STATUSES)})`),
@@ -72,6 +81,19 @@ export const readings = pgTable(
     // keyset page reads 50 index entries, not every reading.
     index('readings_created').on(t.createdAt, t.id),
   ],
+);
+
+/**
+ * One row: the greatest queue_seq any claim in queue order has taken (minting/repo.ts claimReadings raises
+ * it in the claim's own statement). A pending reading's queue position is its queue_seq minus this.
+ */
+export const queueWatermark = pgTable(
+  'queue_watermark',
+  {
+    id: smallint().primaryKey().default(1),
+    claimedSeq: bigint('claimed_seq', { mode: 'number' }).notNull(),
+  },
+  (t) => [check('queue_watermark_one_row', sql`${t.id} = 1`)],
 );
 
 // ---- gateways and meters --------------------------------------------------------------------------

@@ -99,6 +99,14 @@ const gridTokenXBatch = {
     },
   },
 };
+/** What queue_position means, wherever it is given (POST /readings, GET /queue/item/{id}). */
+const queuePosition = {
+  type: 'integer',
+  nullable: true,
+  minimum: 1,
+  description:
+    'An estimate, not a promise: for a pending reading, 1 + the readings accepted before it that no claim in queue order had taken yet, when the answer was made (POST /readings: when it was accepted; GET /queue/item/{id}: now). Counted from sequence numbers, not by reading the queue: readings waiting on a retry back-off are not counted, readings an operator minted by id and refused requests may still be counted, readings accepted at the same moment may be claimed in another order, and a reading the claims have already passed (a retry) is at 1. No exact position is promised. Null when the reading is not pending (recorded, processing, completed, failed, voided).',
+};
 const accepted = {
   type: 'object',
   properties: {
@@ -106,10 +114,12 @@ const accepted = {
     duplicates: { type: 'integer' },
     readings: {
       type: 'array',
-      items: { type: 'object', properties: { reading_id: { type: 'string', format: 'uuid' }, client_reading_id: { type: 'string', nullable: true }, status: text, queue_position: { type: 'integer', nullable: true } } },
+      items: { type: 'object', properties: { reading_id: { type: 'string', format: 'uuid' }, client_reading_id: { type: 'string', nullable: true }, status: text, queue_position: queuePosition } },
     },
   },
 };
+/** GET /readings/{id} and GET /queue/item/{id}: the reading and its queue position as of now. */
+const queueItem = { ...reading, properties: { ...reading.properties, queue_position: queuePosition } };
 const baseline = { type: 'object', required: ['kwh', 'at'], properties: { kwh: decimal('the register at `at`'), at: stamp } };
 const meterInput = {
   type: 'object',
@@ -203,8 +213,8 @@ export const openApiDocument = {
         responses: { '200': { description: 'a page', ...json({ type: 'object', properties: { readings: { type: 'array', items: reading }, next_cursor: { type: 'string', nullable: true } } }) }, ...errors(400, 401) },
       },
     },
-    '/readings/{id}': { get: { summary: 'One reading (a gateway: only one it posted)', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(reading) }, ...errors(400, 401, 404) } } },
-    '/queue/item/{id}': { get: { summary: 'One queue item (a reading)', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(reading) }, ...errors(400, 401, 404) } } },
+    '/readings/{id}': { get: { summary: 'One reading (a gateway: only one it posted), with its queue position as of now', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(queueItem) }, ...errors(400, 401, 404) } } },
+    '/queue/item/{id}': { get: { summary: 'One queue item (a reading), with its queue position as of now', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(queueItem) }, ...errors(400, 401, 404) } } },
     '/readings/{id}/retry': { post: { summary: 'A failed reading back to pending (operator)', security: gateway, parameters: [idParam], responses: { '200': { description: 'the reading', ...json(reading) }, ...errors(400, 401, 403, 404, 409) } } },
     '/mint-batch': {
       post: {

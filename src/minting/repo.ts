@@ -3,7 +3,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { ClaimLost } from '../errors.js';
-import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
+import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 
 export interface Claim {
@@ -15,31 +15,52 @@ export interface Claim {
 const claimable = and(eq(readings.status, 'pending'), lte(readings.nextAttemptAt, sql`now()`));
 
 /**
- * Claim up to `limit` pending readings (or just the given ids, if pending) for one batch.
+ * Claim up to `limit` pending readings (or just the given ids, if pending) for one batch, in one statement
+ * that returns the claimed rows.
  *
- * Why this is safe with many workers: the inner SELECT takes row locks with FOR UPDATE SKIP LOCKED,
- * so two claimers never lock the same row; the outer UPDATE, in the same statement, moves each locked
- * row to 'processing' with a fresh claim token and lease. A row another claimer holds is skipped, and
- * once that claimer commits the row is no longer 'pending'. Nothing is read and then written apart.
+ * Why this is safe with many workers: `picked` takes row locks with FOR UPDATE SKIP LOCKED, so two
+ * claimers never lock the same row; the UPDATE, in the same statement, moves each locked row to
+ * 'processing' with a fresh claim token and lease. A row another claimer holds is skipped, and once that
+ * claimer commits the row is no longer 'pending'. Nothing is read and then written apart.
+ *
+ * A claim in queue order (no ids) also raises queue_watermark to the greatest queue_seq it took, which is
+ * what POST /readings' queue positions count from. Safe with concurrent claimers: the update only ever
+ * raises the value (greatest(), and only where it is larger), and a claimer that finds the row locked by
+ * another waits for that claim's commit, then re-evaluates both against the committed value (READ
+ * COMMITTED re-checks an updated row), so the watermark never goes back. The row lock is held only until
+ * this statement's own commit (it runs on its own, outside any transaction), and a claim that would not
+ * raise it takes no lock. A claim of given ids leaves it alone: picking readings out of order says nothing
+ * about where the head of the queue is.
  */
 export async function claimReadings(db: Db, opts: { token: string; limit: number; leaseMs: number; batchId: string; ids?: string[] }): Promise<Claim> {
   const { token } = opts;
-  const only = opts.ids ? sql`and id in (${sql.join(opts.ids.map((id) => sql`${id}::uuid`), sql`, `)})` : sql``;
-  const result = await db.execute(sql`
-    update readings set
-      status = 'processing', claim_token = ${token}, batch_id = ${opts.batchId},
-      lease_expires_at = now() + ${opts.leaseMs} * interval '1 millisecond',
-      attempts = attempts + 1, updated_at = now()
-    where id in (
-      select id from readings
-      where ${claimable} ${only}
-      order by next_attempt_at, created_at, id
-      limit ${opts.limit}
-      for update skip locked
-    )
-    returning id`);
-  const ids = (Array.isArray(result) ? result : (result as { rows: { id: string }[] }).rows).map((r) => (r as { id: string }).id);
-  const rows = ids.length ? await db.select().from(readings).where(and(inArray(readings.id, ids), eq(readings.claimToken, token))) : [];
+  const picked = db.$with('picked').as(
+    db
+      .select({ id: readings.id, queueSeq: readings.queueSeq })
+      .from(readings)
+      .where(and(claimable, opts.ids ? inArray(readings.id, opts.ids) : undefined))
+      .orderBy(asc(readings.nextAttemptAt), asc(readings.createdAt), asc(readings.id))
+      .limit(opts.limit)
+      .for('update', { skipLocked: true }),
+  );
+  const raised = db.$with('raised', { claimedSeq: queueWatermark.claimedSeq }).as(sql`
+    update ${queueWatermark} set claimed_seq = greatest(${queueWatermark.claimedSeq}, p.seq)
+    from (select max(queue_seq) as seq from ${picked}) p
+    where ${queueWatermark.id} = 1 and p.seq > ${queueWatermark.claimedSeq}
+    returning ${queueWatermark.claimedSeq}`);
+  const rows = await db
+    .with(...(opts.ids ? [picked] : [picked, raised]))
+    .update(readings)
+    .set({
+      status: 'processing',
+      claimToken: token,
+      batchId: opts.batchId,
+      leaseExpiresAt: sql`now() + ${opts.leaseMs} * interval '1 millisecond'`,
+      attempts: sql`${readings.attempts} + 1`,
+      updatedAt: sql`now()`,
+    })
+    .where(inArray(readings.id, db.select({ id: picked.id }).from(picked)))
+    .returning();
   return { token, rows };
 }
 

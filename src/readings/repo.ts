@@ -1,7 +1,7 @@
 // Readings in Postgres: the all-or-nothing acceptance behind POST /readings, and the reads behind GET.
 import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { readings, type ReadingStatus } from '../db/schema.js';
+import { queueWatermark, readings, type ReadingStatus } from '../db/schema.js';
 import { Conflict } from '../errors.js';
 import { lockMeters } from '../meters/repo.js';
 import { type AcceptPolicy, checkAgainstRegistry, decide, type Neighbour } from './accept.js';
@@ -18,17 +18,36 @@ export interface InsertOutcome {
 const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows);
 
 /**
+ * A pending reading's queue position: 1 + the readings accepted before it that no claim in queue order had
+ * taken, as of `claimedSeq` (queue_watermark), counted from sequence numbers at O(1), never by reading the
+ * queue. An estimate: readings waiting on a retry's back-off are not counted (the claims passed them),
+ * readings minted by id and sequence gaps (a refused request's) may be, readings accepted at the same
+ * moment may be claimed in another order, and a reading the claims have passed (a retry) is at 1. Null
+ * for a reading not waiting in the queue.
+ */
+export function queuePosition(status: ReadingStatus, queueSeq: number | null, claimedSeq: number): number | null {
+  if (status !== 'pending' || queueSeq === null) return null;
+  return Math.max(1, queueSeq - claimedSeq);
+}
+
+/** The greatest queue_seq claimed in queue order: one primary-key read of a one-row table. */
+export async function claimedSeq(db: Db): Promise<number> {
+  const [row] = await db.select({ claimedSeq: queueWatermark.claimedSeq }).from(queueWatermark).where(eq(queueWatermark.id, 1));
+  return row?.claimedSeq ?? 0;
+}
+
+/**
  * For every (meter, instant): the meter's accepted reading at that instant and the nearest before and
  * after it, in one statement (three index probes per reading on the energy identity's index).
  */
-async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Promise<Neighbour[]> {
+async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Promise<(Neighbour & { queueSeq: number | null })[]> {
   if (wanted.length === 0) return [];
-  const cols = sql`r.id, r.meter_id, r.reading_timestamp, r.kwh_amount, r.register_kwh, r.status, r.client_reading_id, r.telemetry ->> 'kwh' as net_kwh`;
+  const cols = sql`r.id, r.meter_id, r.reading_timestamp, r.kwh_amount, r.register_kwh, r.status, r.client_reading_id, r.telemetry ->> 'kwh' as net_kwh, r.queue_seq`;
   const probe = (cond: ReturnType<typeof sql>, order: ReturnType<typeof sql>) =>
     sql`(select ${cols} from readings r where r.meter_id = q.meter_id and r.duplicate_of is null and ${cond} ${order})`;
   const result = await tx.execute(sql`
     select distinct on (n.id) n.id, n.meter_id, (extract(epoch from n.reading_timestamp) * 1000)::float8 as at_ms,
-      n.kwh_amount::text as kwh_amount, n.register_kwh::text as register_kwh, n.status, n.client_reading_id, n.net_kwh
+      n.kwh_amount::text as kwh_amount, n.register_kwh::text as register_kwh, n.status, n.client_reading_id, n.net_kwh, n.queue_seq::float8 as queue_seq
     from (values ${sql.join(wanted.map((w) => sql`(${w.meterId}, ${w.at.toISOString()}::timestamptz)`), sql`, `)}) as q(meter_id, ts)
     cross join lateral (
       ${probe(sql`r.reading_timestamp < q.ts`, sql`order by r.reading_timestamp desc limit 1`)}
@@ -44,14 +63,16 @@ async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Pr
     status: r.status as ReadingStatus,
     clientReadingId: r.client_reading_id === null ? null : String(r.client_reading_id),
     netKwh: r.net_kwh === null || r.net_kwh === undefined ? null : String(r.net_kwh),
+    queueSeq: r.queue_seq === null || r.queue_seq === undefined ? null : Number(r.queue_seq),
   }));
 }
 
 /**
  * Accept a gateway's readings, all or none. Under the meters' row locks (taken in meter_id order, see
  * lockMeters): the registry checks, the readings around each one, the decision (accept.ts), one
- * multi-row INSERT and one UPDATE of the registers that moved. The number of statements does not grow
- * with the number of readings.
+ * multi-row INSERT and one UPDATE of the registers that moved, and one read of the queue watermark. The
+ * number of statements does not grow with the number of readings, and none reads more of `readings` than
+ * index probes around the request's own (meter, time) pairs: the backlog costs nothing here.
  */
 export async function acceptReadings(db: Db, gatewayId: string, parsed: ParsedReading[], policy: AcceptPolicy): Promise<InsertOutcome> {
   return db.transaction(async (t) => {
@@ -60,14 +81,21 @@ export async function acceptReadings(db: Db, gatewayId: string, parsed: ParsedRe
     checkAgainstRegistry(parsed, gatewayId, meters, policy);
     const neighbours = await neighboursOf(tx, parsed.map((r) => ({ meterId: r.meterId, at: r.readingTimestamp })));
     const decision = decide(parsed, gatewayId, meters, neighbours, policy);
+    // Each result's queue_seq: a duplicate's from the stored reading it repeats, a new one's from its INSERT.
+    const seqs = new Map(neighbours.map((n) => [n.id, n.queueSeq]));
     if (decision.rows.length) {
+      // In the request's order (decide works per meter), so queue_seq, and the positions, follow it.
+      const place = new Map(decision.results.map((r, i) => [r.readingId, i] as const).reverse());
+      const rows = [...decision.rows].sort((a, b) => place.get(a.id)! - place.get(b.id)!);
       const inserted = await tx
         .insert(readings)
-        .values(decision.rows.map((r) => ({ ...r, tokensToMint: r.tokensToMint.toString() })))
+        // A recorded reading never joins the queue: no queue_seq (the others take the sequence's default).
+        .values(rows.map((r) => ({ ...r, tokensToMint: r.tokensToMint.toString(), ...(r.status === 'recorded' ? { queueSeq: null } : {}) })))
         .onConflictDoNothing()
-        .returning({ id: readings.id });
+        .returning({ id: readings.id, queueSeq: readings.queueSeq });
       // Under the meter locks nobody else can have stored these; a clash is an id held by an older row.
       if (inserted.length !== decision.rows.length) throw new Conflict('a reading id of this request is held by another stored reading', 'reading_id');
+      for (const r of inserted) seqs.set(r.id, r.queueSeq);
     }
     if (decision.registers.length) {
       await tx.execute(sql`
@@ -75,31 +103,33 @@ export async function acceptReadings(db: Db, gatewayId: string, parsed: ParsedRe
         from (values ${sql.join(decision.registers.map((g) => sql`(${g.meterId}, ${g.kwh}, ${g.at.toISOString()})`), sql`, `)}) as v(meter_id, kwh, at)
         where meters.meter_id = v.meter_id`);
     }
-    const positions = await queuePositions(tx, [...new Set(decision.results.map((r) => r.readingId))]);
+    const claimed = decision.results.some((r) => r.status === 'pending') ? await claimedSeq(tx) : 0;
     return {
       accepted: decision.rows.length,
       duplicates: decision.results.filter((r) => r.duplicate).length,
-      readings: decision.results.map((r) => ({ reading_id: r.readingId, client_reading_id: r.clientReadingId, status: r.status, queue_position: positions.get(r.readingId) ?? null })),
+      readings: decision.results.map((r) => ({
+        reading_id: r.readingId,
+        client_reading_id: r.clientReadingId,
+        status: r.status,
+        queue_position: queuePosition(r.status, seqs.get(r.readingId) ?? null, claimed),
+      })),
     };
   });
-}
-
-/** 1-based place in the claim order (the worker claims by next attempt, then age, then id). */
-export async function queuePositions(db: Db, ids: string[]): Promise<Map<string, number>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.execute<{ id: string; position: number }>(sql`
-    select id, position from (
-      select id, row_number() over (order by next_attempt_at, created_at, id)::int as position
-      from readings where status = 'pending'
-    ) q where id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`);
-  const list = rowsOf<{ id: string; position: number }>(rows);
-  return new Map(list.map((r) => [r.id, Number(r.position)]));
 }
 
 /** One reading; with a gateway, only one that gateway posted. */
 export async function getReading(db: Db, id: string, gatewayId?: string): Promise<ReadingRow | null> {
   const [row] = await db.select().from(readings).where(and(eq(readings.id, id), gatewayId !== undefined ? eq(readings.gatewayId, gatewayId) : undefined));
   return row ?? null;
+}
+
+/** One reading with its live queue position (GET /queue/item/:id): one statement, two primary-key reads. */
+export async function getQueueItem(db: Db, id: string, gatewayId?: string): Promise<{ row: ReadingRow; queuePosition: number | null } | null> {
+  const [found] = await db
+    .select({ row: readings, claimedSeq: sql<string>`(select ${queueWatermark.claimedSeq} from ${queueWatermark} where ${queueWatermark.id} = 1)` })
+    .from(readings)
+    .where(and(eq(readings.id, id), gatewayId !== undefined ? eq(readings.gatewayId, gatewayId) : undefined));
+  return found ? { row: found.row, queuePosition: queuePosition(found.row.status, found.row.queueSeq, Number(found.claimedSeq ?? 0)) } : null;
 }
 
 export interface ListFilter {

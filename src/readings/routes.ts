@@ -9,7 +9,7 @@ import { jsonBody, limitOf, pageCursor, uuidParam } from '../http/input.js';
 import { kwhText } from '../meters/registry.js';
 import type { AcceptPolicy } from './accept.js';
 import { parseReadingsBody } from './parseReadings.js';
-import { acceptReadings, getReading, listReadings, type ReadingRow } from './repo.js';
+import { acceptReadings, getQueueItem, listReadings, type ReadingRow } from './repo.js';
 import type { Log } from '../log.js';
 import type { RateLimiter } from '../http/rateLimit.js';
 
@@ -69,13 +69,14 @@ export function readingRoutes(d: ReadingRoutesDeps): Hono {
     return c.json(outcome, 202);
   });
 
-  // The queue's view of one item is the same reading. A gateway sees only the readings it posted.
+  // The queue's view of one item is the same reading, with its queue position as of now (the estimate
+  // POST /readings gives, see repo.ts queuePosition). A gateway sees only the readings it posted.
   for (const path of ['/readings/:id', '/queue/item/:id']) {
     app.get(path, d.auth('gateway', 'operator'), async (c) => {
       const id = uuidParam(c.req.param('id'));
-      const row = await getReading(d.db, id, gatewayScope(c));
-      if (!row) throw new NotFound(`reading ${id}`);
-      return c.json(readingJson(row));
+      const item = await getQueueItem(d.db, id, gatewayScope(c));
+      if (!item) throw new NotFound(`reading ${id}`);
+      return c.json({ ...readingJson(item.row), queue_position: item.queuePosition });
     });
   }
 

@@ -2,6 +2,10 @@
 // local server's `test`), and a fresh in-memory PGlite. Without a server the Postgres tests say what they
 // need, and fail under CI.
 import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { and, arrayOverlaps, eq, inArray, sql as q } from 'drizzle-orm';
 import { openDatabase, type Database, type Db } from '../../src/db/client.js';
@@ -54,6 +58,50 @@ export async function freshPostgres(): Promise<TestDatabase> {
 export async function freshPglite(): Promise<TestDatabase> {
   const database = await openDatabase({ pgliteDir: 'memory://' });
   return { database, url: null, drop: () => database.close() };
+}
+
+/**
+ * A database of `kind` as an older release left it: only the migrations `keep` accepts (by tag) applied,
+ * then `statements` run on it. `open()` opens it as the service does, applying the rest of the migrations.
+ */
+export async function olderDatabase(
+  kind: 'postgres' | 'pglite',
+  keep: (tag: string) => boolean,
+  statements: string[],
+): Promise<{ open(): Promise<Database>; drop(): Promise<void> }> {
+  const migrations = mkdtempSync(join(tmpdir(), 'mig-'));
+  cpSync(fileURLToPath(new URL('../../src/db/migrations', import.meta.url)), migrations, { recursive: true });
+  const journal = JSON.parse(readFileSync(join(migrations, 'meta/_journal.json'), 'utf8'));
+  journal.entries = journal.entries.filter((e: { tag: string }) => keep(e.tag));
+  writeFileSync(join(migrations, 'meta/_journal.json'), JSON.stringify(journal));
+  if (kind === 'postgres') {
+    const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    const name = `t_mig_${randomBytes(6).toString('hex')}`;
+    await admin.unsafe(`create database ${name}`);
+    const url = Object.assign(new URL(TEST_DATABASE_URL), { pathname: `/${name}` }).toString();
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+    await migrate(drizzle(sql), { migrationsFolder: migrations });
+    for (const s of statements) await sql.unsafe(s);
+    await sql.end();
+    return {
+      open: () => openDatabase({ url, pgliteDir: '' }),
+      drop: async () => {
+        await admin.unsafe(`drop database if exists ${name} with (force)`);
+        await admin.end();
+      },
+    };
+  }
+  const pgliteDir = join(mkdtempSync(join(tmpdir(), 'mig-pg-')), 'db');
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  const client = new PGlite(pgliteDir);
+  await migrate(drizzle(client), { migrationsFolder: migrations });
+  for (const s of statements) await client.query(s);
+  await client.close();
+  return { open: () => openDatabase({ pgliteDir }), drop: async () => {} };
 }
 
 export const DATABASES = [
@@ -160,6 +208,29 @@ export async function seedReadings(db: Db, rows: SeedRow[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
     await db.insert(readings).values(rows.slice(i, i + 500).map((r) => ({ ...r, tokensToMint: r.tokensToMint.toString() })));
   }
+}
+
+/**
+ * A backlog of `count` pending readings in one INSERT ... SELECT generate_series (300,000 in seconds), spread
+ * over the registered meters of `gatewayId` in meter_id order, one minute apart per meter from `from`
+ * (pick it before any reading the caller posts, so the backlog is every meter's history), 0.001 kWh each.
+ * Then VACUUM ANALYZE, so the planner and the visibility map know the backlog as after autovacuum (the
+ * test server runs without it), and no first reader pays for its hint bits. Used by the ingestion tests
+ * and scripts/bench/ingest.ts.
+ */
+export async function seedBacklog(db: Db, count: number, opts: { gatewayId: string; from: Date }): Promise<void> {
+  // The meter count is a scalar subquery (evaluated once), so `m.i = g % k` is a hash join on m.i.
+  await db.execute(q`
+    with m as (
+      select meter_id, user_id, wallet_address, gateway_id, row_number() over (order by meter_id) - 1 as i
+      from meters where gateway_id = ${opts.gatewayId} and disabled_at is null
+    )
+    insert into readings (id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id)
+    select gen_random_uuid(), m.meter_id, m.user_id, m.wallet_address, 0.001, 1000000,
+      ${opts.from.toISOString()}::timestamptz + (g / (select count(*) from m)) * interval '1 minute', m.gateway_id
+    from generate_series(0, ${count}::int - 1) g
+    join m on m.i = g % (select count(*) from m)`);
+  await db.execute(q`vacuum analyze readings`);
 }
 
 /** What the database's sessions are doing (for a stalled test's message): state, wait, and the start of the query. */

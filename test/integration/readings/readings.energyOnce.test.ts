@@ -3,19 +3,16 @@
 // posts end with one row and one mint; other energy for that instant is a 409. A register delta above the
 // per-instruction cap is minted whole, in one transaction. And the migration keeps every row from before
 // the identity, the earliest of each (meter, time) holding it. Real Postgres server and PGlite.
-import { mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Connection, Keypair, PublicKey } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, getAccount, getAssociatedTokenAddressSync } from '@solana/spl-token';
 import { and, arrayContains, eq } from 'drizzle-orm';
-import postgres from 'postgres';
 import { loadConfig } from '../../../src/config.js';
-import { openDatabase } from '../../../src/db/client.js';
 import { mintTransactions, readings } from '../../../src/db/schema.js';
 import { startService, type RunningService } from '../../../src/service.js';
-import { DATABASES, postgresAvailable, TEST_DATABASE_URL, type TestDatabase } from '../../support/db.js';
+import { DATABASES, olderDatabase, postgresAvailable, type TestDatabase } from '../../support/db.js';
 import { client, registerMeters, registryApp, silentLog } from '../../support/meters.js';
 
 const T0 = Date.UTC(2026, 9, 1);
@@ -114,16 +111,6 @@ describe.each(DATABASES)('minted once, on %s', (kind, open) => {
 });
 
 describe.each(['postgres', 'pglite'] as const)('the migration, on %s', (kind) => {
-  const MIGRATIONS = fileURLToPath(new URL('../../../src/db/migrations', import.meta.url));
-  /** The migrations folder as it was before the registry (0000 and 0001 only). */
-  function beforeRegistry(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'mig-'));
-    cpSync(MIGRATIONS, dir, { recursive: true });
-    const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8'));
-    journal.entries = journal.entries.filter((e: { tag: string }) => e.tag.startsWith('0000_') || e.tag.startsWith('0001_'));
-    writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
-    return dir;
-  }
   const OLD = (id: string, kwh: string, created: string, minute = 15) =>
     `insert into readings (id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, status, created_at)
      values ('${id}', 'old-m', 'u', '${Keypair.generate().publicKey.toBase58()}', ${kwh}, ${kwh}000000000, '${at(minute)}', 'completed', '${created}')`;
@@ -136,35 +123,9 @@ describe.each(['postgres', 'pglite'] as const)('the migration, on %s', (kind) =>
       OLD('00000000-0000-4000-8000-00000000000c', '7', '2026-10-01T03:00:00Z'),
       OLD('00000000-0000-4000-8000-00000000000d', '1', '2026-10-01T01:30:00Z', 30),
     ];
-    let url: string | undefined;
-    let pgliteDir = 'memory://';
-    let dropDb = async () => {};
-    if (kind === 'postgres') {
-      const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-      const name = `t_mig_${Date.now().toString(36)}`;
-      await admin.unsafe(`create database ${name}`);
-      url = Object.assign(new URL(TEST_DATABASE_URL), { pathname: `/${name}` }).toString();
-      const sql = postgres(url, { max: 1, onnotice: () => {} });
-      const { drizzle } = await import('drizzle-orm/postgres-js');
-      const { migrate } = await import('drizzle-orm/postgres-js/migrator');
-      await migrate(drizzle(sql), { migrationsFolder: beforeRegistry() });
-      for (const s of statements) await sql.unsafe(s);
-      await sql.end();
-      dropDb = async () => {
-        await admin.unsafe(`drop database if exists ${name} with (force)`);
-        await admin.end();
-      };
-    } else {
-      pgliteDir = join(mkdtempSync(join(tmpdir(), 'mig-pg-')), 'db');
-      const { PGlite } = await import('@electric-sql/pglite');
-      const { drizzle } = await import('drizzle-orm/pglite');
-      const { migrate } = await import('drizzle-orm/pglite/migrator');
-      const client0 = new PGlite(pgliteDir);
-      await migrate(drizzle(client0), { migrationsFolder: beforeRegistry() });
-      for (const s of statements) await client0.query(s);
-      await client0.close();
-    }
-    const database = await openDatabase({ url, pgliteDir }); // applies the registry's migrations
+    // As before the registry: migrations 0000 and 0001 only.
+    const older = await olderDatabase(kind, (tag) => tag.startsWith('0000_') || tag.startsWith('0001_'), statements);
+    const database = await older.open(); // applies the registry's migrations
     try {
       const rows = await database.db.select().from(readings).where(eq(readings.meterId, 'old-m'));
       expect(rows).toHaveLength(4);
@@ -177,7 +138,7 @@ describe.each(['postgres', 'pglite'] as const)('the migration, on %s', (kind) =>
       expect((await client(request).post('gw-key')('/readings', { meter_id: 'old-m', reading_timestamp: at(15), kwh_amount: '7' })).status).toBe(409);
     } finally {
       await database.close();
-      await dropDb();
+      await older.drop();
     }
   });
 });
