@@ -344,6 +344,31 @@ function getBlock(params: Params, c: RpcContext) {
   };
 }
 
+/**
+ * Localnet only (no validator has this method): what the block cost tracker charged in each block with
+ * transactions in [start, end], for the benchmarks (scripts/bench/scale.ts). Agave's tracker keeps these
+ * totals too but only reports them in its metrics. With `{ account }`, how many of the block's
+ * transactions write-lock that account and, when all of them do, the cost charged to it: the tracker
+ * charges each transaction's cost to the block and to every account it write-locks, so an account that
+ * every transaction of the block write-locks was charged exactly the block's cost. Otherwise its own
+ * total was not kept (only the costliest account's is) and `accountCost` is null.
+ */
+function getBlockCosts(params: Params, c: RpcContext) {
+  const start = Number(u64Param(params, 0, 'the start slot'));
+  const end = Math.min(Number(u64Param(params, 1, 'the end slot')), c.chain.slotAt('confirmed'));
+  if (end - start > MAX_GET_BLOCKS_RANGE) throw invalidParams(`Slot range too large; max ${MAX_GET_BLOCKS_RANGE}`);
+  const cfg = config(params, 2);
+  const account = cfg.account === undefined ? null : parsePubkey(String(cfg.account));
+  return slotRange(start, end).flatMap((slot) => {
+    const block = c.chain.getBlock(slot, 'confirmed');
+    if (!block || block.signatures.length === 0) return [];
+    const costs = { slot, transactions: block.signatures.length, blockCost: block.cost?.block ?? null, costliestAccount: block.cost?.costliestAccount ?? null, costliestAccountCost: block.cost?.costliestAccountCost ?? null };
+    if (account === null) return [costs];
+    const writers = block.signatures.filter((s) => parsedAccountKeys(c.chain.getTransaction(s, 'confirmed')!).some((k) => k.writable && k.pubkey === account)).length;
+    return [{ ...costs, transactionsWritingAccount: writers, accountCost: writers === block.signatures.length ? costs.blockCost : null }];
+  });
+}
+
 // ---- the method table -----------------------------------------------------------------------
 
 export const methods: Record<string, Handler> = {
@@ -485,6 +510,7 @@ export const methods: Record<string, Handler> = {
   },
   sendTransaction,
   simulateTransaction,
+  localnet_getBlockCosts: getBlockCosts,
 };
 
 /** Serialise a JSON-RPC payload; bigints become bare JSON integers, without losing precision. */
