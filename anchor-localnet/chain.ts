@@ -33,6 +33,8 @@ export type Commitment = 'processed' | 'confirmed' | 'finalized';
 export const MAX_PROCESSING_AGE = 150;
 /** Slots the status cache answers for without searchTransactionHistory. */
 const STATUS_CACHE_SLOTS = 300;
+/** Entries the SlotHashes sysvar keeps (Agave's MAX_ENTRIES). */
+const SLOT_HASHES_MAX = 512;
 /** A performance sample every 150 slots: Agave's 60 s at the default 400 ms slot. */
 const SAMPLE_SLOTS = 150;
 const MAX_SAMPLES = 720;
@@ -342,6 +344,26 @@ export class LocalChain {
       this.fees.delete(old.slot);
     }
     this.setClock(slot, time);
+    this.writeSlotHashes();
+  }
+
+  /**
+   * The SlotHashes sysvar as a validator keeps it: the recent slots, newest first (at most 512). LiteSVM
+   * leaves it at its default, and the lookup-table program refuses a create whose recent slot is not in it.
+   * The hash here is the slot's blockhash. LiteSVM's SlotHash has no constructor: entries are copies read
+   * back from the sysvar (two reads: one entry more than it held, as the window grows by one slot per call),
+   * then given their slot and hash.
+   */
+  private writeSlotHashes(): void {
+    const recent = this.slots.slice(-SLOT_HASHES_MAX).reverse();
+    const copies = [...this.svm.getSlotHashes(), ...this.svm.getSlotHashes()];
+    const entries = recent.map((s, i) => {
+      const entry = copies[i]!;
+      entry.slot = BigInt(s.slot);
+      entry.hash = s.blockhash;
+      return entry;
+    });
+    this.svm.setSlotHashes(entries);
   }
 
   /** The slot a commitment level sees. */

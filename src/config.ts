@@ -49,7 +49,17 @@ const schema = z
     BLOCKCHAIN_MAX_TOKENS_PER_TRANSACTION: z.string().regex(/^\d+$/, 'must be an integer number of base units').default('1000000000000'),
     BLOCKCHAIN_MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
     BLOCKCHAIN_USERS_PER_TX: z.coerce.number().int().min(1).max(64).default(64),
+    /**
+     * v0 transactions with the service's address lookup tables: a recipient's accounts go into a table once it
+     * has been minted to this many times (an entry's rent pays back only for recipients minted to often); 0: legacy only.
+     */
+    LOOKUP_TABLE_MIN_MINTS: count('mints', 1_000_000, 0).default(2),
+    /** Mint transactions in flight at the start; the engine's limiter adapts it (see BLOCKCHAIN_MAX_IN_FLIGHT). */
     BLOCKCHAIN_CONCURRENT_BATCHES: z.coerce.number().int().min(1).max(64).default(8),
+    /** The most mint transactions in flight the adaptive limiter grows to (≥ BLOCKCHAIN_CONCURRENT_BATCHES; equal: fixed). */
+    BLOCKCHAIN_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1024).default(64),
+    /** Batches the worker keeps open: it claims the next once the last has nothing left to sign (1: one at a time). */
+    WORKER_PIPELINE_DEPTH: z.coerce.number().int().min(1).max(16).default(2),
     MAX_PRIORITY_FEE_MICROLAMPORTS: z.coerce.number().int().min(0).default(100_000),
     BATCH_INTERVAL_MS: z.coerce.number().int().min(10).default(5_000),
     MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
@@ -129,6 +139,13 @@ const schema = z
     }
     if (c.METRICS_TOKEN && gateways.some((g) => g.key === c.METRICS_TOKEN)) {
       ctx.addIssue({ code: 'custom', path: ['METRICS_TOKEN'], message: 'is the same as a gateway key: give Prometheus its own token' });
+    }
+    if (c.BLOCKCHAIN_MAX_IN_FLIGHT < c.BLOCKCHAIN_CONCURRENT_BATCHES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BLOCKCHAIN_MAX_IN_FLIGHT'],
+        message: `must be at least BLOCKCHAIN_CONCURRENT_BATCHES (${c.BLOCKCHAIN_CONCURRENT_BATCHES}), the limit it starts at`,
+      });
     }
     if (c.SOLANA_RPC_URL && !c.AUTHORITY_KEYPAIR_PATH) {
       ctx.addIssue({

@@ -23,7 +23,11 @@ import { maxTokensPerReading } from './minting/amounts.js';
 import { ConfigError } from './errors.js';
 import { describeError } from './db/errors.js';
 import { loadIdl } from './chain/energyToken.js';
-import { makeMinter, type Minter } from './chain/minter.js';
+import { makeLookupTables } from './chain/lookupTables.js';
+import { makeMintChain } from './chain/mintTransaction.js';
+import { makeLookupTableStore, mintCounts } from './db/lookupTables.js';
+import { makeMintEngine, type MintEngine } from './minting/engine.js';
+import { makeInFlightLimiter } from './minting/inFlight.js';
 import { makeRpcClient } from './chain/rpcClient.js';
 import { makeChainHistory } from './chain/history.js';
 import { maxTokensPerReadingInOneTx, RUNTIME_LIMITS } from './minting/optimizeBatch.js';
@@ -44,7 +48,7 @@ export interface RunningService {
   /** The HTTP app (its route table is checked against the OpenAPI document). */
   app: Hono;
   database: Database;
-  minter: Minter;
+  engine: MintEngine;
   runner: BatchRunner;
   worker: ReturnType<typeof startWorker> | null;
   rpcUrl: string;
@@ -92,6 +96,8 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
 
     // Through the service's own client: it has a timeout and classified failures (web3's Connection has neither).
     const rpc = makeRpcClient({ url: chain.rpcUrl, timeoutMs: config.RPC_TIMEOUT_MS });
+    // One in-flight budget for every batch of this process (the engine's limiter adapts it to the chain).
+    const inFlight = makeInFlightLimiter({ initial: config.BLOCKCHAIN_CONCURRENT_BATCHES, ceiling: config.BLOCKCHAIN_MAX_IN_FLIGHT });
     const idl = loadIdl(identity.programId.toBase58());
     const history = makeChainHistory({ rpc, idl, programId: identity.programId, mint: identity.mint });
     // A new database records the chain as it finds it, so that reconciliation judges only what came after.
@@ -176,7 +182,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     };
     // Open /health: the database only (what every role needs); the RPC never makes it 503.
     const health = () => ({ status: monitor.last('db').ok ? ('ok' as const) : ('unavailable' as const) });
-    let workerState: (() => { running: boolean; paused: string | null; lastCycleAt: number | null }) | null = null;
+    let workerState: (() => { running: boolean; paused: string | null; lastCycleAt: number | null; openBatches: number }) | null = null;
     const healthDetails = (): HealthDetails => {
       const [dbCheck, rpcCheck] = [checkReport('db'), checkReport('rpc')];
       const lamports = monitor.last('rpc').value as bigint | null;
@@ -201,7 +207,17 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
           per_day: config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY,
           age_ms: monitor.ageMs('rentBudget'),
         },
-        worker: w ? { running: w.running, paused: w.paused !== null, reason: w.paused, age_ms: w.lastCycleAt === null ? null : Date.now() - w.lastCycleAt } : null,
+        worker: w
+          ? {
+              running: w.running,
+              paused: w.paused !== null,
+              reason: w.paused,
+              age_ms: w.lastCycleAt === null ? null : Date.now() - w.lastCycleAt,
+              open_batches: w.openBatches,
+              in_flight_limit: inFlight.limit(),
+              in_flight: inFlight.inFlight(),
+            }
+          : null,
       };
     };
     const defaults: Settings = {
@@ -217,28 +233,40 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       requireSigned: config.REQUIRE_SIGNED_READINGS,
       maxTokensPerReading: maxTokensPerReadingInOneTx(limits),
     };
-    const minter = makeMinter({
-      rpc,
-      authority,
-      programId: identity.programId,
-      mint: identity.mint,
-      idl,
+    const engine = makeMintEngine({
+      chain: makeMintChain({ rpc, authority, programId: identity.programId, mint: identity.mint, idl, log, onRateLimited: inFlight.rateLimited }),
       log,
       limits,
       // The runner claims at most the current max batch size; the engine accepts what it is given.
       maxBatchSize: () => 10_000,
-      concurrency: config.BLOCKCHAIN_CONCURRENT_BATCHES,
+      inFlight,
       maxPriorityMicroLamports: BigInt(config.MAX_PRIORITY_FEE_MICROLAMPORTS),
       send: { pollMs: 250, rebroadcastMs: 2_000, followTimeoutMs: 180_000 },
       reserveTokenAccounts: (wallets) => reserveTokenAccounts(db, wallets, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
+      lookupTables:
+        config.LOOKUP_TABLE_MIN_MINTS > 0
+          ? {
+              tables: makeLookupTables({
+                rpc,
+                authority,
+                log,
+                store: makeLookupTableStore(opened),
+                send: { pollMs: 250, rebroadcastMs: 2_000, followTimeoutMs: 180_000 },
+                shared: { tokenInfo: identity.tokenInfo, mint: identity.mint },
+              }),
+              minMints: config.LOOKUP_TABLE_MIN_MINTS,
+              mintCounts: (wallets) => mintCounts(db, wallets),
+            }
+          : undefined,
     });
     const metrics = makeMetrics({
       feePayerLamports,
+      inFlight,
       queueCounts: async () => (await queueStats(db)).counts,
       tokenAccountsLeft: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
     });
     const events = makeBatchEvents(opened);
-    const runner = makeBatchRunner({ db, minter, log, defaults, leaseMs: config.LEASE_MS, events, onResult: (r) => metrics.recordResult(r.outcome) });
+    const runner = makeBatchRunner({ db, engine, log, defaults, leaseMs: config.LEASE_MS, events, onResult: (r) => metrics.recordResult(r.outcome) });
     const policy = { maxAttempts: config.MAX_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS };
     const rescueNow = async () => {
       // Expired idempotency keys and stream tickets go with the rescuer's cycle (a request also purges its own key).
@@ -256,6 +284,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
             rescue: rescueNow,
             log,
             defaults,
+            pipelineDepth: config.WORKER_PIPELINE_DEPTH,
             // Read each cycle by every worker process: an operator's pause (POST /minting/pause) holds across
             // processes and restarts; the rescuer still follows signed transactions to the end while paused.
             paused: async () => {
@@ -293,7 +322,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
         mintRoutes({
           db,
           runner,
-          minter,
+          engine,
           defaults,
           syncWindowMs: config.SYNC_WINDOW_MS,
           events,
@@ -315,7 +344,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       apiUrl: port === null ? null : `http://${apiHost(config.HOST)}:${port}`,
       app,
       database,
-      minter,
+      engine,
       runner,
       worker,
       rpcUrl: chain.rpcUrl,

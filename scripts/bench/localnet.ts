@@ -160,7 +160,7 @@ interface FullBlock {
 
 /**
  * Transactions shaped as the service's engine shapes them (optimizeBatch's packing, CreateIdempotent
- * where the token account is not known, the compute-unit limit sized from a simulation as the minter
+ * where the token account is not known, the compute-unit limit sized from a simulation as the engine
  * does: units × 1.1 + 1,000), all sent within one slot; then one block is produced.
  */
 async function fullBlock(atasExist: boolean): Promise<FullBlock> {

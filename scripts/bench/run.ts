@@ -2,7 +2,10 @@
 // strategies in turn, each on a fresh local chain with the same slot time:
 //   1 per_reading    one transaction per reading, sequential, ATA looked up and created in its own transaction
 //   2 per_user       the seed's design: group per user, check-then-create ATA, one mint per user, p-limit 5
-//   3 engine         the service's engine with its defaults
+//   3 engine         the service's engine with its defaults (lookup tables on, LOOKUP_TABLE_MIN_MINTS 2: these
+//                    recipients are new, so none qualifies and every transaction is legacy)
+//   3b engine_known  the engine once every recipient's token account exists (minted to before), legacy only
+//   3c engine_v0     the same recipients, minted to often: all in the service's lookup table, v0 transactions
 //   4 send_ceiling   the engine's planned transactions prebuilt and signed, then only sent and confirmed
 //   5 chain_ceiling  the same transactions executed by LiteSVM in-process, no RPC
 // Fees and compute units are read back from getTransaction for every transaction each strategy sent.
@@ -18,7 +21,12 @@ import pLimit from 'p-limit';
 import { startLocalnet, type Localnet } from '../../anchor-localnet/server.js';
 import { localnetAuthority, mintAddress, tokenInfoAddress } from '../../anchor-localnet/fixtures.js';
 import { loadIdl } from '../../src/chain/energyToken.js';
-import { makeMinter } from '../../src/chain/minter.js';
+import { makeMintChain } from '../../src/chain/mintTransaction.js';
+import { makeMintEngine } from '../../src/minting/engine.js';
+import { makeLookupTables } from '../../src/chain/lookupTables.js';
+import { openDatabase } from '../../src/db/client.js';
+import { makeLookupTableStore } from '../../src/db/lookupTables.js';
+import { makeInFlightLimiter } from '../../src/minting/inFlight.js';
 import { makeRpcClient } from '../../src/chain/rpcClient.js';
 import { makeLog } from '../../src/log.js';
 import { optimizeBatch, RUNTIME_LIMITS } from '../../src/minting/optimizeBatch.js';
@@ -136,30 +144,54 @@ async function perUser(connection: Connection, program: Program): Promise<Run> {
   return { signatures, latencies, seconds: (performance.now() - start) / 1000 };
 }
 
-async function engine(net: Localnet): Promise<Run> {
+/**
+ * `tables`: 'default' as the service starts (LOOKUP_TABLE_MIN_MINTS 2, mint counts kept here for the one
+ * batch), 'off' (legacy only), or 'all' (every recipient minted to and put in the table before the clock
+ * starts: the table's rent and the setup's fees are not counted, see the README).
+ */
+async function engine(net: Localnet, tables: 'default' | 'off' | 'all' = 'default'): Promise<Run> {
   const signatures: string[] = [];
   const latencies: number[] = [];
-  const minter = makeMinter({
-    rpc: makeRpcClient({ url: net.url, timeoutMs: 10_000 }),
-    authority,
-    programId,
-    mint,
-    idl,
-    log: makeLog('silent'),
-    limits: { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 },
-    maxBatchSize: () => READINGS,
-    concurrency: 8,
-    maxPriorityMicroLamports: 100_000n,
-    send: { pollMs: 100, rebroadcastMs: 2_000, followTimeoutMs: 120_000 },
-    onSigned: async (r) => void signatures.push(r.signature),
-  });
+  // A fixed in-flight limit of 8, as the engine had before its adaptive limiter: the figures stay comparable.
+  const inFlight = makeInFlightLimiter({ initial: 8, ceiling: 8 });
+  const rpc = makeRpcClient({ url: net.url, timeoutMs: 10_000 });
+  const send = { pollMs: 100, rebroadcastMs: 2_000, followTimeoutMs: 120_000 };
+  const database = await openDatabase({ pgliteDir: 'memory://' });
+  const lookups = makeLookupTables({ rpc, authority, log: makeLog('silent'), store: makeLookupTableStore(database), send, shared: { tokenInfo, mint } });
+  // The transactions that minted to each wallet, as the service counts them (db/lookupTables' mintCounts).
+  const counts = new Map<string, Set<string>>();
+  const make = (recorded: string[]) =>
+    makeMintEngine({
+      chain: makeMintChain({ rpc, authority, programId, mint, idl, log: makeLog('silent'), onRateLimited: inFlight.rateLimited }),
+      log: makeLog('silent'),
+      limits: { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 },
+      maxBatchSize: () => READINGS,
+      inFlight,
+      maxPriorityMicroLamports: 100_000n,
+      send,
+      onSigned: async (r) => void recorded.push(r.signature),
+      lookupTables: tables === 'off' ? undefined : { tables: lookups, minMints: 2, mintCounts: async (ws) => new Map(ws.map((w) => [w, counts.get(w)?.size ?? 0])) },
+    });
+  if (tables !== 'default') {
+    // Every recipient minted to once (its token account made), and for 'all' put in the table: not counted.
+    const setup = make([]);
+    for await (const r of setup.mintStream(users.map((u, i) => ({ readingId: `setup${i}`, userId: `u${i}`, walletAddress: u.toBase58(), kwhAmount: '1', tokensToMint: 1n, meterId: null })))) {
+      if (!r.success) throw new Error(`setup failed: ${r.error}`);
+    }
+    if (tables === 'all') await lookups.addRecipients(users.map((u) => u.toBase58()));
+  }
+  const engine = make(signatures);
+  const walletOf = new Map(workload.map((r) => [r.readingId, r.walletAddress]));
   const start = performance.now();
   let done = 0;
-  for await (const r of minter.mintStream(workload)) {
+  for await (const r of engine.mintStream(workload)) {
     if (!r.success) throw new Error(`engine failed reading ${r.readingId}: ${r.error}`);
+    const wallet = walletOf.get(r.readingId)!;
+    counts.set(wallet, (counts.get(wallet) ?? new Set()).add(r.txSignature!));
     latencies.push(performance.now() - start);
     progress('engine', ++done, READINGS);
   }
+  await database.close();
   return { signatures, latencies, seconds: (performance.now() - start) / 1000 };
 }
 
@@ -290,6 +322,8 @@ const results = [
   await measure('per_reading', (f) => perReading(f.connection, f.program)),
   await measure('per_user', (f) => perUser(f.connection, f.program)),
   await measure('engine', (f) => engine(f.net)),
+  await measure('engine_known', (f) => engine(f.net, 'off')),
+  await measure('engine_v0', (f) => engine(f.net, 'all')),
   await measure('send_ceiling', (f) => sendCeiling(f.net, f.program)),
 ];
 const ceiling = await chainCeiling(new Program(idl, { connection: {} } as never));

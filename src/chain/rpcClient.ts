@@ -81,6 +81,12 @@ export function makeRpcClient(opts: { url: string; timeoutMs: number; fetchImpl?
   };
 }
 
+/**
+ * The RPC said "too many requests": HTTP 429 (RpcFailure carries the HTTP status of a non-200 answer as its
+ * code; JSON-RPC codes are negative, so the two never meet).
+ */
+export const isRateLimited = (e: unknown): boolean => e instanceof RpcFailure && e.rpcCode === 429;
+
 /** The shapes this service reads. */
 export type TransactionErrorJson = string | Record<string, unknown>;
 export interface SignatureStatus {

@@ -13,8 +13,12 @@ export interface SignedTransaction {
 }
 
 export type SendOutcome =
-  | { status: 'confirmed'; slot: number }
-  | { status: 'failed'; slot: number; err: TransactionErrorJson }
+  /**
+   * sentSlot: the slot the node was at when first asked about the signature after the first send (the
+   * context of that status answer), so `slot - sentSlot` is how many slots the transaction waited to land.
+   */
+  | { status: 'confirmed'; slot: number; sentSlot: number | null }
+  | { status: 'failed'; slot: number; sentSlot: number | null; err: TransactionErrorJson }
   | { status: 'expired' }
   /** Followed for followTimeoutMs without an answer either way: not failed, not landed — unknown. */
   | { status: 'unknown'; reason: string };
@@ -44,8 +48,13 @@ export async function sendAndConfirm(rpc: RpcClient, tx: SignedTransaction, opts
   let sentOnce = false;
   let lastError = 'no answer yet';
 
-  const statusOf = async (searchTransactionHistory: boolean) =>
-    (await rpc.call<Context<(SignatureStatus | null)[]>>('getSignatureStatuses', [[tx.signature], { searchTransactionHistory }])).value[0] ?? null;
+  let sentSlot: number | null = null;
+
+  const statusOf = async (searchTransactionHistory: boolean) => {
+    const answer = await rpc.call<Context<(SignatureStatus | null)[]>>('getSignatureStatuses', [[tx.signature], { searchTransactionHistory }]);
+    sentSlot ??= answer.context?.slot ?? null;
+    return answer.value[0] ?? null;
+  };
 
   while (now() - started < opts.followTimeoutMs) {
     if (now() - lastSend >= opts.rebroadcastMs) {
@@ -63,7 +72,7 @@ export async function sendAndConfirm(rpc: RpcClient, tx: SignedTransaction, opts
     try {
       const status = await statusOf(false);
       if (landedAt(status)) {
-        return status!.err ? { status: 'failed', slot: status!.slot, err: status!.err } : { status: 'confirmed', slot: status!.slot };
+        return status!.err ? { status: 'failed', slot: status!.slot, sentSlot, err: status!.err } : { status: 'confirmed', slot: status!.slot, sentSlot };
       }
       if (!status) {
         const finalizedHeight = await rpc.call<number>('getBlockHeight', [{ commitment: 'finalized' }]);

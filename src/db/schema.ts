@@ -343,3 +343,17 @@ export const queueStats = pgView('queue_stats').as((qb) =>
     .from(readings)
     .groupBy(readings.status),
 );
+
+/**
+ * The address lookup tables the service created (src/chain/lookupTables.ts), oldest first by created_at. The
+ * pending_* columns hold the signed transaction that creates or extends the table, recorded before its first
+ * send and cleared once it settled, so a restart follows or rebroadcasts those same bytes and never signs anew.
+ */
+export const lookupTables = pgTable('lookup_tables', {
+  address: text().primaryKey(),
+  pendingSignature: text('pending_signature'),
+  pendingRaw: bytea('pending_raw'),
+  pendingLastValidBlockHeight: bigint('pending_last_valid_block_height', { mode: 'number' }),
+  createdAt: stamp('created_at'),
+  updatedAt: stamp('updated_at'),
+});

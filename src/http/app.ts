@@ -31,7 +31,17 @@ export interface HealthDetails {
   mint: { address: string; age_ms: number };
   fee_payer: { address: string; lamports: string | null; below_floor: boolean | null; age_ms: number | null };
   rent_budget: { new_token_accounts_left_today: number | null; per_day: number; age_ms: number | null };
-  worker: { running: boolean; paused: boolean; reason: string | null; age_ms: number | null } | null;
+  worker: {
+    running: boolean;
+    paused: boolean;
+    reason: string | null;
+    age_ms: number | null;
+    /** Batches open in the pipeline (WORKER_PIPELINE_DEPTH at most). */
+    open_batches: number;
+    /** The engine's adaptive in-flight limit and the mint transactions in flight now. */
+    in_flight_limit: number;
+    in_flight: number;
+  } | null;
 }
 
 export interface AppDeps {

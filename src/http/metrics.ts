@@ -6,6 +6,8 @@ export interface MetricsSources {
   feePayerLamports: () => Promise<bigint | null>;
   /** New token accounts left in today's budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY). */
   tokenAccountsLeft?: () => Promise<number>;
+  /** The engine's in-flight limiter: its current limit and the transactions in flight now. */
+  inFlight?: { limit: () => number; inFlight: () => number };
 }
 
 export function makeMetrics(sources: MetricsSources) {
@@ -37,6 +39,25 @@ export function makeMetrics(sources: MetricsSources) {
       registers: [registry],
       async collect() {
         this.set(await left());
+      },
+    });
+  }
+  if (sources.inFlight) {
+    const { limit, inFlight } = sources.inFlight;
+    new Gauge({
+      name: 'energy_mint_in_flight_limit',
+      help: 'Mint transactions the adaptive limiter lets in flight now (BLOCKCHAIN_CONCURRENT_BATCHES..BLOCKCHAIN_MAX_IN_FLIGHT)',
+      registers: [registry],
+      collect() {
+        this.set(limit());
+      },
+    });
+    new Gauge({
+      name: 'energy_mint_in_flight',
+      help: 'Mint transactions in flight now (building, signing, sending or waiting to land)',
+      registers: [registry],
+      collect() {
+        this.set(inFlight());
       },
     });
   }

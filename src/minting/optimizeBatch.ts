@@ -2,7 +2,8 @@
 // together) summing its readings, split where the sum would pass the per-instruction token cap; a
 // single reading above the cap (a register meter's delta after days offline) becomes several mint
 // instructions of the same planned mint, always in one transaction, so it lands whole or not at all; then as many recipients per transaction as fit the wire size, the account
-// locks and the compute budget. Pure and deterministic: the same input gives the same plan.
+// locks, the compute budget and the instruction trace. Pure and deterministic: the same input gives the same plan.
+import type { Lookups } from '../chain/lookupTables.js';
 import { InvalidBatchData } from '../errors.js';
 import type { MintBatchData } from './types.js';
 
@@ -14,6 +15,8 @@ export interface PackLimits {
   maxTxBytes: number;
   maxAccountLocks: number;
   maxComputeUnits: number;
+  /** Instructions one transaction may run, its programs' calls (CPIs) included. */
+  maxInstructionTrace: number;
   /** Compute units budgeted per mint_tokens_direct, and per ATA created (worst case, for packing). */
   cuPerMint: number;
   cuPerAtaCreate: number;
@@ -24,6 +27,9 @@ export const RUNTIME_LIMITS = {
   maxTxBytes: 1232,
   maxAccountLocks: 64,
   maxComputeUnits: 1_400_000,
+  // Agave's MAX_INSTRUCTION_TRACE_LENGTH: it, not the wire size, bounds a v0 transaction with every account
+  // looked up (31 mints: 2 budget instructions + 2 per mint), measured on the local chain.
+  maxInstructionTrace: 64,
   cuPerMint: 7_500, // measured 6,862
   cuPerAtaCreate: 32_000, // measured ~16,000 + up to ~15,000 for the bump search
 } as const;
@@ -44,6 +50,14 @@ export interface PlannedTransaction {
   bytes: number;
   accountLocks: number;
   computeUnits: number;
+  /** Instructions run, CPIs included (the runtime's instruction trace). */
+  instructionTrace: number;
+  /**
+   * v0 with these lookup tables (addresses; absent or empty: legacy). Build it with exactly these tables, in
+   * the order the chain's table list has them: an account held by two tables is looked up in the first, as
+   * measure() counted it.
+   */
+  lookupTables?: string[];
 }
 
 // Wire sizes of a legacy transaction with one signature (the authority pays and signs).
@@ -57,28 +71,82 @@ const IX_CREATE_ATA = 1 + 1 + 6 + 1 + 1; // 6 accounts, [1]
 /** authority, token_info, mint, Token-2022, the program, ComputeBudget */
 const SHARED_KEYS = ['authority', 'token_info', 'mint', 'token_2022', 'program', 'compute_budget'];
 const BUDGET_CU = 300; // the two compute-budget instructions
+// Instruction trace entries, measured on the local chain: mint_tokens_direct and its CPI to Token-2022's
+// mint_to; a token account's CreateIdempotent and its four CPIs (data size, create_account, immutable owner,
+// initialize). An account address that already holds lamports takes two more CPIs (transfer, allocate and
+// assign instead of create_account): such a transaction fails whole and the engine blames that mint alone.
+const TRACE_BUDGET = 2;
+const TRACE_MINT = 2;
+const TRACE_CREATE_ATA = 5;
+// A v0 message adds its version byte and, per lookup table, the table's address and its writable and
+// read-only index lists (a compact length each, then one byte per index).
+const V0_PREFIX = 1;
+const TABLE_LOOKUP = 32;
 
 const compactLen = (n: number) => (n < 0x80 ? 1 : n < 0x4000 ? 2 : 3);
 
-export function measure(mints: PlannedMint[]): Omit<PlannedTransaction, 'mints'> {
+/**
+ * The table that holds an account of measure()'s key set, and whether the transaction writes it. Signers and
+ * invoked programs (authority, the program, ComputeBudget, the ATA program) are never looked up.
+ */
+function lookedUp(key: string, lookups: Lookups): { table: string; writable: boolean } | null {
+  const [kind, wallet = ''] = key.split(':');
+  const table =
+    kind === 'token_info' ? lookups.shared.tokenInfo
+    : kind === 'mint' ? lookups.shared.mint
+    : kind === 'token_2022' ? lookups.shared.token2022
+    : kind === 'system' ? lookups.shared.system
+    : kind === 'ata' ? lookups.ata.get(wallet)
+    : kind === 'wallet' ? lookups.wallet.get(wallet)
+    : undefined;
+  return table === undefined ? null : { table, writable: kind === 'token_info' || kind === 'mint' || kind === 'ata' };
+}
+
+/**
+ * Wire bytes, account locks and compute units of one transaction of these mints: legacy, or v0 with the
+ * given tables when that is smaller (every account a table holds is then looked up: one index byte instead
+ * of 32, plus 34 bytes or more per table used).
+ */
+export function measure(mints: PlannedMint[], lookups?: Lookups): Omit<PlannedTransaction, 'mints'> {
   const keys = new Set(SHARED_KEYS);
   let ixBytes = IX_CU_LIMIT + IX_CU_PRICE;
   let nIx = 2;
   let cu = BUDGET_CU;
+  let trace = TRACE_BUDGET;
   for (const m of mints) {
     keys.add(`ata:${m.walletAddress}`);
     ixBytes += IX_MINT * m.parts.length;
     nIx += m.parts.length;
     cu += RUNTIME_LIMITS.cuPerMint * m.parts.length;
+    trace += TRACE_MINT * m.parts.length;
     if (m.createAta) {
       keys.add(`wallet:${m.walletAddress}`).add('system').add('ata_program');
       ixBytes += IX_CREATE_ATA;
       nIx++;
       cu += RUNTIME_LIMITS.cuPerAtaCreate;
+      trace += TRACE_CREATE_ATA;
     }
   }
-  const bytes = SIGNATURES + HEADER + compactLen(keys.size) + 32 * keys.size + BLOCKHASH + compactLen(nIx) + ixBytes;
-  return { bytes, accountLocks: keys.size, computeUnits: cu };
+  const body = (staticKeys: number) => SIGNATURES + HEADER + compactLen(staticKeys) + 32 * staticKeys + BLOCKHASH + compactLen(nIx) + ixBytes;
+  const legacy = { bytes: body(keys.size), accountLocks: keys.size, computeUnits: cu, instructionTrace: trace };
+  if (!lookups) return legacy;
+
+  const tables = new Map<string, { writable: number; readonly: number }>();
+  let staticKeys = 0;
+  for (const key of keys) {
+    const at = lookedUp(key, lookups);
+    if (!at) {
+      staticKeys++;
+      continue;
+    }
+    const t = tables.get(at.table) ?? { writable: 0, readonly: 0 };
+    if (at.writable) t.writable++;
+    else t.readonly++;
+    tables.set(at.table, t);
+  }
+  let bytes = V0_PREFIX + body(staticKeys) + compactLen(tables.size);
+  for (const t of tables.values()) bytes += TABLE_LOOKUP + compactLen(t.writable) + t.writable + compactLen(t.readonly) + t.readonly;
+  return bytes < legacy.bytes ? { ...legacy, bytes, lookupTables: [...tables.keys()].sort() } : legacy;
 }
 
 const recipientKey = (r: MintBatchData) => `${r.userId}\u0000${r.walletAddress}`;
@@ -120,26 +188,50 @@ export function groupByRecipient(batch: MintBatchData[], maxTokensPerInstruction
   return mints;
 }
 
-function fits(mints: PlannedMint[], limits: PackLimits): boolean {
-  const m = measure(mints);
+function fits(mints: PlannedMint[], limits: PackLimits, lookups?: Lookups): boolean {
+  const m = measure(mints, lookups);
   const recipients = new Set(mints.map((x) => `${x.userId}\u0000${x.walletAddress}`)).size;
-  return m.bytes <= limits.maxTxBytes && m.accountLocks <= limits.maxAccountLocks && m.computeUnits <= limits.maxComputeUnits && recipients <= limits.usersPerTx;
+  return (
+    m.bytes <= limits.maxTxBytes &&
+    m.accountLocks <= limits.maxAccountLocks &&
+    m.computeUnits <= limits.maxComputeUnits &&
+    m.instructionTrace <= limits.maxInstructionTrace &&
+    recipients <= limits.usersPerTx
+  );
 }
 
-export function optimizeBatch(batch: MintBatchData[], limits: PackLimits, ataKnown: (wallet: string) => boolean = () => false): PlannedTransaction[] {
+/** Greedy: each planned mint joins the current transaction while it fits, else starts the next one. */
+function pack(mints: PlannedMint[], limits: PackLimits, lookups?: Lookups): PlannedTransaction[] {
   const plan: PlannedTransaction[] = [];
   let current: PlannedMint[] = [];
   const close = () => {
-    if (current.length) plan.push({ mints: current, ...measure(current) });
+    if (current.length) plan.push({ mints: current, ...measure(current, lookups) });
     current = [];
   };
-  for (const mint of groupByRecipient(batch, limits.maxTokensPerInstruction, ataKnown)) {
-    if (!fits([...current, mint], limits)) close();
-    if (!fits([mint], limits)) throw new InvalidBatchData(`a single mint for wallet ${mint.walletAddress} does not fit one transaction`);
+  for (const mint of mints) {
+    if (!fits([...current, mint], limits, lookups)) close();
+    if (!fits([mint], limits, lookups)) throw new InvalidBatchData(`a single mint for wallet ${mint.walletAddress} does not fit one transaction`);
     current.push(mint);
   }
   close();
   return plan;
+}
+
+/**
+ * The batch's transactions. With `lookups` (the service's tables, chain/lookupTables.ts) a v0 plan is made
+ * too, recipients whose token accounts share a table planned together (each further table in one
+ * transaction costs 34 bytes more), and it is taken only when it needs fewer transactions than the legacy
+ * plan: fewer signatures, fewer lamports.
+ */
+export function optimizeBatch(batch: MintBatchData[], limits: PackLimits, ataKnown: (wallet: string) => boolean = () => false, lookups?: Lookups): PlannedTransaction[] {
+  const mints = groupByRecipient(batch, limits.maxTokensPerInstruction, ataKnown);
+  const legacy = pack(mints, limits);
+  if (!lookups) return legacy;
+  // A stable sort: a recipient's planned mints keep their order; recipients in no table go last.
+  const tableOf = (m: PlannedMint) => lookups.ata.get(m.walletAddress) ?? '\uffff';
+  const byTable = [...mints].sort((a, b) => (tableOf(a) < tableOf(b) ? -1 : tableOf(a) > tableOf(b) ? 1 : 0));
+  const v0 = pack(byTable, limits, lookups);
+  return v0.length < legacy.length ? v0 : legacy;
 }
 
 /**

@@ -6,7 +6,7 @@ import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { validate as isUuid } from 'uuid';
 import { uuidParam } from '../http/input.js';
-import type { Minter } from '../chain/minter.js';
+import type { MintEngine } from './engine.js';
 import type { Db } from '../db/client.js';
 import { describeError } from '../db/errors.js';
 import { AppError, AuthError, NotFound, RateLimited, StateConflict, ValidationError } from '../errors.js';
@@ -40,7 +40,7 @@ import { ENDED_BATCH_STATES } from '../db/schema.js';
 export interface MintRoutesDeps {
   db: Db;
   runner: BatchRunner;
-  minter: Minter;
+  engine: MintEngine;
   defaults: Settings;
   syncWindowMs: number;
   events: BatchEvents;
@@ -346,7 +346,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     if (!body.readingIds) throw new ValidationError('reading_ids is required', 'reading_ids');
     const rows = (await Promise.all(body.readingIds.map((id) => getReading(d.db, id)))).filter((r): r is ReadingRow => r !== null);
     if (rows.length !== body.readingIds.length) throw new NotFound('one or more readings');
-    const fee = await d.minter.estimateFee(
+    const fee = await d.engine.estimateFee(
       rows.map((r) => ({ readingId: r.id, userId: r.userId, walletAddress: r.walletAddress, kwhAmount: r.kwhAmount, tokensToMint: BigInt(r.tokensToMint), meterId: r.meterId })),
     );
     return c.json({

@@ -7,11 +7,11 @@
 // failure is passing (by SQLSTATE); what cannot be written leaves the readings processing with their
 // signature, for this runner once the database answers again, or for the rescuer.
 import { randomUUID } from 'node:crypto';
-import type { Minter, SignedRecord } from '../chain/minter.js';
 import type { Db } from '../db/client.js';
 import { describeError, retryTransient } from '../db/errors.js';
 import { AppError } from '../errors.js';
 import type { Log } from '../log.js';
+import type { MintEngine, SignedRecord } from './engine.js';
 import type { MintBatchData, MintResult } from './types.js';
 import type { BatchEvents } from './events.js';
 import {
@@ -43,7 +43,7 @@ export interface BatchSummary {
 
 export interface BatchRunnerDeps {
   db: Db;
-  minter: Minter;
+  engine: MintEngine;
   log: Log;
   defaults: Settings;
   leaseMs: number;
@@ -56,6 +56,13 @@ export interface BatchRunnerDeps {
 
 export interface RunningBatch {
   batchId: string;
+  /** Readings the batch claimed. */
+  readings: number;
+  /**
+   * Resolves once nothing of the batch is left to sign: every transaction was signed and sent once (or
+   * settled). The worker claims its next batch then, while these are still in flight. Never rejects.
+   */
+  planned: Promise<void>;
   done: Promise<BatchSummary>;
   cancel(): void;
 }
@@ -106,6 +113,8 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
     const controller = new AbortController();
     const writer = deps.events.writer(batchId, log, giveUp.signal);
     const policy = { maxAttempts: settings.maxAttempts, backoffMs: settings.backoffMs };
+    let markPlanned: () => void = () => {};
+    const planned = new Promise<void>((r) => (markPlanned = r));
 
     const run = async (): Promise<BatchSummary> => {
       const results: MintResult[] = [];
@@ -159,9 +168,10 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
           };
 
           try {
-            for await (const group of deps.minter.mintGroups(batch, {
+            for await (const group of deps.engine.mintGroups(batch, {
               signal: controller.signal,
               log,
+              onPlanned: markPlanned,
               onSigned: async (t: SignedRecord) => {
                 try {
                   await durable(log.child({ signature: t.signature }), 'record the signed transaction', () => recordSigned(deps.db, token, batchId, t));
@@ -208,8 +218,11 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
       }
     };
 
-    const done = run().finally(() => running.delete(batchId));
-    const handle: RunningBatch = { batchId, done, cancel: () => controller.abort() };
+    const done = run().finally(() => {
+      running.delete(batchId);
+      markPlanned();
+    });
+    const handle: RunningBatch = { batchId, readings: claimed.length, planned, done, cancel: () => controller.abort() };
     running.set(batchId, handle);
     return handle;
   }

@@ -3,6 +3,11 @@
 // an idle cycle waits the batch interval (read from system_settings each cycle); a failed cycle (the database
 // or the RPC away) tries again within a second, so minting resumes soon after they return. stop() stops
 // claiming, follows every signed transaction to confirmed or expired, and releases what was never signed.
+//
+// Pipelined: a cycle ends once its batch has nothing left to sign (RunningBatch.planned), not once it is
+// done, so the next cycle claims while the last one's transactions are still in flight; at most
+// `pipelineDepth` (WORKER_PIPELINE_DEPTH) batches are open at once, and a cycle first waits for one to end
+// when that many are. Depth 1: each batch is done before the next is claimed.
 import type { Log } from '../log.js';
 import { describeError } from '../db/errors.js';
 import type { BatchRunner } from './runBatch.js';
@@ -20,6 +25,8 @@ export interface WorkerDeps {
   paused?: () => Promise<string | null>;
   /** Delay after a failed cycle; default 1 s (or the interval, if shorter). */
   retryMs?: number;
+  /** Batches open at once (WORKER_PIPELINE_DEPTH); default 1. */
+  pipelineDepth?: number;
 }
 
 const RETRY_MS = 1_000;
@@ -31,6 +38,9 @@ export function startWorker(deps: WorkerDeps) {
   let lastPause: string | null = null;
   /** When the last cycle ended, well or not (ms since epoch). */
   let lastCycleAt: number | null = null;
+  const depth = deps.pipelineDepth ?? 1;
+  /** The batches this worker started that are not done yet (each settles, never rejects). */
+  const open = new Set<Promise<void>>();
 
   /** One cycle; true when it minted something (then the next one starts at once). */
   const once = async (): Promise<boolean> => {
@@ -43,10 +53,18 @@ export function startWorker(deps: WorkerDeps) {
       lastPause = pause ?? null;
     }
     if (pause || stopping) return false;
-    if (!(await anythingClaimable(deps.db)) || stopping) return false;
+    // A place in the pipeline first: no claim while `depth` batches are open.
+    while (open.size >= depth) await Promise.race(open);
+    if (stopping || !(await anythingClaimable(deps.db)) || stopping) return false;
     const batch = await deps.runner.start('poll', null);
-    const summary = await batch.done;
-    return summary.total_readings > 0;
+    const ended: Promise<void> = batch.done.then(
+      () => undefined,
+      (e: unknown) => deps.log.error({ batchId: batch.batchId, err: describeError(e) }, 'batch failed'),
+    );
+    open.add(ended);
+    void ended.finally(() => open.delete(ended));
+    await (depth > 1 ? batch.planned : ended);
+    return batch.readings > 0;
   };
 
   const schedule = (delayMs: number) => {
@@ -66,8 +84,8 @@ export function startWorker(deps: WorkerDeps) {
     .then((s) => schedule(s.batchIntervalMs));
 
   return {
-    /** What /health/details shows: running (not stopped), paused and why, when the last cycle ended. */
-    state: () => ({ running: !stopping, paused: lastPause, lastCycleAt }),
+    /** What /health/details shows: running (not stopped), paused and why, when the last cycle ended, batches open. */
+    state: () => ({ running: !stopping, paused: lastPause, lastCycleAt, openBatches: open.size }),
     /** Run one cycle now (tests, and an operator's nudge). */
     runOnce: once,
     async stop(): Promise<void> {
@@ -75,6 +93,7 @@ export function startWorker(deps: WorkerDeps) {
       if (timer) clearTimeout(timer);
       await deps.runner.drain();
       await cycle;
+      await Promise.all(open);
     },
   };
 }

@@ -18,7 +18,7 @@ import bs58 from 'bs58';
 import { DATABASES, seedReadings, expireBatchLease, expireLeases, waitCompleted, waitFor, withChainAndDatabase, type TestDatabase } from '../support/db.js';
 import { type TestChain } from '../support/localnet.js';
 import { ataOf } from '../support/energyToken.js';
-import { testLog, testMinter } from '../support/minter.js';
+import { testLog, testEngine } from '../support/engine.js';
 
 const defaults = { batchIntervalMs: 50, maxBatchSize: 100, maxAttempts: 5, backoffMs: 0 };
 const policy = { maxAttempts: 5, backoffMs: 0 };
@@ -48,10 +48,10 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     if (!t || !chain.localnet) return;
     const id = await add(0, 1_000n);
     // The claimer signs, records, sends (the answer never comes) and gives up: outcome unknown.
-    const { minter } = testMinter(chain, { send: { pollMs: 10, rebroadcastMs: 60_000, followTimeoutMs: 1 } });
+    const { engine } = testEngine(chain, { send: { pollMs: 10, rebroadcastMs: 60_000, followTimeoutMs: 1 } });
     chain.localnet.hooks.pauseSlots();
     chain.localnet.hooks.holdNextSends(1);
-    const runner = makeBatchRunner({ db: t.database.db, minter, log: testLog, defaults, leaseMs: 30_000, events: makeBatchEvents(t.database) });
+    const runner = makeBatchRunner({ db: t.database.db, engine, log: testLog, defaults, leaseMs: 30_000, events: makeBatchEvents(t.database) });
     const summary = await (await runner.start('poll', null)).done;
     chain.localnet.hooks.resumeSlots();
     chain.localnet.hooks.clearSendFaults();
@@ -76,9 +76,9 @@ describe.each(DATABASES)('on %s', (kind, open) => {
   it('a transaction that never landed is released only after its blockhash expired, then minted once', async () => {
     if (!t || !chain.localnet) return;
     const id = await add(1, 2_000n);
-    const { minter } = testMinter(chain, { send: { pollMs: 10, rebroadcastMs: 60_000, followTimeoutMs: 1 } });
+    const { engine } = testEngine(chain, { send: { pollMs: 10, rebroadcastMs: 60_000, followTimeoutMs: 1 } });
     chain.localnet.hooks.dropNextSends(1_000_000);
-    const runner = makeBatchRunner({ db: t.database.db, minter, log: testLog, defaults, leaseMs: 30_000, events: makeBatchEvents(t.database) });
+    const runner = makeBatchRunner({ db: t.database.db, engine, log: testLog, defaults, leaseMs: 30_000, events: makeBatchEvents(t.database) });
     await (await runner.start('poll', null)).done;
     const [tx] = await t.database.db.select().from(mintTransactions).where(eq(mintTransactions.signature, (await statusOf(id)).txSignature!));
     await expireLeases(t.database.db, [id]);
@@ -92,10 +92,10 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     expect((await statusOf(id)).status).toBe('pending');
 
     // The polling worker then mints it for real, once.
-    const { minter: healthy } = testMinter(chain);
+    const { engine: healthy } = testEngine(chain);
     let rescues = 0;
     const counted = () => (rescues++, rescueNow());
-    const worker = startWorker({ db: t.database.db, runner: makeBatchRunner({ db: t.database.db, minter: healthy, log: testLog, defaults, leaseMs: 10_000, events: makeBatchEvents(t.database) }), rescue: counted, log: testLog, defaults });
+    const worker = startWorker({ db: t.database.db, runner: makeBatchRunner({ db: t.database.db, engine: healthy, log: testLog, defaults, leaseMs: 10_000, events: makeBatchEvents(t.database) }), rescue: counted, log: testLog, defaults });
     try {
       await waitCompleted(t.database.db, [id], 60_000);
       // A few idle cycles, counted by the rescuer's calls (the worker runs it first in every cycle).
@@ -111,12 +111,12 @@ describe.each(DATABASES)('on %s', (kind, open) => {
   });
 
   // A claimer that dies after it learned how a transaction ended, before its readings were changed.
-  const claimAndMint = async (ids: string[], over: Parameters<typeof testMinter>[1]) => {
+  const claimAndMint = async (ids: string[], over: Parameters<typeof testEngine>[1]) => {
     const claim = await claimReadings(t!.database.db, { token: randomUUID(), limit: ids.length, leaseMs: 30_000, batchId: '33333333-3333-4333-8333-333333333333', ids });
-    const { minter } = testMinter(chain, over);
+    const { engine } = testEngine(chain, over);
     const marks: Promise<void>[] = [];
     const batch = claim.rows.map((r) => ({ readingId: r.id, userId: r.userId, walletAddress: r.walletAddress, kwhAmount: r.kwhAmount, tokensToMint: BigInt(r.tokensToMint), meterId: r.meterId }));
-    const results = await minter.mintEnergyTokensBatch(batch, {
+    const results = await engine.mintEnergyTokensBatch(batch, {
       onSigned: (rec) => recordSigned(t!.database.db, claim.token, claim.rows[0]!.batchId!, rec),
       onTransaction: (sig, status, error) => void marks.push(markTransaction(t!.database.db, sig, status, error)),
     });

@@ -4,7 +4,7 @@ import { Keypair } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, getAccount } from '@solana/spl-token';
 import { startTestChain, hooksOrSkip, type TestChain } from '../support/localnet.js';
 import { ataOf } from '../support/energyToken.js';
-import { reading, testMinter } from '../support/minter.js';
+import { reading, testEngine } from '../support/engine.js';
 import type { MintResult } from '../../src/minting/types.js';
 import { RUNTIME_LIMITS } from '../../src/minting/optimizeBatch.js';
 
@@ -21,7 +21,7 @@ it('a dropped transaction is re-signed only after its blockhash provably expired
   if (!local) return;
   const user = Keypair.generate().publicKey;
   const heightsAtSigning: number[] = [];
-  const { minter, signed } = testMinter(chain, {
+  const { engine, signed } = testEngine(chain, {
     send: { pollMs: 20, rebroadcastMs: 200, followTimeoutMs: 60_000 },
     onSigned: async (r) => {
       heightsAtSigning.push(local.chain.blockHeightAt('finalized'));
@@ -32,7 +32,7 @@ it('a dropped transaction is re-signed only after its blockhash provably expired
     },
   });
   const ledger: string[] = [];
-  const [result] = await minter.mintEnergyTokensBatch([reading(user, 777n)], { onTransaction: (sig, status) => ledger.push(`${sig === signed[0]?.signature ? 'first' : 'second'} ${status}`) });
+  const [result] = await engine.mintEnergyTokensBatch([reading(user, 777n)], { onTransaction: (sig, status) => ledger.push(`${sig === signed[0]?.signature ? 'first' : 'second'} ${status}`) });
   expect(ledger).toEqual(['first sent', 'first expired', 'second sent']);
   expect(signed).toHaveLength(2);
   expect(heightsAtSigning[1]!).toBeGreaterThan(signed[0]!.lastValidBlockHeight);
@@ -46,14 +46,14 @@ it('a send whose answer never arrives is followed by signature and reported land
   const local = hooksOrSkip(chain, 'held sends');
   if (!local) return;
   const user = Keypair.generate().publicKey;
-  const { minter, signed } = testMinter(chain, {
+  const { engine, signed } = testEngine(chain, {
     send: { pollMs: 20, rebroadcastMs: 10_000, followTimeoutMs: 60_000 },
     onSigned: async (r) => {
       signed.push(r);
       local.hooks.holdNextSends(1);
     },
   });
-  const [result] = await minter.mintEnergyTokensBatch([reading(user, 4242n)]);
+  const [result] = await engine.mintEnergyTokensBatch([reading(user, 4242n)]);
   local.hooks.clearSendFaults();
   expect(signed).toHaveLength(1);
   expect(result?.success).toBe(true);
@@ -64,13 +64,13 @@ it('a send whose answer never arrives is followed by signature and reported land
 it('cancelling stops signing new transactions, follows the signed ones, and reports every reading', async () => {
   const users = Array.from({ length: 12 }, () => Keypair.generate().publicKey);
   const batch = users.map((u) => reading(u, 10n));
-  const { minter, signed } = testMinter(chain, {
+  const { engine, signed } = testEngine(chain, {
     concurrency: 1,
     limits: { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 1 },
   });
   const controller = new AbortController();
   const results: MintResult[] = [];
-  for await (const r of minter.mintStream(batch, { signal: controller.signal })) {
+  for await (const r of engine.mintStream(batch, { signal: controller.signal })) {
     results.push(r);
     controller.abort();
   }

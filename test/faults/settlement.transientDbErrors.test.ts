@@ -15,7 +15,7 @@ import { clearFaults, injectFault, installFaultTriggers, WRITE_POINTS, type Writ
 import { ataOf } from '../support/energyToken.js';
 import { EXACTLY_ONCE, exactlyOnceVerdict } from '../support/ledger.js';
 import { type TestChain } from '../support/localnet.js';
-import { testLog, testMinter } from '../support/minter.js';
+import { testLog, testEngine } from '../support/engine.js';
 
 const CODES = ['40P01', '08006', '57P01'];
 const CASES = (Object.keys(WRITE_POINTS) as WritePoint[]).flatMap((point) => CODES.map((code) => [point, code] as const));
@@ -53,8 +53,8 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     await seedReadings(db, [...good, bad]);
 
     const fault = await injectFault(db, point, code, 2);
-    const { minter } = testMinter(chain);
-    const runner = makeBatchRunner({ db, minter, log: testLog, defaults, leaseMs: 600_000, events: makeBatchEvents(t.database) });
+    const { engine } = testEngine(chain);
+    const runner = makeBatchRunner({ db, engine, log: testLog, defaults, leaseMs: 600_000, events: makeBatchEvents(t.database) });
     // `sent` is marked in the background, racing the confirmation: hold the chain still until its retries are made.
     if (point === 'sent') chain.localnet.hooks.pauseSlots();
     const batch = await runner.start('poll', null, [...good, bad].map((r) => r.id));

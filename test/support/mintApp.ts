@@ -1,8 +1,8 @@
 // The operator's minting routes over a test database, without a chain: a real batch runner whose batches
-// claim nothing (no readings are queued, so the minter is never called), with a gate a test can hold shut to
+// claim nothing (no readings are queued, so the engine is never called), with a gate a test can hold shut to
 // keep a batch "starting" while other requests arrive. Operator token `op`.
 import type { Hono } from 'hono';
-import type { Minter } from '../../src/chain/minter.js';
+import type { MintEngine } from '../../src/minting/engine.js';
 import type { Database } from '../../src/db/client.js';
 import { makeApp } from '../../src/http/app.js';
 import { makeAuth } from '../../src/http/auth.js';
@@ -27,7 +27,7 @@ export function mintApp(database: Database, over: { idempotencyTtlHours?: number
   const log = over.log ?? silentLog;
   const defaults = { batchIntervalMs: 1000, maxBatchSize: 100, maxAttempts: 3, backoffMs: 100 };
   const events = makeBatchEvents(database);
-  const runner = makeBatchRunner({ db, minter: {} as Minter, log, defaults, leaseMs: 60_000, events });
+  const runner = makeBatchRunner({ db, engine: {} as MintEngine, log, defaults, leaseMs: 60_000, events });
   let started = 0;
   let gate: Promise<void> = Promise.resolve();
   let open: () => void = () => {};
@@ -46,7 +46,7 @@ export function mintApp(database: Database, over: { idempotencyTtlHours?: number
       mintRoutes({
         db,
         runner: gated,
-        minter: {} as Minter,
+        engine: {} as MintEngine,
         defaults,
         syncWindowMs: over.syncWindowMs ?? 5_000,
         events,

@@ -4,10 +4,10 @@ import { Keypair, PublicKey, Transaction } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAccount } from '@solana/spl-token';
 import { startTestChain, type TestChain } from '../../support/localnet.js';
 import { ataOf, authority, MINT } from '../../support/energyToken.js';
-import { reading, testMinter } from '../../support/minter.js';
+import { reading, testEngine } from '../../support/engine.js';
 import type { MintResult } from '../../../src/minting/types.js';
 import { BatchTooLarge, EmptyBatch, InvalidBatchData } from '../../../src/errors.js';
-import { partialFailure } from '../../../src/chain/minter.js';
+import { partialFailure } from '../../../src/minting/engine.js';
 import { makeRpcClient } from '../../../src/chain/rpcClient.js';
 
 let chain: TestChain;
@@ -34,10 +34,10 @@ it('1,000 readings from 200 users, half without a token account: exact balances,
   const users = Array.from({ length: 200 }, () => Keypair.generate().publicKey);
   await createAtas(users.slice(0, 100));
   const batch = Array.from({ length: 1000 }, (_, i) => reading(users[(i * 7) % 200]!, BigInt(1 + ((i * 7919) % 5_000_000_000))));
-  const { minter, signed } = testMinter(chain);
+  const { engine, signed } = testEngine(chain);
 
   const results: MintResult[] = [];
-  for await (const r of minter.mintStream(batch)) results.push(r);
+  for await (const r of engine.mintStream(batch)) results.push(r);
 
   expect(results.filter((r) => !r.success)).toEqual([]);
   expect(results.map((r) => r.readingId).sort()).toEqual(batch.map((r) => r.readingId).sort());
@@ -67,8 +67,8 @@ it('a broken recipient fails alone with the decoded Token-2022 error; the others
   local.hooks.setAccount(ataOf(users[4]!).toBase58(), { lamports: BigInt(good!.lamports), data, owner: TOKEN_2022_PROGRAM_ID.toBase58(), executable: false });
 
   const batch = users.map((u) => reading(u, 1_000n));
-  const { minter, signed } = testMinter(chain);
-  const results = await minter.mintEnergyTokensBatch(batch);
+  const { engine, signed } = testEngine(chain);
+  const results = await engine.mintEnergyTokensBatch(batch);
   const bad = results.find((r) => r.readingId === batch[4]!.readingId)!;
   expect(bad.success).toBe(false);
   expect(bad.error).toMatch(/token-2022 MintMismatch \(custom error 3\)/);
@@ -79,23 +79,23 @@ it('a broken recipient fails alone with the decoded Token-2022 error; the others
 });
 
 it('validates the batch with typed errors', async () => {
-  const { minter } = testMinter(chain, { maxBatchSize: () => 2 });
+  const { engine } = testEngine(chain, { maxBatchSize: () => 2 });
   const w = Keypair.generate().publicKey;
-  await expect(minter.mintEnergyTokensBatch([])).rejects.toBeInstanceOf(EmptyBatch);
-  await expect(minter.mintEnergyTokensBatch([reading(w, 1n), reading(w, 1n), reading(w, 1n)])).rejects.toBeInstanceOf(BatchTooLarge);
+  await expect(engine.mintEnergyTokensBatch([])).rejects.toBeInstanceOf(EmptyBatch);
+  await expect(engine.mintEnergyTokensBatch([reading(w, 1n), reading(w, 1n), reading(w, 1n)])).rejects.toBeInstanceOf(BatchTooLarge);
   const dup = reading(w, 1n);
-  await expect(minter.mintEnergyTokensBatch([dup, dup])).rejects.toThrow(/appears twice/);
+  await expect(engine.mintEnergyTokensBatch([dup, dup])).rejects.toThrow(/appears twice/);
   const bad = { ...reading(w, 1n), walletAddress: 'nope' };
-  await expect(minter.mintEnergyTokensBatch([bad])).rejects.toBeInstanceOf(InvalidBatchData);
+  await expect(engine.mintEnergyTokensBatch([bad])).rejects.toBeInstanceOf(InvalidBatchData);
   // Above the per-instruction cap a reading is split inside one transaction; past what one holds, refused.
   const over = reading(w, 40n * 10n ** 12n);
-  await expect(minter.mintEnergyTokensBatch([over])).rejects.toThrow(/does not fit one transaction/);
+  await expect(engine.mintEnergyTokensBatch([over])).rejects.toThrow(/does not fit one transaction/);
 });
 
 it('estimates the real fee: signatures, priority fee and rent for accounts to create', async () => {
-  const { minter } = testMinter(chain);
+  const { engine } = testEngine(chain);
   const fresh = Array.from({ length: 3 }, () => Keypair.generate().publicKey);
-  const fee = await minter.estimateFee(fresh.map((u) => reading(u, 5n)));
+  const fee = await engine.estimateFee(fresh.map((u) => reading(u, 5n)));
   expect(fee.transactions).toBe(1);
   expect(fee.baseFeeLamports).toBe(5000n);
   expect(fee.tokenAccountsCreated).toBe(3);
@@ -105,7 +105,7 @@ it('estimates the real fee: signatures, priority fee and rent for accounts to cr
 });
 
 it('a 429 before signing is retried, not counted against the reading; with no retries allowed it fails unsent', async () => {
-  // An RPC that answers 429 to the first getLatestBlockhash of each minter, and forwards everything else.
+  // An RPC that answers 429 to the first getLatestBlockhash of each engine, and forwards everything else.
   const throttledOnce = () => {
     const seen: string[] = [];
     const fetchImpl: typeof fetch = async (url, init) => {
@@ -118,12 +118,12 @@ it('a 429 before signing is retried, not counted against the reading; with no re
   };
   const user = Keypair.generate().publicKey;
   const a = throttledOnce();
-  const [ok] = await testMinter(chain, { rpc: a.rpc }).minter.mintOne(reading(user, 11n));
+  const [ok] = await testEngine(chain, { rpc: a.rpc }).engine.mintOne(reading(user, 11n));
   expect(ok).toMatchObject({ success: true, outcome: 'minted' });
   expect(a.seen.filter((m) => m === 'getLatestBlockhash')).toHaveLength(2);
 
   const b = throttledOnce();
-  const [no] = await testMinter(chain, { rpc: b.rpc, readRetries: 0 }).minter.mintOne(reading(user, 12n));
+  const [no] = await testEngine(chain, { rpc: b.rpc, readRetries: 0 }).engine.mintOne(reading(user, 12n));
   expect(no).toMatchObject({ success: false, outcome: 'failed', txSignature: null, error: 'not sent: getLatestBlockhash: HTTP 429' });
   expect((await getAccount(chain.connection, ataOf(user), 'confirmed', TOKEN_2022_PROGRAM_ID)).amount).toBe(11n);
 });

@@ -18,7 +18,7 @@ import { seedReadings, freshPglite, type TestDatabase } from '../../support/db.j
 import { anchorProgram, ataOf, authority, MINT, PROGRAM_ID, TOKEN_INFO, idl } from '../../support/energyToken.js';
 import { reconcileWith } from '../../support/ledger.js';
 import { startTestChain, type TestChain } from '../../support/localnet.js';
-import { testLog, testMinter } from '../../support/minter.js';
+import { testLog, testEngine } from '../../support/engine.js';
 
 let chain: TestChain;
 let t: TestDatabase;
@@ -43,7 +43,7 @@ it('agrees with a ledger the service wrote, and names each way the two can disag
   const db = t.database.db;
   const users = Array.from({ length: 3 }, () => Keypair.generate().publicKey);
   // Minted before the database was bound: history it is not answerable for.
-  const { minter: early } = testMinter(chain);
+  const { engine: early } = testEngine(chain);
   await early.mintEnergyTokensBatch([{ readingId: randomUUID(), userId: 'x', walletAddress: users[0]!.toBase58(), kwhAmount: '1', tokensToMint: 99n, meterId: null }]);
   const rpc = makeRpcClient({ url: chain.url, timeoutMs: 5_000 });
   const history = makeChainHistory({ rpc, idl: idl(), programId: PROGRAM_ID, mint: MINT });
@@ -62,8 +62,8 @@ it('agrees with a ledger the service wrote, and names each way the two can disag
     readingTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
   }));
   await seedReadings(db, rows);
-  const { minter } = testMinter(chain);
-  const runner = makeBatchRunner({ db, minter, log: testLog, defaults: { batchIntervalMs: 50, maxBatchSize: 100, maxAttempts: 5, backoffMs: 0 }, leaseMs: 30_000, events: makeBatchEvents(t.database) });
+  const { engine } = testEngine(chain);
+  const runner = makeBatchRunner({ db, engine, log: testLog, defaults: { batchIntervalMs: 50, maxBatchSize: 100, maxAttempts: 5, backoffMs: 0 }, leaseMs: 30_000, events: makeBatchEvents(t.database) });
   expect((await (await runner.start('poll', null)).done).successful_mints).toBe(6);
 
   const clean = await reconcileWith(db, chain.url);

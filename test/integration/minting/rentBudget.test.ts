@@ -13,7 +13,7 @@ import { makeBatchRunner } from '../../../src/minting/runBatch.js';
 import { DATABASES, seedReadings, withChainAndDatabase, type TestDatabase } from '../../support/db.js';
 import { ataOf } from '../../support/energyToken.js';
 import { type TestChain } from '../../support/localnet.js';
-import { testLog, testMinter } from '../../support/minter.js';
+import { testLog, testEngine } from '../../support/engine.js';
 
 const BUDGET = 3;
 const defaults = { batchIntervalMs: 50, maxBatchSize: 5, maxAttempts: 5, backoffMs: 0 };
@@ -28,8 +28,8 @@ describe.each(DATABASES)('on %s', (kind, open) => {
   const accountExists = (wallet: string) => getAccount(chain.connection, ataOf(new PublicKey(wallet)), 'confirmed', TOKEN_2022_PROGRAM_ID).then(() => true, () => false);
   const runner = () => {
     const db = t!.database.db;
-    const { minter, signed } = testMinter(chain, { reserveTokenAccounts: (wallets) => reserveTokenAccounts(db, wallets, BUDGET) });
-    return { signed, runner: makeBatchRunner({ db, minter, log: testLog, defaults, leaseMs: 10_000, events: makeBatchEvents(t!.database) }) };
+    const { engine, signed } = testEngine(chain, { reserveTokenAccounts: (wallets) => reserveTokenAccounts(db, wallets, BUDGET) });
+    return { signed, runner: makeBatchRunner({ db, engine, log: testLog, defaults, leaseMs: 10_000, events: makeBatchEvents(t!.database) }) };
   };
 
   it(`budget ${BUDGET}, ten new wallets, two workers at once: ${BUDGET} accounts made, the rest wait for the next UTC midnight, nothing failed`, async () => {

@@ -42,7 +42,7 @@ it('starts on embedded defaults (the committed key exempt from the mode check), 
       rpc: { status: 'ok', url: service.rpcUrl.replace(/\/$/, '') },
       program: { id: '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi' },
       rent_budget: { per_day: 1000 },
-      worker: { running: true, paused: false, reason: null },
+      worker: { running: true, paused: false, reason: null, in_flight_limit: expect.any(Number), open_batches: expect.any(Number), in_flight: expect.any(Number) },
     });
     for (const part of ['db', 'rpc', 'program', 'mint', 'fee_payer', 'rent_budget']) expect(body[part].age_ms).toEqual(expect.any(Number));
     expect(body.rent_budget.new_token_accounts_left_today).toEqual(expect.any(Number));

@@ -1,10 +1,12 @@
-// A minter wired to a test chain, with the localnet authority and the committed program.
+// A minting engine wired to a test chain, with the localnet authority and the committed program.
 import { Writable } from 'node:stream';
 import { PublicKey } from '@solana/web3.js';
-import { makeMinter, type MinterDeps, type SignedRecord } from '../../src/chain/minter.js';
+import { makeMintChain, type MintChainDeps } from '../../src/chain/mintTransaction.js';
 import { loadIdl } from '../../src/chain/energyToken.js';
 import { makeRpcClient } from '../../src/chain/rpcClient.js';
 import { makeLog } from '../../src/log.js';
+import { makeMintEngine, type MintEngineDeps, type SignedRecord } from '../../src/minting/engine.js';
+import { makeInFlightLimiter } from '../../src/minting/inFlight.js';
 import { RUNTIME_LIMITS } from '../../src/minting/optimizeBatch.js';
 import type { MintBatchData } from '../../src/minting/types.js';
 import { authority, MINT, PROGRAM_ID } from './energyToken.js';
@@ -13,24 +15,34 @@ import type { TestChain } from './localnet.js';
 export const logLines: string[] = [];
 export const testLog = makeLog('info', new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }));
 
-export function testMinter(chain: TestChain, over: Partial<MinterDeps> = {}) {
+/** Overrides of the engine's or its chain primitives' dependencies; `concurrency`: a fixed in-flight limit. */
+export type TestEngineOptions = Partial<Omit<MintEngineDeps, 'chain'>> & Partial<Pick<MintChainDeps, 'rpc' | 'readRetries'>> & { concurrency?: number };
+
+export function testEngine(chain: TestChain, over: TestEngineOptions = {}) {
   const signed: SignedRecord[] = [];
-  const minter = makeMinter({
-    rpc: makeRpcClient({ url: chain.url, timeoutMs: 2_000 }),
-    authority: authority(),
-    programId: PROGRAM_ID,
-    mint: MINT,
-    idl: loadIdl(),
+  const { rpc, readRetries, concurrency = 8, ...engineOver } = over;
+  const inFlight = engineOver.inFlight ?? makeInFlightLimiter({ initial: concurrency, ceiling: concurrency });
+  const engine = makeMintEngine({
+    chain: makeMintChain({
+      rpc: rpc ?? makeRpcClient({ url: chain.url, timeoutMs: 2_000 }),
+      authority: authority(),
+      programId: PROGRAM_ID,
+      mint: MINT,
+      idl: loadIdl(),
+      log: testLog,
+      readRetries,
+      onRateLimited: inFlight.rateLimited,
+    }),
     log: testLog,
     limits: { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 },
     maxBatchSize: () => 1000,
-    concurrency: 8,
+    inFlight,
     maxPriorityMicroLamports: 100_000n,
     send: { pollMs: 25, rebroadcastMs: 500, followTimeoutMs: 60_000 },
     onSigned: async (r) => void signed.push(r),
-    ...over,
+    ...engineOver,
   });
-  return { minter, signed };
+  return { engine, signed };
 }
 
 let n = 0;

@@ -1,0 +1,218 @@
+// The chain's side of minting, as primitives: which recipients already have a token account, the priority
+// fee, a recent blockhash, a mint transaction built from a list of mints (legacy, or v0 over lookup tables),
+// its simulation with the failing mint named, signing, and sending (sendAndConfirm). Nothing here plans,
+// retries a transaction or decides what a failure means for a reading: that is minting/engine.ts.
+import BN from 'bn.js';
+import { Program, type Idl } from '@coral-xyz/anchor';
+import {
+  type AddressLookupTableAccount,
+  ComputeBudgetProgram,
+  type Keypair,
+  PublicKey,
+  Transaction,
+  type TransactionInstruction,
+  TransactionMessage,
+  VersionedTransaction,
+} from '@solana/web3.js';
+import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
+import bs58 from 'bs58';
+import pRetry from 'p-retry';
+import { RpcFailure } from '../errors.js';
+import type { Log } from '../log.js';
+import { tokenInfoAddress } from './energyToken.js';
+import { decodeTransactionError, type DecodedError } from './programErrors.js';
+import { isRateLimited, type Context, type RpcClient, type TransactionErrorJson } from './rpcClient.js';
+import { sendAndConfirm, type SendOptions, type SendOutcome, type SignedTransaction } from './sendAndConfirm.js';
+
+/** One recipient's mint instructions in a transaction: its parts' sum, after creating its token account if asked. */
+export interface ChainMint {
+  walletAddress: string;
+  /** The mint instructions' amounts (base units): one, or several for one reading above the per-instruction cap. */
+  parts: bigint[];
+  /** Put a CreateIdempotent of the recipient's token account before its mints. */
+  createAta: boolean;
+}
+
+/** What each instruction of a built transaction is for: its position names the mint an error belongs to. */
+export type IxRole = { kind: 'budget' } | { kind: 'ata' | 'mint'; mint: number };
+
+export interface Blockhash {
+  blockhash: string;
+  lastValidBlockHeight: number;
+}
+
+export interface BuildRequest {
+  mints: ChainMint[];
+  cuLimit: number;
+  price: bigint;
+  blockhash: Blockhash;
+  /** Given: a v0 transaction whose accounts are looked up in them. Absent: a legacy transaction. */
+  lookupTables?: AddressLookupTableAccount[];
+}
+
+export interface BuiltTransaction {
+  tx: Transaction | VersionedTransaction;
+  roles: IxRole[];
+  lastValidBlockHeight: number;
+}
+
+/** Which mint (index into BuildRequest.mints) a transaction error belongs to, and its decoded reason. */
+export interface Blame {
+  blamedMint: number | null;
+  reason: string;
+  decoded: DecodedError;
+}
+
+export interface Simulation {
+  err: TransactionErrorJson | null;
+  unitsConsumed: number | null;
+  /** Null when the simulation succeeded or the error belongs to no one mint. */
+  blamedMint: number | null;
+  reason: string | null;
+}
+
+export interface MintChainDeps {
+  rpc: RpcClient;
+  authority: Keypair;
+  programId: PublicKey;
+  mint: PublicKey;
+  idl: Idl;
+  log: Log;
+  /** Retries of a transient RPC failure (429, 5xx, time-out) in a read before signing; default 3. */
+  readRetries?: number;
+  /** Told of every RPC answer HTTP 429 (rate limited), reads and sends alike: the engine's in-flight limiter slows down. */
+  onRateLimited?: () => void;
+}
+
+export const MAX_CU = 1_400_000;
+export const RENT_TOKEN_2022_ACCOUNT = 2_074_080n; // 170 bytes: the account plus its ImmutableOwner extension
+
+export function makeMintChain(deps: MintChainDeps) {
+  // Every call goes through here, so that a 429 anywhere (a read, a send, a status poll) is told.
+  const rpc: RpcClient = {
+    ...deps.rpc,
+    call: <T>(method: string, params?: unknown[]) =>
+      deps.rpc.call<T>(method, params).catch((e: unknown) => {
+        if (isRateLimited(e)) deps.onRateLimited?.();
+        throw e;
+      }),
+  };
+  const tokenInfo = tokenInfoAddress(deps.programId);
+  // Only the instruction builder is used: no provider calls, so no connection is needed.
+  const program = new Program({ ...deps.idl, address: deps.programId.toBase58() }, { connection: {} } as never);
+  const ataOf = (wallet: string) => getAssociatedTokenAddressSync(deps.mint, new PublicKey(wallet), false, TOKEN_2022_PROGRAM_ID);
+  // Nothing is at stake before signing: a transient failure there is retried instead of costing the
+  // readings an attempt (and a back-off).
+  const read = <T>(method: string, params: unknown[], signal?: AbortSignal) =>
+    pRetry(() => rpc.call<T>(method, params), {
+      retries: deps.readRetries ?? 3,
+      minTimeout: 100,
+      randomize: true,
+      signal,
+      shouldRetry: ({ error }) => error instanceof RpcFailure && error.retryable,
+    });
+
+  /** The wallets among `wallets` whose token account exists (confirmed). */
+  async function discoverTokenAccounts(wallets: string[], signal?: AbortSignal): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < wallets.length; i += 100) {
+      const chunk = wallets.slice(i, i + 100);
+      const res = await read<Context<(object | null)[]>>(
+        'getMultipleAccounts',
+        [chunk.map((w) => ataOf(w).toBase58()), { encoding: 'base64', dataSlice: { offset: 0, length: 0 }, commitment: 'confirmed' }],
+        signal,
+      );
+      res.value.forEach((acc, j) => acc && found.add(chunk[j]!));
+    }
+    return found;
+  }
+
+  /** The 75th percentile of recent paid priority fees on our accounts, at most `cap` (micro-lamports per CU). */
+  async function priorityFee(cap: bigint, signal?: AbortSignal): Promise<bigint> {
+    const fees = await read<{ prioritizationFee: number }[]>('getRecentPrioritizationFees', [[tokenInfo.toBase58(), deps.mint.toBase58()]], signal);
+    const paid = fees.map((f) => BigInt(f.prioritizationFee)).filter((f) => f > 0n).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const p75 = paid.length ? paid[Math.floor(paid.length * 0.75)]! : 0n;
+    return p75 < cap ? p75 : cap;
+  }
+
+  async function latestBlockhash(signal?: AbortSignal): Promise<Blockhash> {
+    return (await read<Context<Blockhash>>('getLatestBlockhash', [{ commitment: 'confirmed' }], signal)).value;
+  }
+
+  async function build(req: BuildRequest): Promise<BuiltTransaction> {
+    const ixs: TransactionInstruction[] = [
+      ComputeBudgetProgram.setComputeUnitLimit({ units: req.cuLimit }),
+      ComputeBudgetProgram.setComputeUnitPrice({ microLamports: req.price }),
+    ];
+    const roles: IxRole[] = [{ kind: 'budget' }, { kind: 'budget' }];
+    for (const [i, m] of req.mints.entries()) {
+      const ata = ataOf(m.walletAddress);
+      if (m.createAta) {
+        ixs.push(createAssociatedTokenAccountIdempotentInstruction(deps.authority.publicKey, ata, new PublicKey(m.walletAddress), deps.mint, TOKEN_2022_PROGRAM_ID));
+        roles.push({ kind: 'ata', mint: i });
+      }
+      for (const part of m.parts) {
+        ixs.push(
+          await program.methods
+            .mintTokensDirect!(new BN(part.toString()))
+            .accountsStrict({ tokenInfo, mint: deps.mint, userTokenAccount: ata, authority: deps.authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+            .instruction(),
+        );
+        roles.push({ kind: 'mint', mint: i });
+      }
+    }
+    const { blockhash, lastValidBlockHeight } = req.blockhash;
+    const tx = req.lookupTables
+      ? new VersionedTransaction(
+          new TransactionMessage({ payerKey: deps.authority.publicKey, recentBlockhash: blockhash, instructions: ixs }).compileToV0Message(req.lookupTables),
+        )
+      : new Transaction({ feePayer: deps.authority.publicKey, blockhash, lastValidBlockHeight }).add(...ixs);
+    return { tx, roles, lastValidBlockHeight };
+  }
+
+  const unsignedWire = (tx: Transaction | VersionedTransaction) =>
+    tx instanceof VersionedTransaction ? tx.serialize() : tx.serialize({ requireAllSignatures: false, verifySignatures: false });
+
+  /** Which mint a transaction error belongs to (by the failing instruction's role), and why, decoded. */
+  function blame(err: TransactionErrorJson, roles: IxRole[]): Blame {
+    const decoded = decodeTransactionError(err, deps.idl, (ix) => (roles[ix]?.kind === 'ata' ? 'ata' : roles[ix]?.kind === 'mint' ? 'program' : 'other'));
+    const role = decoded.instruction === null ? undefined : roles[decoded.instruction];
+    return { blamedMint: role && role.kind !== 'budget' ? role.mint : null, reason: decoded.message, decoded };
+  }
+
+  /** Simulate unsigned (sigVerify off, a fresh blockhash): sizes the compute limit and finds a bad recipient. */
+  async function simulate(built: Pick<BuiltTransaction, 'tx' | 'roles'>, signal?: AbortSignal): Promise<Simulation> {
+    const sim = await read<Context<{ err: TransactionErrorJson | null; unitsConsumed?: number }>>(
+      'simulateTransaction',
+      [Buffer.from(unsignedWire(built.tx)).toString('base64'), { encoding: 'base64', sigVerify: false, replaceRecentBlockhash: true, commitment: 'confirmed' }],
+      signal,
+    );
+    if (!sim.value.err) return { err: null, unitsConsumed: sim.value.unitsConsumed ?? null, blamedMint: null, reason: null };
+    const { blamedMint, reason } = blame(sim.value.err, built.roles);
+    return { err: sim.value.err, unitsConsumed: sim.value.unitsConsumed ?? null, blamedMint, reason };
+  }
+
+  /** Sign once with the authority: the signature, the exact bytes to (re)broadcast, and when they expire. */
+  function sign(built: BuiltTransaction): SignedTransaction {
+    const { tx, lastValidBlockHeight } = built;
+    if (tx instanceof VersionedTransaction) {
+      tx.sign([deps.authority]);
+      return { signature: bs58.encode(tx.signatures[0]!), wire: tx.serialize(), lastValidBlockHeight };
+    }
+    tx.sign(deps.authority);
+    return { signature: bs58.encode(tx.signature!), wire: tx.serialize({ verifySignatures: false }), lastValidBlockHeight };
+  }
+
+  return {
+    discoverTokenAccounts,
+    priorityFee,
+    latestBlockhash,
+    build,
+    simulate,
+    blame,
+    sign,
+    sendAndConfirm: (signed: SignedTransaction, opts: SendOptions): Promise<SendOutcome> => sendAndConfirm(rpc, signed, opts),
+  };
+}
+
+export type MintChain = ReturnType<typeof makeMintChain>;

@@ -1,0 +1,351 @@
+// The minting engine: validated readings → planned transactions (optimizeBatch) → built, simulated, signed
+// once, recorded, sent and followed → one MintResult per reading, yielded as each transaction settles.
+// The chain primitives (chain/mintTransaction.ts) do the building, signing and sending; this decides what to
+// build and what an outcome means. Transactions in flight are bounded by one limiter shared by every batch
+// of the engine (inFlight.ts), so concurrent batches share one budget.
+import { BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful } from '../errors.js';
+import type { Log } from '../log.js';
+import { isWalletAddress } from '../chain/addresses.js';
+import { type ChainMint, type IxRole, MAX_CU, type MintChain, RENT_TOKEN_2022_ACCOUNT } from '../chain/mintTransaction.js';
+import type { LookupTable, LookupTables } from '../chain/lookupTables.js';
+import type { SendOptions, SignedTransaction } from '../chain/sendAndConfirm.js';
+import type { InFlightLimiter } from './inFlight.js';
+import { estimateBatchFee, type FeeEstimate, optimizeBatch, type PackLimits, type PlannedMint } from './optimizeBatch.js';
+import type { MintBatchData, MintResult } from './types.js';
+
+/** What is persisted before the first send: enough to follow or rebroadcast the transaction after a crash. */
+export interface SignedRecord extends SignedTransaction {
+  readingIds: string[];
+}
+
+export interface MintEngineDeps {
+  chain: MintChain;
+  log: Log;
+  limits: PackLimits;
+  /** BLOCKCHAIN_MAX_BATCH_SIZE; read on every batch, since the service's settings may change it. */
+  maxBatchSize: () => number;
+  /** Transactions in flight, shared by every batch of this engine. */
+  inFlight: InFlightLimiter;
+  maxPriorityMicroLamports: bigint;
+  send: Omit<SendOptions, 'log'>;
+  /** New transactions built for the same readings after provable expiries, before giving up. */
+  maxExpiries?: number;
+  /** Called with every signed transaction before its first send; a throw means it is never sent. */
+  onSigned?: (record: SignedRecord) => Promise<void>;
+  /**
+   * The rent budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY): given the wallets that need a new token account,
+   * reserves what is left and answers the wallets granted one. Readings of the others are `deferred`:
+   * nothing is planned or signed for them. Without it every token account is created as needed.
+   */
+  reserveTokenAccounts?: (wallets: string[]) => Promise<Set<string>>;
+  /**
+   * v0 transactions over the service's lookup tables (LOOKUP_TABLE_MIN_MINTS > 0): every batch is planned with
+   * the tables, and after it the recipients it minted to that have now been minted to `minMints` times go into
+   * them. `mintCounts` answers how many transactions minted to each wallet so far (the database's count).
+   */
+  lookupTables?: { tables: LookupTables; minMints: number; mintCounts: (wallets: string[]) => Promise<Map<string, number>> };
+}
+
+export interface MintOptions {
+  signal?: AbortSignal;
+  log?: Log;
+  /** Per-call persistence hook; overrides the engine's own. */
+  onSigned?: (record: SignedRecord) => Promise<void>;
+  /** Told as each signed transaction is sent and as it ends (the ledger of mint_transactions). */
+  onTransaction?: (signature: string, status: 'sent' | 'failed' | 'expired', error?: string) => void;
+  /**
+   * Called once when nothing of the batch is left to sign: every planned transaction was sent once or has
+   * settled (or nothing was planned). A later expiry may still build one anew; that is rare, and waits on the
+   * in-flight budget like any other. The worker claims its next batch then (WORKER_PIPELINE_DEPTH).
+   */
+  onPlanned?: () => void;
+}
+
+export function makeMintEngine(deps: MintEngineDeps) {
+  // Recipients whose token account is known to exist: no creation is paid or packed for them.
+  const knownAtas = new Set<string>();
+  const ataKnown = (wallet: string) => knownAtas.has(wallet);
+  const { chain } = deps;
+
+  function validate(batch: MintBatchData[]): void {
+    if (batch.length === 0) throw new EmptyBatch();
+    const max = deps.maxBatchSize();
+    if (batch.length > max) throw new BatchTooLarge(batch.length, max);
+    const seen = new Set<string>();
+    for (const r of batch) {
+      if (seen.has(r.readingId)) throw new InvalidBatchData('appears twice in the batch', r.readingId);
+      seen.add(r.readingId);
+      if (!isWalletAddress(r.walletAddress)) throw new InvalidBatchData(`wallet_address ${r.walletAddress} is not a wallet (base58 ed25519 public key)`, r.readingId);
+    }
+  }
+
+  async function discoverAtas(batch: MintBatchData[], signal?: AbortSignal): Promise<void> {
+    const unknown = [...new Set(batch.map((r) => r.walletAddress))].filter((w) => !knownAtas.has(w));
+    for (const w of await chain.discoverTokenAccounts(unknown, signal)) knownAtas.add(w);
+  }
+
+  /** The chain's view of planned mints: a token account is created only if not known to exist by now. */
+  const toChain = (mints: PlannedMint[]): ChainMint[] =>
+    mints.map((m) => ({ walletAddress: m.walletAddress, parts: m.parts, createAta: m.createAta && !knownAtas.has(m.walletAddress) }));
+
+  interface Flight {
+    price: bigint;
+    /** The plan's lookup tables for this transaction (v0); absent: legacy. */
+    lookupTables?: LookupTable[];
+    opts: MintOptions;
+    emit: (group: MintResult[]) => void;
+    /** Called once the transaction was first sent (then nothing of it is left to sign). */
+    sent: () => void;
+  }
+
+  /**
+   * Settle a set of planned mints in one transaction. A bad recipient is removed and the rest retried;
+   * an expired transaction is rebuilt; nothing is signed twice before its blockhash provably expired.
+   * Returns how many slots the transaction waited to land (null: it did not land, or was not measured).
+   */
+  async function settle(mints: PlannedMint[], f: Flight, expiries = 0): Promise<number | null> {
+    if (mints.length === 0) return null;
+    const { opts, emit } = f;
+    const log = opts.log ?? deps.log;
+    /** Report these mints not minted (or unknown); null: nothing landed, so nothing to measure. */
+    const fail = (ms: PlannedMint[], error: string, txSignature: string | null = null, outcome: 'failed' | 'unknown' = 'failed'): null => {
+      emit(ms.flatMap((m) => m.readingIds.map((readingId) => ({ readingId, success: false, error, txSignature, outcome }))));
+      return null;
+    };
+    const without = (i: number) => mints.filter((_, j) => j !== i);
+    if (opts.signal?.aborted) return fail(mints, 'cancelled before signing: not minted');
+
+    let signed: SignedRecord;
+    let roles: IxRole[];
+    try {
+      const blockhash = await chain.latestBlockhash(opts.signal);
+      // Simulate before signing: it sizes the compute limit and finds a bad recipient while nothing is at stake.
+      const sim = await chain.simulate(await chain.build({ mints: toChain(mints), cuLimit: MAX_CU, price: f.price, blockhash, lookupTables: f.lookupTables }), opts.signal);
+      if (sim.err) {
+        if (sim.blamedMint === null) return fail(mints, sim.reason!);
+        log.warn({ wallet: mints[sim.blamedMint]!.walletAddress, reason: sim.reason }, 'recipient fails alone; retrying the others');
+        fail([mints[sim.blamedMint]!], sim.reason!);
+        return settle(without(sim.blamedMint), f, expiries);
+      }
+      const cuLimit = Math.min(MAX_CU, Math.ceil((sim.unitsConsumed ?? MAX_CU) * 1.1) + 1_000);
+      const built = await chain.build({ mints: toChain(mints), cuLimit, price: f.price, blockhash, lookupTables: f.lookupTables });
+      roles = built.roles;
+      signed = { ...chain.sign(built), readingIds: mints.flatMap((m) => m.readingIds) };
+    } catch (e) {
+      // A cancel that lands during the reads before signing aborts them: it is a cancel, not a failure.
+      if (opts.signal?.aborted) return fail(mints, 'cancelled before signing: not minted');
+      return fail(mints, `not sent: ${(e as Error).message}`);
+    }
+    try {
+      await (opts.onSigned ?? deps.onSigned)?.(signed);
+    } catch (e) {
+      return fail(mints, `not sent: the signed transaction could not be recorded (${(e as Error).message})`);
+    }
+
+    const outcome = await chain.sendAndConfirm(signed, {
+      ...deps.send,
+      log,
+      onSent: () => {
+        f.sent();
+        opts.onTransaction?.(signed.signature, 'sent');
+      },
+    });
+    switch (outcome.status) {
+      case 'confirmed':
+        for (const m of mints) knownAtas.add(m.walletAddress);
+        emit(signed.readingIds.map((readingId) => ({ readingId, success: true, error: null, txSignature: signed.signature, outcome: 'minted' as const })));
+        return outcome.sentSlot === null ? null : outcome.slot - outcome.sentSlot;
+      case 'failed': {
+        // It landed and failed as a whole, so nothing in it was minted: the others may go again.
+        const { blamedMint, reason } = chain.blame(outcome.err, roles);
+        opts.onTransaction?.(signed.signature, 'failed', reason);
+        if (blamedMint === null) return fail(mints, reason, signed.signature);
+        fail([mints[blamedMint]!], reason, signed.signature);
+        return settle(without(blamedMint), f, expiries);
+      }
+      case 'expired':
+        opts.onTransaction?.(signed.signature, 'expired');
+        if (expiries + 1 > (deps.maxExpiries ?? 3)) return fail(mints, `transaction ${signed.signature} expired ${expiries + 1} times: not minted`);
+        return settle(mints, f, expiries + 1);
+      case 'unknown':
+        return fail(mints, `outcome unknown: ${outcome.reason}`, signed.signature, 'unknown');
+    }
+  }
+
+  /** One planned transaction under the shared in-flight budget; what it learnt about landing goes back to it. */
+  async function fly(mints: PlannedMint[], f: Flight): Promise<void> {
+    // No ticket: the batch was cancelled while waiting for room, and settle reports that before building anything.
+    const ticket = await deps.inFlight.acquire(f.opts.signal);
+    let slots: number | null = null;
+    try {
+      slots = await settle(mints, f);
+    } finally {
+      f.sent();
+      ticket?.landed(slots);
+    }
+  }
+
+  /**
+   * Yields the results of each settled transaction together (one group: the readings of one transaction, or
+   * of one set of mints that failed or were cancelled together), as they settle, not in input order. The
+   * stream ends only when every planned transaction has settled, so a consumer never leaves one in flight.
+   */
+  async function* mintGroups(all: MintBatchData[], opts: MintOptions = {}): AsyncGenerator<MintResult[]> {
+    let planned = false;
+    const plannedOnce = () => {
+      if (!planned) (planned = true), opts.onPlanned?.();
+    };
+    try {
+      yield* groups(all, opts, plannedOnce);
+    } finally {
+      plannedOnce();
+    }
+  }
+
+  async function* groups(all: MintBatchData[], opts: MintOptions, plannedOnce: () => void): AsyncGenerator<MintResult[]> {
+    validate(all);
+    await discoverAtas(all, opts.signal);
+    // Known now: which recipients need a new token account. Reserve them before anything is planned or signed.
+    let batch = all;
+    const newAccounts = [...new Set(all.map((r) => r.walletAddress))].filter((w) => !knownAtas.has(w)).sort();
+    if (deps.reserveTokenAccounts && newAccounts.length) {
+      const granted = await deps.reserveTokenAccounts(newAccounts);
+      const waits = (r: MintBatchData) => !knownAtas.has(r.walletAddress) && !granted.has(r.walletAddress);
+      const deferred = all.filter(waits);
+      if (deferred.length) {
+        yield deferred.map((r) => ({
+          readingId: r.readingId,
+          success: false,
+          error: 'deferred: the token-account budget for today (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) is spent',
+          txSignature: null,
+          outcome: 'deferred' as const,
+        }));
+      }
+      batch = all.filter((r) => !waits(r));
+      if (batch.length === 0) return;
+    }
+    const plan = optimizeBatch(batch, deps.limits, ataKnown, await lookupsFor(batch));
+    const price = await chain.priorityFee(deps.maxPriorityMicroLamports, opts.signal);
+    const v0 = plan.filter((tx) => tx.lookupTables?.length).length;
+    (opts.log ?? deps.log).info({ readings: batch.length, transactions: plan.length, v0, priceMicroLamports: String(price) }, 'batch planned');
+
+    const queue: MintResult[][] = [];
+    let wake: (() => void) | null = null;
+    let finished = false;
+    let failure: unknown = null;
+    // Wallets this batch minted to: candidates for the lookup tables once it is over.
+    const minted = new Set<string>();
+    const walletOf = new Map(batch.map((r) => [r.readingId, r.walletAddress]));
+    const emit = (group: MintResult[]) => {
+      if (group.length === 0) return;
+      for (const r of group) if (r.success) minted.add(walletOf.get(r.readingId)!);
+      queue.push(group);
+      wake?.();
+    };
+    let unsent = plan.length;
+    const flights = plan.map((tx) => {
+      let counted = false;
+      return {
+        price,
+        lookupTables: tx.lookupTables?.length ? deps.lookupTables!.tables.tablesNamed(tx.lookupTables) : undefined,
+        opts,
+        emit,
+        sent: () => {
+          if (counted) return;
+          counted = true;
+          if (--unsent === 0) plannedOnce();
+        },
+      };
+    });
+    // allSettled, not all: one transaction's unexpected failure must not end the stream while others still fly.
+    void Promise.allSettled(plan.map((tx, i) => fly(tx.mints, flights[i]!))).then((outcomes) => {
+      failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')?.reason ?? null;
+      finished = true;
+      wake?.();
+    });
+    for (;;) {
+      const next = queue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (finished) break;
+      await new Promise<void>((r) => (wake = r));
+      wake = null;
+    }
+    if (failure) throw failure;
+    // Every group has been taken (and recorded by the consumer) by now, so the counts include this batch.
+    await addFrequentRecipients(minted, opts.log ?? deps.log);
+  }
+
+  /** The batch's recipients as the service's lookup tables hold them (loaded anew: another process may have added some). */
+  async function lookupsFor(batch: MintBatchData[]) {
+    if (!deps.lookupTables) return undefined;
+    try {
+      await deps.lookupTables.tables.load();
+      return deps.lookupTables.tables.lookupsFor([...new Set(batch.map((r) => r.walletAddress))]);
+    } catch (e) {
+      // The tables are an optimisation: without them the batch goes as legacy transactions.
+      deps.log.warn({ err: (e as Error).message }, 'lookup tables not loaded; planning legacy transactions');
+      return undefined;
+    }
+  }
+
+  /**
+   * After a batch: its recipients minted to at least LOOKUP_TABLE_MIN_MINTS times whose token account is in
+   * no table yet go into one (chain/lookupTables.ts says what an entry costs and when it pays back). A
+   * failure here costs nothing minted: the next batch tries again.
+   */
+  async function addFrequentRecipients(minted: Set<string>, log: Log): Promise<void> {
+    const use = deps.lookupTables;
+    if (!use || minted.size === 0) return;
+    try {
+      const inTable = use.tables.lookupsFor([...minted]).ata;
+      const candidates = [...minted].filter((w) => !inTable.has(w)).sort();
+      if (candidates.length === 0) return;
+      const counts = await use.mintCounts(candidates);
+      const qualifying = candidates.filter((w) => (counts.get(w) ?? 0) >= use.minMints);
+      if (qualifying.length === 0) return;
+      await use.tables.addRecipients(qualifying);
+      log.info({ recipients: qualifying.length }, 'recipients added to the lookup tables');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'recipients not added to the lookup tables; the next batch tries again');
+    }
+  }
+
+  /** Yields each reading's MintResult as its transaction settles (not in input order). */
+  async function* mintStream(batch: MintBatchData[], opts: MintOptions = {}): AsyncGenerator<MintResult> {
+    for await (const group of mintGroups(batch, opts)) yield* group;
+  }
+
+  async function mintEnergyTokensBatch(batch: MintBatchData[], opts: MintOptions = {}): Promise<MintResult[]> {
+    const results: MintResult[] = [];
+    for await (const r of mintStream(batch, opts)) results.push(r);
+    return results;
+  }
+
+  async function estimateFee(batch: MintBatchData[]): Promise<FeeEstimate> {
+    validate(batch);
+    await discoverAtas(batch);
+    const plan = optimizeBatch(batch, deps.limits, ataKnown, await lookupsFor(batch));
+    return estimateBatchFee(plan, { priorityMicroLamports: await chain.priorityFee(deps.maxPriorityMicroLamports), rentPerTokenAccount: RENT_TOKEN_2022_ACCOUNT });
+  }
+
+  return {
+    mintGroups,
+    mintStream,
+    mintEnergyTokensBatch,
+    mintOne: (r: MintBatchData, o?: MintOptions) => mintEnergyTokensBatch([r], o),
+    estimateFee,
+    knownAtas,
+    inFlight: deps.inFlight,
+  };
+}
+
+export type MintEngine = ReturnType<typeof makeMintEngine>;
+
+/** The batch's outcome as a typed error when some readings failed; null when all were minted. */
+export function partialFailure(results: MintResult[]): PartiallySuccessful | null {
+  const ok = results.filter((r) => r.success).length;
+  return ok === results.length ? null : new PartiallySuccessful(ok, results.length);
+}
