@@ -247,6 +247,33 @@ export async function ingestion(opts: { requests: number; clients: number; serve
   };
 }
 
+/** The scale section's table and goals, as `npm run bench` and `ingest.ts --scale` print them. */
+export function printIngestionScale(result: IngestionScaleResult): string {
+  let out = '';
+  const f = (n: number) => n.toFixed(0);
+  out +=
+    `\nhardware: ${result.hardware}\nworkload: ${result.requests} requests of ${result.readings_per_request} readings, ${result.clients} clients, closed loop; real Postgres; worker and rate limits off; ${result.rounds.length} round(s), medians\n\n`;
+  out +=
+    `${table(
+      ['case', 'readings/s', 'p50 ms', 'p99 ms'],
+      result.cases.flatMap((c) => [
+        [`POST /readings, ${c.pending} pending`, f(c.api.readings_per_s), c.api.p50_ms.toFixed(1), c.api.p99_ms.toFixed(1)],
+        [`raw ${result.readings_per_request}-row INSERT, ${c.pending} pending`, f(c.raw_insert.readings_per_s), c.raw_insert.p50_ms.toFixed(1), c.raw_insert.p99_ms.toFixed(1)],
+      ]),
+    )}\n\n`;
+  const g = result.goals;
+  out +=
+    `${table(
+      ['goal', 'value', 'target', 'met'],
+      [
+        [`ingestion@${result.cases[result.cases.length - 1]!.pending} ÷ ingestion@${result.cases[0]!.pending}`, g.backlog_ratio.value.toFixed(3), g.backlog_ratio.goal, g.backlog_ratio.met ? 'yes' : 'no'],
+        ['ingestion ÷ raw INSERT (worst case)', g.api_over_raw.value.toFixed(3), g.api_over_raw.goal, g.api_over_raw.met ? 'yes' : 'no'],
+        ['p99(request) ÷ p99(raw INSERT) (worst case)', g.p99_over_raw_p99.value.toFixed(2), g.p99_over_raw_p99.goal, g.p99_over_raw_p99.met ? 'yes' : 'no'],
+      ],
+    )}\n`;
+  return out;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({
     options: {
@@ -270,30 +297,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     rounds: Number(values.rounds),
     readingsPerRequest: 100,
   });
-  const f = (n: number) => n.toFixed(0);
-  process.stdout.write(
-    `\nhardware: ${result.hardware}\nworkload: ${result.requests} requests of ${result.readings_per_request} readings, ${result.clients} clients, closed loop; real Postgres; worker and rate limits off; ${result.rounds.length} round(s), medians\n\n`,
-  );
-  process.stdout.write(
-    `${table(
-      ['case', 'readings/s', 'p50 ms', 'p99 ms'],
-      result.cases.flatMap((c) => [
-        [`POST /readings, ${c.pending} pending`, f(c.api.readings_per_s), c.api.p50_ms.toFixed(1), c.api.p99_ms.toFixed(1)],
-        [`raw ${result.readings_per_request}-row INSERT, ${c.pending} pending`, f(c.raw_insert.readings_per_s), c.raw_insert.p50_ms.toFixed(1), c.raw_insert.p99_ms.toFixed(1)],
-      ]),
-    )}\n\n`,
-  );
-  const g = result.goals;
-  process.stdout.write(
-    `${table(
-      ['goal', 'value', 'target', 'met'],
-      [
-        [`ingestion@${result.cases[result.cases.length - 1]!.pending} ÷ ingestion@${result.cases[0]!.pending}`, g.backlog_ratio.value.toFixed(3), g.backlog_ratio.goal, g.backlog_ratio.met ? 'yes' : 'no'],
-        ['ingestion ÷ raw INSERT (worst case)', g.api_over_raw.value.toFixed(3), g.api_over_raw.goal, g.api_over_raw.met ? 'yes' : 'no'],
-        ['p99(request) ÷ p99(raw INSERT) (worst case)', g.p99_over_raw_p99.value.toFixed(2), g.p99_over_raw_p99.goal, g.p99_over_raw_p99.met ? 'yes' : 'no'],
-      ],
-    )}\n`,
-  );
+  process.stdout.write(printIngestionScale(result));
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(values.out, JSON.stringify(result, null, 2));
   process.stdout.write(`\nwritten: ${values.out}\n`);

@@ -9,7 +9,10 @@
 //   4 send_ceiling   the engine's planned transactions prebuilt and signed, then only sent and confirmed
 //   5 chain_ceiling  the same transactions executed by LiteSVM in-process, no RPC
 // Fees and compute units are read back from getTransaction for every transaction each strategy sent.
-// Writes bench-results/latest.json and bench-results/latest.svg.
+// Then the scale section (skip it with --no-scale): POST /readings at 0 and 300,000 pending against the raw
+// multi-row INSERT (ingest.ts), and sustained minting of 20,000 readings from 5,000 meters through the API,
+// the engine against today's fixed 8 in flight, with the chain's per-account bound (scale.ts).
+// Writes bench-results/latest.json and bench-results/latest.svg (and ingest-scale.json, scale.json, scale.svg).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import BN from 'bn.js';
@@ -37,7 +40,8 @@ import { readFixtures } from '../../anchor-localnet/fixtures.js';
 import { programSoPath } from '../../anchor-localnet/paths.js';
 import type { MintBatchData } from '../../src/minting/types.js';
 import { hardware, progress, table } from './support.js';
-import { ingestion } from './ingest.js';
+import { ingestion, ingestionAtScale, printIngestionScale } from './ingest.js';
+import { DEFAULT_CASES, mintingAtScale, printMintingScale, writeMintingScale } from './scale.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +50,11 @@ const { values } = parseArgs({
     users: { type: 'string' },
     'slot-ms': { type: 'string', default: '400' },
     out: { type: 'string', default: 'bench-results/latest.json' },
+    /** Skip the scale section (ingestion under a backlog, sustained minting through the API). */
+    'no-scale': { type: 'boolean', default: false },
+    'scale-meters': { type: 'string' },
+    'scale-readings': { type: 'string' },
+    pending: { type: 'string' },
   },
 });
 const READINGS = Number(values.readings ?? (values.quick ? 100 : 1000));
@@ -368,3 +377,28 @@ const bars = all
   })
   .join('');
 writeFileSync(values.out!.replace(/\.json$/, '.svg'), `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${50 + all.length * 36}" font-family="sans-serif"><text x="10" y="16" font-size="14">readings/s, log scale (${READINGS} readings, ${USERS} users, slot ${SLOT_MS} ms)</text>${bars}</svg>\n`);
+
+if (!values['no-scale']) {
+  // The scale section: --quick shrinks it to a smoke run of the same code.
+  const serverUrl = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const atScale = await ingestionAtScale({
+    serverUrl,
+    pending: (values.pending ?? (values.quick ? '0,20000' : '0,300000')).split(',').map(Number),
+    requests: values.quick ? 50 : 300,
+    clients: 8,
+    readingsPerRequest: 100,
+  });
+  process.stdout.write(`\n== scale: ingestion under a backlog ==\n${printIngestionScale(atScale)}`);
+  writeFileSync('bench-results/ingest-scale.json', JSON.stringify(atScale, null, 2));
+  const minting = await mintingAtScale({
+    serverUrl,
+    meters: Number(values['scale-meters'] ?? (values.quick ? 200 : 5000)),
+    readings: Number(values['scale-readings'] ?? (values.quick ? 800 : 20000)),
+    slotMs: SLOT_MS,
+    cases: DEFAULT_CASES,
+  });
+  process.stdout.write(`\n== scale: sustained minting through the API ==\n${printMintingScale(minting)}`);
+  writeMintingScale(minting);
+  // The spawned children are gone; end now rather than wait on keep-alive sockets.
+  process.exit(0);
+}
