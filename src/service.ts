@@ -353,6 +353,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       stop: async () => {
         await worker?.stop();
         await runner.drain();
+        await engine.stopTableUpkeep();
         monitor.stop();
         if (server) await new Promise<void>((r) => server.close(() => r()));
         await database?.close();

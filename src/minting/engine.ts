@@ -13,6 +13,9 @@ import type { InFlightLimiter } from './inFlight.js';
 import { estimateBatchFee, type FeeEstimate, optimizeBatch, type PackLimits, type PlannedMint } from './optimizeBatch.js';
 import type { MintBatchData, MintResult } from './types.js';
 
+/** Recipients per round of lookup-table upkeep: 256 token accounts, one full table, about nine extends. */
+const UPKEEP_ROUND = 256;
+
 /** What is persisted before the first send: enough to follow or rebroadcast the transaction after a crash. */
 export interface SignedRecord extends SignedTransaction {
   readingIds: string[];
@@ -275,7 +278,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
     }
     if (failure) throw failure;
     // Every group has been taken (and recorded by the consumer) by now, so the counts include this batch.
-    await addFrequentRecipients(minted, opts.log ?? deps.log);
+    tableUpkeep.add(minted, opts.log ?? deps.log);
   }
 
   /** The batch's recipients as the service's lookup tables hold them (loaded anew: another process may have added some). */
@@ -292,9 +295,42 @@ export function makeMintEngine(deps: MintEngineDeps) {
   }
 
   /**
+   * Table upkeep runs beside minting, never in its way: a batch hands over its recipients and ends at once.
+   * One round at a time per engine (the store's lock already keeps processes apart), each of at most
+   * UPKEEP_ROUND recipients (about nine extend transactions), so a fleet's first day of qualifying
+   * recipients (thousands at once) is added over several rounds while the batches after it mint on with
+   * the entries that are usable so far. `settled()` waits for the rounds due now (tests, a graceful stop).
+   */
+  const tableUpkeep = (() => {
+    const due = new Set<string>();
+    let round: Promise<void> | null = null;
+    const next = async (log: Log) => {
+      while (due.size) {
+        const take = [...due].slice(0, UPKEEP_ROUND);
+        for (const w of take) due.delete(w);
+        await addFrequentRecipients(new Set(take), log);
+      }
+      round = null;
+    };
+    return {
+      add(minted: Set<string>, log: Log) {
+        if (!deps.lookupTables || minted.size === 0) return;
+        for (const w of minted) due.add(w);
+        round ??= next(log);
+      },
+      settled: () => round ?? Promise.resolve(),
+      /** Drop what is due and wait for the round under way (its transactions are recorded; a restart settles them). */
+      async stop() {
+        due.clear();
+        await round;
+      },
+    };
+  })();
+
+  /**
    * After a batch: its recipients minted to at least LOOKUP_TABLE_MIN_MINTS times whose token account is in
    * no table yet go into one (chain/lookupTables.ts says what an entry costs and when it pays back). A
-   * failure here costs nothing minted: the next batch tries again.
+   * failure here costs nothing minted: a later batch tries again.
    */
   async function addFrequentRecipients(minted: Set<string>, log: Log): Promise<void> {
     const use = deps.lookupTables;
@@ -339,6 +375,9 @@ export function makeMintEngine(deps: MintEngineDeps) {
     estimateFee,
     knownAtas,
     inFlight: deps.inFlight,
+    /** Resolves once the lookup-table upkeep due now is done (it runs beside minting). */
+    tablesSettled: tableUpkeep.settled,
+    stopTableUpkeep: tableUpkeep.stop,
   };
 }
 
