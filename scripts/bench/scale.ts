@@ -72,6 +72,8 @@ export interface MintingScaleCaseResult {
   /** CPU ms the service and the chain used per reading; and the readings/s this machine's cores allow them at that cost, had they the cores to themselves. */
   cpu_ms_per_reading: { service: number; chain: number };
   cores_bound_readings_per_s: number;
+  /** The engine's in-flight limiter, sampled from /metrics about once a second: its limit (last, highest) and mean transactions in flight. */
+  in_flight: { limit_last: number | null; limit_max: number | null; mean: number | null };
   /** Over the timed window: each process's share of it idle, and its top self-time functions. */
   profiles?: { dir: string; service: { idle_percent: number; top: ProfileLine[] }; chain: { idle_percent: number; top: ProfileLine[] } };
 }
@@ -402,12 +404,21 @@ async function runCase(opts: MintingScaleOptions, w: Workload, c: MintingScaleCa
     let lastProgress = performance.now();
     let postSeconds: number | null = null;
     let postFailed = false;
+    const limits: number[] = [];
+    const flying: number[] = [];
+    let polls = 0;
     void posting.then((s) => (postSeconds = s), () => (postFailed = true));
     for (;;) {
       await new Promise((r) => setTimeout(r, 200));
       if (postFailed) await posting; // throws the post's error
       for (const ch of children) if (ch.proc.exitCode !== null) throw new Error(`${c.name}: a child process exited (${ch.proc.exitCode}) mid-run; see ${work}`);
       const n = await completed();
+      if (++polls % 5 === 0) {
+        const metrics = await fetch(`${apiUrl}/metrics`, { headers: { authorization: `Bearer ${OPERATOR}` } }).then((r) => r.text(), () => '');
+        const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN);
+        if (!Number.isNaN(gauge('energy_mint_in_flight_limit'))) limits.push(gauge('energy_mint_in_flight_limit'));
+        if (!Number.isNaN(gauge('energy_mint_in_flight'))) flying.push(gauge('energy_mint_in_flight'));
+      }
       if (n > done) lastProgress = performance.now();
       done = n;
       progress(`${c.name}: completed`, done, opts.readings);
@@ -477,6 +488,11 @@ async function runCase(opts: MintingScaleOptions, w: Workload, c: MintingScaleCa
       cpu_seconds: cpu,
       cpu_ms_per_reading: { service: (1000 * cpu.service) / opts.readings, chain: (1000 * cpu.chain) / opts.readings },
       cores_bound_readings_per_s: (cpus().length * opts.readings) / (cpu.service + cpu.chain),
+      in_flight: {
+        limit_last: limits.at(-1) ?? null,
+        limit_max: limits.length ? Math.max(...limits) : null,
+        mean: flying.length ? flying.reduce((a, b) => a + b, 0) / flying.length : null,
+      },
       ...(profiles ? { profiles } : {}),
     };
   } catch (e) {
@@ -529,7 +545,8 @@ function cpuVerdict(r: MintingScaleCaseResult): string {
     `service ${c.service.toFixed(1)} s, chain ${c.chain.toFixed(1)} s, bench client ${c.bench.toFixed(1)} s, ` +
     `Postgres server ${c.postgres === null ? 'not on this machine' : `${pg.toFixed(1)} s (every database on it)`}, rest of the machine (other jobs) ${other.toFixed(1)} s; ` +
     `${busy >= 0.9 ? `cores ran out, most held by the ${holder}${holder === ownHolder ? '' : ` (of the workload's own processes, by the ${ownHolder})`}` : 'cores did not run out'}; ` +
-    `CPU per reading: service ${r.cpu_ms_per_reading.service.toFixed(2)} ms, chain ${r.cpu_ms_per_reading.chain.toFixed(2)} ms: the ${cpus().length} cores would allow ${r.cores_bound_readings_per_s.toFixed(0)} readings/s to the two alone`
+    `CPU per reading: service ${r.cpu_ms_per_reading.service.toFixed(2)} ms, chain ${r.cpu_ms_per_reading.chain.toFixed(2)} ms: the ${cpus().length} cores would allow ${r.cores_bound_readings_per_s.toFixed(0)} readings/s to the two alone; ` +
+    `in-flight limit ${r.in_flight.limit_last ?? '-'} at the end (highest ${r.in_flight.limit_max ?? '-'}), ${r.in_flight.mean?.toFixed(1) ?? '-'} transactions in flight on average`
   );
 }
 

@@ -2,11 +2,11 @@
 // token_info (getSignaturesForAddress, newest first, paged), and the mint_tokens_direct instructions each one
 // carried (getTransaction), decoded with the program's IDL.
 import { BorshInstructionCoder, type Idl } from '@coral-xyz/anchor';
-import { PublicKey } from '@solana/web3.js';
-import { TOKEN_2022_PROGRAM_ID, getAssociatedTokenAddressSync } from '@solana/spl-token';
+import type { PublicKey } from '@solana/web3.js';
 import bs58 from 'bs58';
 import { mintSupply } from './balances.js';
 import type { RpcClient, TransactionErrorJson } from './rpcClient.js';
+import { tokenAccounts } from './addresses.js';
 
 export interface ChainMint {
   /** The token account credited (user_token_account). */
@@ -37,6 +37,7 @@ export function makeChainHistory(deps: { rpc: RpcClient; idl: Idl; programId: Pu
   if (!spec) throw new Error('the IDL has no mint_tokens_direct');
   const accountAt = spec.accounts.findIndex((a) => a.name === 'user_token_account');
   const programId = deps.programId.toBase58();
+  const tokenAccountOf = tokenAccounts(deps.mint);
 
   function mintsOf(raw: RawTransaction): ChainMint[] {
     // The runtime's account order: static keys, then looked-up writable, then looked-up readonly.
@@ -55,7 +56,7 @@ export function makeChainHistory(deps: { rpc: RpcClient; idl: Idl; programId: Pu
 
   return {
     /** The associated Token-2022 account of a wallet for the mint (where its tokens are minted). */
-    tokenAccountOf: (wallet: string) => getAssociatedTokenAddressSync(deps.mint, new PublicKey(wallet), false, TOKEN_2022_PROGRAM_ID).toBase58(),
+    tokenAccountOf: (wallet: string) => tokenAccountOf(wallet).toBase58(),
 
     /** One transaction as the chain holds it (confirmed), or null when the chain does not know it. */
     async transaction(signature: string): Promise<ChainTransaction | null> {

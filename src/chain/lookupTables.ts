@@ -18,12 +18,13 @@
 // pending transaction (if any) settled. All of it runs under the store's lock, so two processes never
 // create or extend at once.
 import { AddressLookupTableAccount, AddressLookupTableProgram, type Keypair, PublicKey, SystemProgram, Transaction, type TransactionInstruction } from '@solana/web3.js';
-import { TOKEN_2022_PROGRAM_ID, getAssociatedTokenAddressSync } from '@solana/spl-token';
+import { TOKEN_2022_PROGRAM_ID } from '@solana/spl-token';
 import bs58 from 'bs58';
 import { RpcFailure } from '../errors.js';
 import type { Log } from '../log.js';
 import type { Context, RpcClient } from './rpcClient.js';
 import { sendAndConfirm, type SendOptions, type SignedTransaction } from './sendAndConfirm.js';
+import { tokenAccounts } from './addresses.js';
 
 /** A lookup table as loaded from the chain (what a v0 transaction is built with). */
 export type LookupTable = AddressLookupTableAccount;
@@ -73,10 +74,10 @@ export interface LookupTablesDeps {
  * accounts), each recipient's token account, and the wallet of a recipient whose token account is still to
  * be created (its creation names the wallet).
  */
-export function lookupAddresses(shared: { tokenInfo: PublicKey; mint: PublicKey }, recipients: { wallet: string; createAta: boolean }[]): string[] {
+export function lookupAddresses(shared: { tokenInfo: PublicKey; mint: PublicKey }, recipients: { wallet: string; createAta: boolean }[], tokenAccountOf = tokenAccounts(shared.mint)): string[] {
   const out = [shared.tokenInfo, shared.mint, TOKEN_2022_PROGRAM_ID, SystemProgram.programId].map((k) => k.toBase58());
   for (const r of recipients) {
-    out.push(getAssociatedTokenAddressSync(shared.mint, new PublicKey(r.wallet), false, TOKEN_2022_PROGRAM_ID).toBase58());
+    out.push(tokenAccountOf(r.wallet).toBase58());
     if (r.createAta) out.push(r.wallet);
   }
   return [...new Set(out)];
@@ -95,6 +96,7 @@ export interface Lookups {
 }
 
 export function makeLookupTables(deps: LookupTablesDeps) {
+  const tokenAccountOf = tokenAccounts(deps.shared.mint);
   const log = deps.log.child({ component: 'lookupTables' });
   /** The tables as last read from the chain, by address. */
   let tables = new Map<string, AddressLookupTableAccount>();
@@ -223,7 +225,7 @@ export function makeLookupTables(deps: LookupTablesDeps) {
   /** The Lookups of a mint transaction's accounts for these wallets, from the tables last loaded. */
   function lookupsFor(wallets: string[]): Lookups {
     const { shared } = deps;
-    const ataOf = (w: string) => getAssociatedTokenAddressSync(shared.mint, new PublicKey(w), false, TOKEN_2022_PROGRAM_ID).toBase58();
+    const ataOf = (w: string) => tokenAccountOf(w).toBase58();
     const sharedKeys: Record<SharedAccount, string> = {
       tokenInfo: shared.tokenInfo.toBase58(),
       mint: shared.mint.toBase58(),
@@ -246,7 +248,7 @@ export function makeLookupTables(deps: LookupTablesDeps) {
 
   /** Puts the shared accounts and these recipients' token accounts (which exist) into the tables. */
   function addRecipients(wallets: string[]): Promise<AddressLookupTableAccount[]> {
-    return ensure(lookupAddresses(deps.shared, wallets.map((wallet) => ({ wallet, createAta: false }))));
+    return ensure(lookupAddresses(deps.shared, wallets.map((wallet) => ({ wallet, createAta: false })), tokenAccountOf));
   }
 
   return { load, ensure, addRecipients, locate, lookupsFor, tablesNamed, tables: () => [...tables.values()] };

@@ -14,7 +14,7 @@ import {
   TransactionMessage,
   VersionedTransaction,
 } from '@solana/web3.js';
-import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
+import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction } from '@solana/spl-token';
 import bs58 from 'bs58';
 import pRetry from 'p-retry';
 import { RpcFailure } from '../errors.js';
@@ -23,6 +23,7 @@ import { tokenInfoAddress } from './energyToken.js';
 import { decodeTransactionError, type DecodedError } from './programErrors.js';
 import { isRateLimited, type Context, type RpcClient, type TransactionErrorJson } from './rpcClient.js';
 import { sendAndConfirm, type SendOptions, type SendOutcome, type SignedTransaction } from './sendAndConfirm.js';
+import { tokenAccounts } from './addresses.js';
 
 /** One recipient's mint instructions in a transaction: its parts' sum, after creating its token account if asked. */
 export interface ChainMint {
@@ -100,7 +101,7 @@ export function makeMintChain(deps: MintChainDeps) {
   const tokenInfo = tokenInfoAddress(deps.programId);
   // Only the instruction builder is used: no provider calls, so no connection is needed.
   const program = new Program({ ...deps.idl, address: deps.programId.toBase58() }, { connection: {} } as never);
-  const ataOf = (wallet: string) => getAssociatedTokenAddressSync(deps.mint, new PublicKey(wallet), false, TOKEN_2022_PROGRAM_ID);
+  const ataOf = tokenAccounts(deps.mint);
   // Nothing is at stake before signing: a transient failure there is retried instead of costing the
   // readings an attempt (and a back-off).
   const read = <T>(method: string, params: unknown[], signal?: AbortSignal) =>

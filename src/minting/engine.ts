@@ -5,7 +5,7 @@
 // of the engine (inFlight.ts), so concurrent batches share one budget.
 import { BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful } from '../errors.js';
 import type { Log } from '../log.js';
-import { isWalletAddress } from '../chain/addresses.js';
+import { isWalletAddress, remembered } from '../chain/addresses.js';
 import { type ChainMint, type IxRole, MAX_CU, type MintChain, RENT_TOKEN_2022_ACCOUNT } from '../chain/mintTransaction.js';
 import type { LookupTable, LookupTables } from '../chain/lookupTables.js';
 import type { SendOptions, SignedTransaction } from '../chain/sendAndConfirm.js';
@@ -69,6 +69,8 @@ export function makeMintEngine(deps: MintEngineDeps) {
   const knownAtas = new Set<string>();
   const ataKnown = (wallet: string) => knownAtas.has(wallet);
   const { chain } = deps;
+  // A fleet's wallets come back every cycle; the curve check is worth remembering (chain/addresses.ts).
+  const walletOk = remembered(isWalletAddress);
 
   function validate(batch: MintBatchData[]): void {
     if (batch.length === 0) throw new EmptyBatch();
@@ -78,7 +80,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
     for (const r of batch) {
       if (seen.has(r.readingId)) throw new InvalidBatchData('appears twice in the batch', r.readingId);
       seen.add(r.readingId);
-      if (!isWalletAddress(r.walletAddress)) throw new InvalidBatchData(`wallet_address ${r.walletAddress} is not a wallet (base58 ed25519 public key)`, r.readingId);
+      if (!walletOk(r.walletAddress)) throw new InvalidBatchData(`wallet_address ${r.walletAddress} is not a wallet (base58 ed25519 public key)`, r.readingId);
     }
   }
 
