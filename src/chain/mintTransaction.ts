@@ -55,6 +55,8 @@ export interface BuiltTransaction {
   tx: Transaction | VersionedTransaction;
   roles: IxRole[];
   lastValidBlockHeight: number;
+  /** What it was compiled from, so that `withComputeLimit` recompiles without building the instructions again. */
+  source: { instructions: TransactionInstruction[]; blockhash: Blockhash; lookupTables?: AddressLookupTableAccount[] };
 }
 
 /** Which mint (index into BuildRequest.mints) a transaction error belongs to, and its decoded reason. */
@@ -162,13 +164,24 @@ export function makeMintChain(deps: MintChainDeps) {
         roles.push({ kind: 'mint', mint: i });
       }
     }
-    const { blockhash, lastValidBlockHeight } = req.blockhash;
-    const tx = req.lookupTables
+    return compile({ instructions: ixs, blockhash: req.blockhash, lookupTables: req.lookupTables }, roles);
+  }
+
+  /** Legacy without lookup tables, v0 with them. */
+  function compile(source: BuiltTransaction['source'], roles: IxRole[]): BuiltTransaction {
+    const { blockhash, lastValidBlockHeight } = source.blockhash;
+    const tx = source.lookupTables
       ? new VersionedTransaction(
-          new TransactionMessage({ payerKey: deps.authority.publicKey, recentBlockhash: blockhash, instructions: ixs }).compileToV0Message(req.lookupTables),
+          new TransactionMessage({ payerKey: deps.authority.publicKey, recentBlockhash: blockhash, instructions: source.instructions }).compileToV0Message(source.lookupTables),
         )
-      : new Transaction({ feePayer: deps.authority.publicKey, blockhash, lastValidBlockHeight }).add(...ixs);
-    return { tx, roles, lastValidBlockHeight };
+      : new Transaction({ feePayer: deps.authority.publicKey, blockhash, lastValidBlockHeight }).add(...source.instructions);
+    return { tx, roles, lastValidBlockHeight, source };
+  }
+
+  /** The same transaction with another compute-unit limit (the first instruction), its mint instructions reused. */
+  function withComputeLimit(built: BuiltTransaction, units: number): BuiltTransaction {
+    const [, ...rest] = built.source.instructions;
+    return compile({ ...built.source, instructions: [ComputeBudgetProgram.setComputeUnitLimit({ units }), ...rest] }, built.roles);
   }
 
   const unsignedWire = (tx: Transaction | VersionedTransaction) =>
@@ -209,6 +222,7 @@ export function makeMintChain(deps: MintChainDeps) {
     priorityFee,
     latestBlockhash,
     build,
+    withComputeLimit,
     simulate,
     blame,
     sign,

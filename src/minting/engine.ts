@@ -125,7 +125,8 @@ export function makeMintEngine(deps: MintEngineDeps) {
     try {
       const blockhash = await chain.latestBlockhash(opts.signal);
       // Simulate before signing: it sizes the compute limit and finds a bad recipient while nothing is at stake.
-      const sim = await chain.simulate(await chain.build({ mints: toChain(mints), cuLimit: MAX_CU, price: f.price, blockhash, lookupTables: f.lookupTables }), opts.signal);
+      const probe = await chain.build({ mints: toChain(mints), cuLimit: MAX_CU, price: f.price, blockhash, lookupTables: f.lookupTables });
+      const sim = await chain.simulate(probe, opts.signal);
       if (sim.err) {
         if (sim.blamedMint === null) return fail(mints, sim.reason!);
         log.warn({ wallet: mints[sim.blamedMint]!.walletAddress, reason: sim.reason }, 'recipient fails alone; retrying the others');
@@ -133,7 +134,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
         return settle(without(sim.blamedMint), f, expiries);
       }
       const cuLimit = Math.min(MAX_CU, Math.ceil((sim.unitsConsumed ?? MAX_CU) * 1.1) + 1_000);
-      const built = await chain.build({ mints: toChain(mints), cuLimit, price: f.price, blockhash, lookupTables: f.lookupTables });
+      const built = chain.withComputeLimit(probe, cuLimit);
       roles = built.roles;
       signed = { ...chain.sign(built), readingIds: mints.flatMap((m) => m.readingIds) };
     } catch (e) {
