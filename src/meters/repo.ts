@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, gt, inArray, isNull, notInArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { textArray } from '../db/arrays.js';
 import { gatewayKeys, gateways, meterChanges, meters, readings } from '../db/schema.js';
 import { AppError, ConfigError, ManyErrors, StateConflict } from '../errors.js';
 
@@ -141,7 +142,7 @@ export async function gatewayExists(db: Db, gatewayIds: string[]): Promise<Set<s
  */
 export async function lockMeters(tx: Db, meterIds: string[]): Promise<MeterRow[]> {
   if (meterIds.length === 0) return [];
-  return tx.select().from(meters).where(inArray(meters.meterId, meterIds)).orderBy(asc(meters.meterId)).for('update');
+  return tx.select().from(meters).where(sql`${meters.meterId} = any(${textArray(meterIds)})`).orderBy(asc(meters.meterId)).for('update');
 }
 
 export async function getMeter(db: Db, meterId: string): Promise<MeterRow | null> {

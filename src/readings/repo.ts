@@ -1,10 +1,11 @@
 // Readings in Postgres: the all-or-nothing acceptance behind POST /readings, and the reads behind GET.
 import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { textArray } from '../db/arrays.js';
 import { queueWatermark, readings, type ReadingStatus } from '../db/schema.js';
 import { Conflict } from '../errors.js';
 import { lockMeters } from '../meters/repo.js';
-import { type AcceptPolicy, checkAgainstRegistry, decide, type Neighbour } from './accept.js';
+import { type AcceptPolicy, checkAgainstRegistry, decide, type Neighbour, type NewRow } from './accept.js';
 import type { ParsedReading } from './parseReadings.js';
 
 export type ReadingRow = typeof readings.$inferSelect;
@@ -38,7 +39,8 @@ export async function claimedSeq(db: Db): Promise<number> {
 
 /**
  * For every (meter, instant): the meter's accepted reading at that instant and the nearest before and
- * after it, in one statement (three index probes per reading on the energy identity's index).
+ * after it, in one statement (three index probes per reading on the energy identity's index). The pairs go
+ * as two array parameters (db/arrays.ts), whatever their number.
  */
 async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Promise<(Neighbour & { queueSeq: number | null })[]> {
   if (wanted.length === 0) return [];
@@ -48,7 +50,7 @@ async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Pr
   const result = await tx.execute(sql`
     select distinct on (n.id) n.id, n.meter_id, (extract(epoch from n.reading_timestamp) * 1000)::float8 as at_ms,
       n.kwh_amount::text as kwh_amount, n.register_kwh::text as register_kwh, n.status, n.client_reading_id, n.net_kwh, n.queue_seq::float8 as queue_seq
-    from (values ${sql.join(wanted.map((w) => sql`(${w.meterId}, ${w.at.toISOString()}::timestamptz)`), sql`, `)}) as q(meter_id, ts)
+    from unnest(${textArray(wanted.map((w) => w.meterId))}, ${textArray(wanted.map((w) => w.at.toISOString()))}::timestamptz[]) as q(meter_id, ts)
     cross join lateral (
       ${probe(sql`r.reading_timestamp < q.ts`, sql`order by r.reading_timestamp desc limit 1`)}
       union all ${probe(sql`r.reading_timestamp = q.ts`, sql``)}
@@ -65,6 +67,26 @@ async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Pr
     netKwh: r.net_kwh === null || r.net_kwh === undefined ? null : String(r.net_kwh),
     queueSeq: r.queue_seq === null || r.queue_seq === undefined ? null : Number(r.queue_seq),
   }));
+}
+
+/**
+ * The accepted rows in one INSERT ... SELECT FROM unnest(...): one array parameter per column, in the given
+ * order, so queue_seq (drawn per row as unnest yields them) follows it. A `recorded` reading never joins the
+ * queue: no queue_seq. Returns the rows inserted (an id held by another stored row is skipped, not raised).
+ */
+async function insertReadings(tx: Db, rows: NewRow[]): Promise<{ id: string; queueSeq: number | null }[]> {
+  const col = (f: (r: NewRow) => string | null) => textArray(rows.map(f));
+  const result = await tx.execute(sql`
+    insert into readings (id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, client_reading_id, register_kwh, status, telemetry, queue_seq)
+    select u.id::uuid, u.meter_id, u.user_id, u.wallet_address, u.kwh_amount::numeric, u.tokens_to_mint::numeric, u.reading_timestamp::timestamptz, u.gateway_id,
+      u.client_reading_id, u.register_kwh::numeric, u.status, u.telemetry::jsonb, case when u.status = 'recorded' then null else nextval('readings_queue_seq') end
+    from unnest(${col((r) => r.id)}, ${col((r) => r.meterId)}, ${col((r) => r.userId)}, ${col((r) => r.walletAddress)}, ${col((r) => r.kwhAmount)},
+      ${col((r) => r.tokensToMint.toString())}, ${col((r) => r.readingTimestamp.toISOString())}, ${col((r) => r.gatewayId)}, ${col((r) => r.clientReadingId)}, ${col((r) => r.registerKwh)},
+      ${col((r) => r.status)}, ${col((r) => (r.telemetry ? JSON.stringify(r.telemetry) : null))})
+      as u(id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, client_reading_id, register_kwh, status, telemetry)
+    on conflict do nothing
+    returning id, queue_seq::float8 as queue_seq`);
+  return rowsOf<{ id: string; queue_seq: number | string | null }>(result).map((r) => ({ id: String(r.id), queueSeq: r.queue_seq === null ? null : Number(r.queue_seq) }));
 }
 
 /**
@@ -87,12 +109,7 @@ export async function acceptReadings(db: Db, gatewayId: string, parsed: ParsedRe
       // In the request's order (decide works per meter), so queue_seq, and the positions, follow it.
       const place = new Map(decision.results.map((r, i) => [r.readingId, i] as const).reverse());
       const rows = [...decision.rows].sort((a, b) => place.get(a.id)! - place.get(b.id)!);
-      const inserted = await tx
-        .insert(readings)
-        // A recorded reading never joins the queue: no queue_seq (the others take the sequence's default).
-        .values(rows.map((r) => ({ ...r, tokensToMint: r.tokensToMint.toString(), ...(r.status === 'recorded' ? { queueSeq: null } : {}) })))
-        .onConflictDoNothing()
-        .returning({ id: readings.id, queueSeq: readings.queueSeq });
+      const inserted = await insertReadings(tx, rows);
       // Under the meter locks nobody else can have stored these; a clash is an id held by an older row.
       if (inserted.length !== decision.rows.length) throw new Conflict('a reading id of this request is held by another stored reading', 'reading_id');
       for (const r of inserted) seqs.set(r.id, r.queueSeq);
@@ -100,7 +117,7 @@ export async function acceptReadings(db: Db, gatewayId: string, parsed: ParsedRe
     if (decision.registers.length) {
       await tx.execute(sql`
         update meters set last_register_kwh = v.kwh::numeric, last_register_at = v.at::timestamptz, updated_at = now()
-        from (values ${sql.join(decision.registers.map((g) => sql`(${g.meterId}, ${g.kwh}, ${g.at.toISOString()})`), sql`, `)}) as v(meter_id, kwh, at)
+        from unnest(${textArray(decision.registers.map((g) => g.meterId))}, ${textArray(decision.registers.map((g) => g.kwh))}, ${textArray(decision.registers.map((g) => g.at.toISOString()))}) as v(meter_id, kwh, at)
         where meters.meter_id = v.meter_id`);
     }
     const claimed = decision.results.some((r) => r.status === 'pending') ? await claimedSeq(tx) : 0;
