@@ -9,8 +9,7 @@ import {
   ComputeBudgetProgram,
   type Keypair,
   PublicKey,
-  Transaction,
-  type TransactionInstruction,
+  TransactionInstruction,
   TransactionMessage,
   VersionedTransaction,
 } from '@solana/web3.js';
@@ -22,7 +21,7 @@ import type { Log } from '../log.js';
 import { tokenInfoAddress } from './energyToken.js';
 import { decodeTransactionError, type DecodedError } from './programErrors.js';
 import { isRateLimited, type Context, type RpcClient, type TransactionErrorJson } from './rpcClient.js';
-import { sendAndConfirm, type SendOptions, type SendOutcome, type SignedTransaction } from './sendAndConfirm.js';
+import { followReads, sendAndConfirm, type SendOptions, type SendOutcome, type SignedTransaction } from './sendAndConfirm.js';
 import { tokenAccounts } from './addresses.js';
 
 /** One recipient's mint instructions in a transaction: its parts' sum, after creating its token account if asked. */
@@ -52,7 +51,8 @@ export interface BuildRequest {
 }
 
 export interface BuiltTransaction {
-  tx: Transaction | VersionedTransaction;
+  /** Legacy (a legacy message) or v0. */
+  tx: VersionedTransaction;
   roles: IxRole[];
   lastValidBlockHeight: number;
   /** What it was compiled from, so that `withComputeLimit` recompiles without building the instructions again. */
@@ -88,6 +88,8 @@ export interface MintChainDeps {
 }
 
 export const MAX_CU = 1_400_000;
+/** How long one blockhash read serves the transactions built after it. */
+const BLOCKHASH_MAX_AGE_MS = 1_000;
 export const RENT_TOKEN_2022_ACCOUNT = 2_074_080n; // 170 bytes: the account plus its ImmutableOwner extension
 
 export function makeMintChain(deps: MintChainDeps) {
@@ -100,10 +102,13 @@ export function makeMintChain(deps: MintChainDeps) {
         throw e;
       }),
   };
+  // Every transaction in flight is followed through one client whose status reads are merged (sendAndConfirm.ts).
+  const following = followReads(rpc, { heightMaxAgeMs: 200 });
   const tokenInfo = tokenInfoAddress(deps.programId);
-  // Only the instruction builder is used: no provider calls, so no connection is needed.
+  // Only the instruction coder is used: no provider calls, so no connection is needed.
   const program = new Program({ ...deps.idl, address: deps.programId.toBase58() }, { connection: {} } as never);
   const ataOf = tokenAccounts(deps.mint);
+  const mintInstruction = mintInstructionOf(program, { tokenInfo, mint: deps.mint, authority: deps.authority.publicKey });
   // Nothing is at stake before signing: a transient failure there is retried instead of costing the
   // readings an attempt (and a back-off).
   const read = <T>(method: string, params: unknown[], signal?: AbortSignal) =>
@@ -138,11 +143,26 @@ export function makeMintChain(deps: MintChainDeps) {
     return p75 < cap ? p75 : cap;
   }
 
-  async function latestBlockhash(signal?: AbortSignal): Promise<Blockhash> {
-    return (await read<Context<Blockhash>>('getLatestBlockhash', [{ commitment: 'confirmed' }], signal)).value;
+  /**
+   * A recent blockhash, shared by the transactions built within BLOCKHASH_MAX_AGE_MS of each other (one read,
+   * not one per transaction: a blockhash is good for 150 blocks, about a minute, and a second of it is
+   * nothing). `fresh`: a read of its own, for a transaction built anew after its last one provably expired.
+   */
+  let recent: { at: number; value: Promise<Blockhash> } | null = null;
+  function latestBlockhash(signal?: AbortSignal, fresh = false): Promise<Blockhash> {
+    const at = Date.now();
+    if (fresh || !recent || at - recent.at > BLOCKHASH_MAX_AGE_MS) {
+      const value = read<Context<Blockhash>>('getLatestBlockhash', [{ commitment: 'confirmed' }], signal).then((r) => r.value);
+      const mine = { at, value };
+      if (!fresh) recent = mine;
+      // A failed read is not shared: the next transaction asks again.
+      value.catch(() => recent === mine && (recent = null));
+      return value;
+    }
+    return recent.value;
   }
 
-  async function build(req: BuildRequest): Promise<BuiltTransaction> {
+  function build(req: BuildRequest): BuiltTransaction {
     const ixs: TransactionInstruction[] = [
       ComputeBudgetProgram.setComputeUnitLimit({ units: req.cuLimit }),
       ComputeBudgetProgram.setComputeUnitPrice({ microLamports: req.price }),
@@ -155,27 +175,23 @@ export function makeMintChain(deps: MintChainDeps) {
         roles.push({ kind: 'ata', mint: i });
       }
       for (const part of m.parts) {
-        ixs.push(
-          await program.methods
-            .mintTokensDirect!(new BN(part.toString()))
-            .accountsStrict({ tokenInfo, mint: deps.mint, userTokenAccount: ata, authority: deps.authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
-            .instruction(),
-        );
+        ixs.push(mintInstruction(ata, part));
         roles.push({ kind: 'mint', mint: i });
       }
     }
     return compile({ instructions: ixs, blockhash: req.blockhash, lookupTables: req.lookupTables }, roles);
   }
 
-  /** Legacy without lookup tables, v0 with them. */
+  /**
+   * Legacy without lookup tables, v0 with them; compiled once into a VersionedTransaction either way (it holds a
+   * legacy message as well), which is then signed and serialized without compiling again. web3.js's
+   * `Transaction` compiles its message anew on every serialize and sign, sorting its keys by their base58
+   * text each time: that was the largest cost of building in the scale benchmark's profile.
+   */
   function compile(source: BuiltTransaction['source'], roles: IxRole[]): BuiltTransaction {
-    const { blockhash, lastValidBlockHeight } = source.blockhash;
-    const tx = source.lookupTables
-      ? new VersionedTransaction(
-          new TransactionMessage({ payerKey: deps.authority.publicKey, recentBlockhash: blockhash, instructions: source.instructions }).compileToV0Message(source.lookupTables),
-        )
-      : new Transaction({ feePayer: deps.authority.publicKey, blockhash, lastValidBlockHeight }).add(...source.instructions);
-    return { tx, roles, lastValidBlockHeight, source };
+    const message = new TransactionMessage({ payerKey: deps.authority.publicKey, recentBlockhash: source.blockhash.blockhash, instructions: source.instructions });
+    const tx = new VersionedTransaction(source.lookupTables ? message.compileToV0Message(source.lookupTables) : message.compileToLegacyMessage());
+    return { tx, roles, lastValidBlockHeight: source.blockhash.lastValidBlockHeight, source };
   }
 
   /** The same transaction with another compute-unit limit (the first instruction), its mint instructions reused. */
@@ -183,9 +199,6 @@ export function makeMintChain(deps: MintChainDeps) {
     const [, ...rest] = built.source.instructions;
     return compile({ ...built.source, instructions: [ComputeBudgetProgram.setComputeUnitLimit({ units }), ...rest] }, built.roles);
   }
-
-  const unsignedWire = (tx: Transaction | VersionedTransaction) =>
-    tx instanceof VersionedTransaction ? tx.serialize() : tx.serialize({ requireAllSignatures: false, verifySignatures: false });
 
   /** Which mint a transaction error belongs to (by the failing instruction's role), and why, decoded. */
   function blame(err: TransactionErrorJson, roles: IxRole[]): Blame {
@@ -198,7 +211,7 @@ export function makeMintChain(deps: MintChainDeps) {
   async function simulate(built: Pick<BuiltTransaction, 'tx' | 'roles'>, signal?: AbortSignal): Promise<Simulation> {
     const sim = await read<Context<{ err: TransactionErrorJson | null; unitsConsumed?: number }>>(
       'simulateTransaction',
-      [Buffer.from(unsignedWire(built.tx)).toString('base64'), { encoding: 'base64', sigVerify: false, replaceRecentBlockhash: true, commitment: 'confirmed' }],
+      [Buffer.from(built.tx.serialize()).toString('base64'), { encoding: 'base64', sigVerify: false, replaceRecentBlockhash: true, commitment: 'confirmed' }],
       signal,
     );
     if (!sim.value.err) return { err: null, unitsConsumed: sim.value.unitsConsumed ?? null, blamedMint: null, reason: null };
@@ -209,12 +222,8 @@ export function makeMintChain(deps: MintChainDeps) {
   /** Sign once with the authority: the signature, the exact bytes to (re)broadcast, and when they expire. */
   function sign(built: BuiltTransaction): SignedTransaction {
     const { tx, lastValidBlockHeight } = built;
-    if (tx instanceof VersionedTransaction) {
-      tx.sign([deps.authority]);
-      return { signature: bs58.encode(tx.signatures[0]!), wire: tx.serialize(), lastValidBlockHeight };
-    }
-    tx.sign(deps.authority);
-    return { signature: bs58.encode(tx.signature!), wire: tx.serialize({ verifySignatures: false }), lastValidBlockHeight };
+    tx.sign([deps.authority]);
+    return { signature: bs58.encode(tx.signatures[0]!), wire: tx.serialize(), lastValidBlockHeight };
   }
 
   return {
@@ -226,8 +235,31 @@ export function makeMintChain(deps: MintChainDeps) {
     simulate,
     blame,
     sign,
-    sendAndConfirm: (signed: SignedTransaction, opts: SendOptions): Promise<SendOutcome> => sendAndConfirm(rpc, signed, opts),
+    sendAndConfirm: (signed: SignedTransaction, opts: SendOptions): Promise<SendOutcome> => sendAndConfirm(following, signed, opts),
   };
 }
 
 export type MintChain = ReturnType<typeof makeMintChain>;
+
+/**
+ * mint_tokens_direct for one token account and amount: its accounts in the IDL's order with the IDL's flags,
+ * its data from anchor's coder. Only the token account and the amount differ between instructions, so anchor's
+ * method builder (which resolves the accounts anew, asynchronously, on every call) is not needed per mint;
+ * a unit test checks the two give the same instruction.
+ */
+export function mintInstructionOf(program: Program, fixed: { tokenInfo: PublicKey; mint: PublicKey; authority: PublicKey }) {
+  // Anchor's view of the IDL (names in camelCase), which its coder uses too.
+  const ix = program.idl.instructions.find((i) => i.name === 'mintTokensDirect');
+  if (!ix) throw new Error('the IDL has no mint_tokens_direct');
+  const named: Record<string, PublicKey | null> = { tokenInfo: fixed.tokenInfo, mint: fixed.mint, userTokenAccount: null, authority: fixed.authority, tokenProgram: TOKEN_2022_PROGRAM_ID };
+  const layout = ix.accounts.map((a) => {
+    if ('accounts' in a || !(a.name in named)) throw new Error(`mint_tokens_direct: account ${a.name} is not one this service knows`);
+    return { key: named[a.name] ?? null, isWritable: !!a.writable, isSigner: !!a.signer };
+  });
+  return (tokenAccount: PublicKey, amount: bigint): TransactionInstruction =>
+    new TransactionInstruction({
+      programId: program.programId,
+      keys: layout.map((a) => ({ pubkey: a.key ?? tokenAccount, isWritable: a.isWritable, isSigner: a.isSigner })),
+      data: program.coder.instruction.encode(ix.name, { amount: new BN(amount.toString()) }),
+    });
+}

@@ -123,9 +123,10 @@ export function makeMintEngine(deps: MintEngineDeps) {
     let signed: SignedRecord;
     let roles: IxRole[];
     try {
-      const blockhash = await chain.latestBlockhash(opts.signal);
+      // After an expiry, a blockhash read anew (a shared one could be the expired one's).
+      const blockhash = await chain.latestBlockhash(opts.signal, expiries > 0);
       // Simulate before signing: it sizes the compute limit and finds a bad recipient while nothing is at stake.
-      const probe = await chain.build({ mints: toChain(mints), cuLimit: MAX_CU, price: f.price, blockhash, lookupTables: f.lookupTables });
+      const probe = chain.build({ mints: toChain(mints), cuLimit: MAX_CU, price: f.price, blockhash, lookupTables: f.lookupTables });
       const sim = await chain.simulate(probe, opts.signal);
       if (sim.err) {
         if (sim.blamedMint === null) return fail(mints, sim.reason!);
