@@ -58,7 +58,7 @@ const schema = z
     BLOCKCHAIN_CONCURRENT_BATCHES: z.coerce.number().int().min(1).max(64).default(8),
     /** The most mint transactions in flight the adaptive limiter grows to (≥ BLOCKCHAIN_CONCURRENT_BATCHES; equal: fixed). */
     BLOCKCHAIN_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1024).default(64),
-    /** Batches the worker keeps open: it claims the next once the last has nothing left to sign (1: one at a time). */
+    /** Batches the worker keeps open: it claims the next once the last one's transactions all have room in flight (1: one at a time). */
     WORKER_PIPELINE_DEPTH: z.coerce.number().int().min(1).max(16).default(2),
     MAX_PRIORITY_FEE_MICROLAMPORTS: z.coerce.number().int().min(0).default(100_000),
     BATCH_INTERVAL_MS: z.coerce.number().int().min(10).default(5_000),

@@ -120,18 +120,20 @@ export function makeMintChain(deps: MintChainDeps) {
       shouldRetry: ({ error }) => error instanceof RpcFailure && error.retryable,
     });
 
-  /** The wallets among `wallets` whose token account exists (confirmed). */
+  /** The wallets among `wallets` whose token account exists (confirmed): the reads of 100 each, at once. */
   async function discoverTokenAccounts(wallets: string[], signal?: AbortSignal): Promise<Set<string>> {
     const found = new Set<string>();
-    for (let i = 0; i < wallets.length; i += 100) {
-      const chunk = wallets.slice(i, i + 100);
-      const res = await read<Context<(object | null)[]>>(
-        'getMultipleAccounts',
-        [chunk.map((w) => ataOf(w).toBase58()), { encoding: 'base64', dataSlice: { offset: 0, length: 0 }, commitment: 'confirmed' }],
-        signal,
-      );
-      res.value.forEach((acc, j) => acc && found.add(chunk[j]!));
-    }
+    const chunks = Array.from({ length: Math.ceil(wallets.length / 100) }, (_, k) => wallets.slice(k * 100, k * 100 + 100));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const res = await read<Context<(object | null)[]>>(
+          'getMultipleAccounts',
+          [chunk.map((w) => ataOf(w).toBase58()), { encoding: 'base64', dataSlice: { offset: 0, length: 0 }, commitment: 'confirmed' }],
+          signal,
+        );
+        res.value.forEach((acc, j) => acc && found.add(chunk[j]!));
+      }),
+    );
     return found;
   }
 

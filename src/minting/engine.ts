@@ -7,7 +7,7 @@ import { BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful } from
 import type { Log } from '../log.js';
 import { isWalletAddress, remembered } from '../chain/addresses.js';
 import { type ChainMint, type IxRole, MAX_CU, type MintChain, RENT_TOKEN_2022_ACCOUNT } from '../chain/mintTransaction.js';
-import type { LookupTable, LookupTables } from '../chain/lookupTables.js';
+import type { LookupTable, LookupTables, TableView } from '../chain/lookupTables.js';
 import type { SendOptions, SignedTransaction } from '../chain/sendAndConfirm.js';
 import type { InFlightLimiter } from './inFlight.js';
 import { estimateBatchFee, type FeeEstimate, optimizeBatch, type PackLimits, type PlannedMint } from './optimizeBatch.js';
@@ -57,9 +57,11 @@ export interface MintOptions {
   /** Told as each signed transaction is sent and as it ends (the ledger of mint_transactions). */
   onTransaction?: (signature: string, status: 'sent' | 'failed' | 'expired', error?: string) => void;
   /**
-   * Called once when nothing of the batch is left to sign: every planned transaction was sent once or has
-   * settled (or nothing was planned). A later expiry may still build one anew; that is rare, and waits on the
-   * in-flight budget like any other. The worker claims its next batch then (WORKER_PIPELINE_DEPTH).
+   * Called once every planned transaction of the batch has its room in the in-flight budget (or has settled,
+   * or nothing was planned): the batch asks nothing more of the budget but for a rare rebuild after an expiry.
+   * The worker claims its next batch then (WORKER_PIPELINE_DEPTH), so claims follow the room in flight: not
+   * sooner (readings would wait claimed while the budget is full), and not only once every transaction was
+   * simulated, recorded and sent (the budget would idle through that: measured, 1 s of a 2 s batch).
    */
   onPlanned?: () => void;
 }
@@ -99,8 +101,8 @@ export function makeMintEngine(deps: MintEngineDeps) {
     lookupTables?: LookupTable[];
     opts: MintOptions;
     emit: (group: MintResult[]) => void;
-    /** Called once the transaction was first sent (then nothing of it is left to sign). */
-    sent: () => void;
+    /** Called once the transaction has its room in flight, or has ended without it. */
+    started: () => void;
   }
 
   /**
@@ -153,7 +155,6 @@ export function makeMintEngine(deps: MintEngineDeps) {
       ...deps.send,
       log,
       onSent: () => {
-        f.sent();
         opts.onTransaction?.(signed.signature, 'sent');
       },
     });
@@ -183,11 +184,11 @@ export function makeMintEngine(deps: MintEngineDeps) {
   async function fly(mints: PlannedMint[], f: Flight): Promise<void> {
     // No ticket: the batch was cancelled while waiting for room, and settle reports that before building anything.
     const ticket = await deps.inFlight.acquire(f.opts.signal);
+    f.started();
     let slots: number | null = null;
     try {
       slots = await settle(mints, f);
     } finally {
-      f.sent();
       ticket?.landed(slots);
     }
   }
@@ -231,7 +232,8 @@ export function makeMintEngine(deps: MintEngineDeps) {
       batch = all.filter((r) => !waits(r));
       if (batch.length === 0) return;
     }
-    const plan = optimizeBatch(batch, deps.limits, ataKnown, await lookupsFor(batch));
+    const view = await tableView();
+    const plan = optimizeBatch(batch, deps.limits, ataKnown, view?.lookupsFor(walletsOf(batch)));
     const price = await chain.priorityFee(deps.maxPriorityMicroLamports, opts.signal);
     const v0 = plan.filter((tx) => tx.lookupTables?.length).length;
     (opts.log ?? deps.log).info({ readings: batch.length, transactions: plan.length, v0, priceMicroLamports: String(price) }, 'batch planned');
@@ -249,18 +251,18 @@ export function makeMintEngine(deps: MintEngineDeps) {
       queue.push(group);
       wake?.();
     };
-    let unsent = plan.length;
+    let waiting = plan.length;
     const flights = plan.map((tx) => {
       let counted = false;
       return {
         price,
-        lookupTables: tx.lookupTables?.length ? deps.lookupTables!.tables.tablesNamed(tx.lookupTables) : undefined,
+        lookupTables: tx.lookupTables?.length ? view!.tablesNamed(tx.lookupTables) : undefined,
         opts,
         emit,
-        sent: () => {
+        started: () => {
           if (counted) return;
           counted = true;
-          if (--unsent === 0) plannedOnce();
+          if (--waiting === 0) plannedOnce();
         },
       };
     });
@@ -285,12 +287,13 @@ export function makeMintEngine(deps: MintEngineDeps) {
     tableUpkeep.add(minted, opts.log ?? deps.log);
   }
 
-  /** The batch's recipients as the service's lookup tables hold them (loaded anew: another process may have added some). */
-  async function lookupsFor(batch: MintBatchData[]) {
+  const walletsOf = (batch: MintBatchData[]) => [...new Set(batch.map((r) => r.walletAddress))];
+
+  /** What the service's lookup tables offer a transaction built now (read anew: another process may have added some). */
+  async function tableView(): Promise<TableView | undefined> {
     if (!deps.lookupTables) return undefined;
     try {
-      await deps.lookupTables.tables.load();
-      return deps.lookupTables.tables.lookupsFor([...new Set(batch.map((r) => r.walletAddress))]);
+      return await deps.lookupTables.tables.usableView();
     } catch (e) {
       // The tables are an optimisation: without them the batch goes as legacy transactions.
       deps.log.warn({ err: (e as Error).message }, 'lookup tables not loaded; planning legacy transactions');
@@ -367,7 +370,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
   async function estimateFee(batch: MintBatchData[]): Promise<FeeEstimate> {
     validate(batch);
     await discoverAtas(batch);
-    const plan = optimizeBatch(batch, deps.limits, ataKnown, await lookupsFor(batch));
+    const plan = optimizeBatch(batch, deps.limits, ataKnown, (await tableView())?.lookupsFor(walletsOf(batch)));
     return estimateBatchFee(plan, { priorityMicroLamports: await chain.priorityFee(deps.maxPriorityMicroLamports), rentPerTokenAccount: RENT_TOKEN_2022_ACCOUNT });
   }
 

@@ -59,8 +59,8 @@ export interface RunningBatch {
   /** Readings the batch claimed. */
   readings: number;
   /**
-   * Resolves once nothing of the batch is left to sign: every transaction was signed and sent once (or
-   * settled). The worker claims its next batch then, while these are still in flight. Never rejects.
+   * Resolves once every transaction of the batch has its room in the in-flight budget (or settled; engine
+   * MintOptions.onPlanned). The worker claims its next batch then, while these are still in flight. Never rejects.
    */
   planned: Promise<void>;
   done: Promise<BatchSummary>;

@@ -4,8 +4,8 @@
 // or the RPC away) tries again within a second, so minting resumes soon after they return. stop() stops
 // claiming, follows every signed transaction to confirmed or expired, and releases what was never signed.
 //
-// Pipelined: a cycle ends once its batch has nothing left to sign (RunningBatch.planned), not once it is
-// done, so the next cycle claims while the last one's transactions are still in flight; at most
+// Pipelined: a cycle ends once every transaction of its batch has its room in flight (RunningBatch.planned),
+// not once it is done, so the next cycle claims while the last one's transactions are still in flight; at most
 // `pipelineDepth` (WORKER_PIPELINE_DEPTH) batches are open at once, and a cycle first waits for one to end
 // when that many are. Depth 1: each batch is done before the next is claimed.
 import type { Log } from '../log.js';

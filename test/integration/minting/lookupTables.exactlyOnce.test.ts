@@ -1,7 +1,8 @@
 // The service's lookup tables on the local chain, recorded in Postgres and PGlite: a table is created and
 // extended 30 addresses per transaction, 256 per table and then a new one; asking again for addresses already
 // held signs nothing; an extension recorded but never answered is rebroadcast as the same bytes (never signed
-// anew) before anything else; two stores extending at once (two processes) add each address once.
+// anew) before anything else; two stores extending at once (two processes) add each address once; a batch
+// plans only with the entries the runtime resolves in the slot it read the tables at.
 import { AddressLookupTableAccount, Keypair, PublicKey } from '@solana/web3.js';
 import { makeLookupTables, MAX_ADDRESSES_PER_EXTEND, MAX_TABLE_ENTRIES, type LookupTableStore } from '../../../src/chain/lookupTables.js';
 import { makeRpcClient, type RpcClient } from '../../../src/chain/rpcClient.js';
@@ -109,5 +110,29 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     await Promise.all([a.ensure(wanted), b.ensure(wanted)]);
     const all = (await Promise.all((await makeLookupTableStore(t.database).list()).map((s) => onChain(chain, s.address)))).flat();
     for (const w of wanted) expect(all.filter((h) => h === w)).toHaveLength(1);
+  });
+  it('a batch plans only with entries usable now: read in the slot of its last extension, a table offers what it held before it', async () => {
+    if (!t) return;
+    const store = makeLookupTableStore(t.database);
+    const wallets = (n: number) => Array.from({ length: n }, () => Keypair.generate().publicKey.toBase58());
+    const earlier = wallets(3);
+    const latest = wallets(3);
+    await tables(store).addRecipients(earlier);
+    const [table] = (await tables(store).addRecipients(latest)).slice(-1);
+    // The same chain, read as if in the slot of that last extension (its entries resolve only from the next).
+    const inner = makeRpcClient({ url: chain.url, timeoutMs: 2_000 });
+    const inThatSlot: RpcClient = {
+      ...inner,
+      call: async <T>(method: string, params: unknown[] = []) => {
+        const answer = await inner.call<T>(method, params);
+        return (method === 'getMultipleAccounts' ? { ...(answer as object), context: { slot: table!.state.lastExtendedSlot } } : answer) as T;
+      },
+    };
+    const then = (await tables(store, inThatSlot).usableView()).lookupsFor([...earlier, ...latest]);
+    expect(earlier.filter((w) => then.ata.has(w))).toEqual(earlier);
+    expect(latest.filter((w) => then.ata.has(w))).toEqual([]);
+    // Read now (the chain has moved on), all of them, without waiting for anything.
+    const now = (await tables(store).usableView()).lookupsFor([...earlier, ...latest]);
+    expect([...earlier, ...latest].filter((w) => now.ata.has(w))).toEqual([...earlier, ...latest]);
   });
 });

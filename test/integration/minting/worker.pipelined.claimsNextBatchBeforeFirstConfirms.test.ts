@@ -1,5 +1,5 @@
-// The pipelined worker (WORKER_PIPELINE_DEPTH 2) claims its next batch as soon as the last one has nothing
-// left to sign, not when it is done: with the chain's slots paused (nothing lands), two batches are running at
+// The pipelined worker (WORKER_PIPELINE_DEPTH 2) claims its next batch as soon as the last one's transactions
+// all have room in flight, not when it is done: with the chain's slots paused (nothing lands), two batches are running at
 // once, each with its transaction sent, and no third is opened. Once slots move, every reading is minted once.
 import { Keypair } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, getAccount } from '@solana/spl-token';
