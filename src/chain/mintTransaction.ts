@@ -149,17 +149,18 @@ export function makeMintChain(deps: MintChainDeps) {
    * A recent blockhash, shared by the transactions built within BLOCKHASH_MAX_AGE_MS of each other (one read,
    * not one per transaction: a blockhash is good for 150 blocks, about a minute, and a second of it is
    * nothing). `fresh`: a read of its own, for a transaction built anew after its last one provably expired.
+   * The shared read does not take the caller's signal: one batch's cancel must not fail another's build.
    */
   let recent: { at: number; value: Promise<Blockhash> } | null = null;
   function latestBlockhash(signal?: AbortSignal, fresh = false): Promise<Blockhash> {
+    const ask = (s?: AbortSignal) => read<Context<Blockhash>>('getLatestBlockhash', [{ commitment: 'confirmed' }], s).then((r) => r.value);
+    if (fresh) return ask(signal);
     const at = Date.now();
-    if (fresh || !recent || at - recent.at > BLOCKHASH_MAX_AGE_MS) {
-      const value = read<Context<Blockhash>>('getLatestBlockhash', [{ commitment: 'confirmed' }], signal).then((r) => r.value);
-      const mine = { at, value };
-      if (!fresh) recent = mine;
+    if (!recent || at - recent.at > BLOCKHASH_MAX_AGE_MS) {
+      const mine = { at, value: ask() };
+      recent = mine;
       // A failed read is not shared: the next transaction asks again.
-      value.catch(() => recent === mine && (recent = null));
-      return value;
+      mine.value.catch(() => recent === mine && (recent = null));
     }
     return recent.value;
   }
