@@ -1,5 +1,7 @@
 // The engine on the local chain: every reading gets a result carrying the signature that minted it, and
-// every balance on chain equals the exact sum of that user's readings.
+// every balance on chain equals the exact sum of that user's readings; a transaction to existing token
+// accounts is simulated only until the engine knows what such a mint costs, and one that then fails on chain
+// goes again simulated.
 import { Keypair, PublicKey, Transaction } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAccount } from '@solana/spl-token';
 import { startTestChain, type TestChain } from '../../support/localnet.js';
@@ -76,6 +78,59 @@ it('a broken recipient fails alone with the decoded Token-2022 error; the others
   expect(signed).toHaveLength(1); // found in simulation: nothing was sent for it
   for (const u of users.slice(0, 4)) expect(await balanceOf(u)).toBe(1_000n);
   expect(partialFailure(results)?.message).toBe('4 of 5 readings minted');
+});
+
+/** An RPC client that counts the simulations it is asked for. */
+function simulationsCounted() {
+  const inner = makeRpcClient({ url: chain.url, timeoutMs: 2_000 });
+  let simulations = 0;
+  const rpc = { ...inner, call: <T>(method: string, params: unknown[] = []) => ((method === 'simulateTransaction' && simulations++), inner.call<T>(method, params)) };
+  return { rpc, simulations: () => simulations };
+}
+
+it('to token accounts that exist, a transaction is sized from the units an earlier simulation measured, not simulated again', async () => {
+  const users = Array.from({ length: 20 }, () => Keypair.generate().publicKey);
+  await createAtas(users);
+  const { rpc, simulations } = simulationsCounted();
+  const { engine, signed } = testEngine(chain, { rpc });
+  const first = await engine.mintEnergyTokensBatch(users.map((u) => reading(u, 7n)));
+  expect(first.every((r) => r.success)).toBe(true);
+  const measured = simulations();
+  expect(measured).toBeGreaterThan(0);
+
+  const second = await engine.mintEnergyTokensBatch([...users, ...users].map((u) => reading(u, 1_000n)));
+  expect(second.filter((r) => !r.success)).toEqual([]);
+  expect(simulations()).toBe(measured);
+  for (const u of users) expect(await balanceOf(u)).toBe(2_007n);
+  // Each reading carried by exactly one signed transaction, as always.
+  expect(signed.flatMap((t) => t.readingIds).sort()).toEqual([...first, ...second].map((r) => r.readingId).sort());
+});
+
+it('an unsimulated transaction that fails on chain goes again whole, simulated: the bad recipient fails alone', async () => {
+  const local = chain.localnet;
+  if (!local) return;
+  const users = Array.from({ length: 5 }, () => Keypair.generate().publicKey);
+  await createAtas(users);
+  const { rpc, simulations } = simulationsCounted();
+  const { engine, signed } = testEngine(chain, { rpc });
+  expect((await engine.mintEnergyTokensBatch(users.map((u) => reading(u, 10n)))).every((r) => r.success)).toBe(true);
+  const measured = simulations();
+  // Now the fifth user's token-account address holds a token account of another mint.
+  const good = await chain.connection.getAccountInfo(ataOf(users[0]!));
+  const data = Buffer.from(good!.data);
+  Keypair.generate().publicKey.toBuffer().copy(data, 0);
+  users[4]!.toBuffer().copy(data, 32);
+  local.hooks.setAccount(ataOf(users[4]!).toBase58(), { lamports: BigInt(good!.lamports), data, owner: TOKEN_2022_PROGRAM_ID.toBase58(), executable: false });
+
+  const batch = users.map((u) => reading(u, 1_000n));
+  const before = signed.length;
+  const results = await engine.mintEnergyTokensBatch(batch);
+  expect(results.find((r) => r.readingId === batch[4]!.readingId)).toMatchObject({ success: false, error: expect.stringMatching(/MintMismatch/) });
+  expect(results.filter((r) => r.success)).toHaveLength(4);
+  // The unsimulated transaction (landed, failed, nothing minted), then the four simulated and minted.
+  expect(signed.length - before).toBe(2);
+  expect(simulations()).toBeGreaterThan(measured);
+  for (const u of users.slice(0, 4)) expect(await balanceOf(u)).toBe(1_010n);
 });
 
 it('validates the batch with typed errors', async () => {
