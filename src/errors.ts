@@ -83,6 +83,16 @@ export class ClaimLost extends AppError {
   }
 }
 
+/**
+ * A signed transaction whose signature is already recorded for other readings: the same bytes (same mints,
+ * compute limit and blockhash) were signed elsewhere, so one landing would count for both. Never sent.
+ */
+export class DuplicateTransaction extends AppError {
+  constructor(readonly signature: string) {
+    super('DUPLICATE_TRANSACTION', `transaction ${signature} is already recorded for other readings; not sending`, 409);
+  }
+}
+
 /** The database cannot be reached or refused for a passing reason (by SQLSTATE): try again shortly. */
 export class DatabaseUnavailable extends AppError {
   constructor(options?: { cause?: unknown }) {

@@ -15,6 +15,7 @@ import {
 } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction } from '@solana/spl-token';
 import bs58 from 'bs58';
+import pLimit from 'p-limit';
 import pRetry from 'p-retry';
 import { RpcFailure } from '../errors.js';
 import type { Log } from '../log.js';
@@ -85,6 +86,8 @@ export interface MintChainDeps {
   readRetries?: number;
   /** Told of every RPC answer HTTP 429 (rate limited), reads and sends alike: the engine's in-flight limiter slows down. */
   onRateLimited?: () => void;
+  /** The clock (ms) that ages the shared blockhash; tests pass their own. */
+  now?: () => number;
 }
 
 export const MAX_CU = 1_400_000;
@@ -120,19 +123,20 @@ export function makeMintChain(deps: MintChainDeps) {
       shouldRetry: ({ error }) => error instanceof RpcFailure && error.retryable,
     });
 
-  /** The wallets among `wallets` whose token account exists (confirmed): the reads of 100 each, at once. */
+  /** The wallets among `wallets` whose token account exists (confirmed): reads of 100 each, four at a time. */
   async function discoverTokenAccounts(wallets: string[], signal?: AbortSignal): Promise<Set<string>> {
     const found = new Set<string>();
     const chunks = Array.from({ length: Math.ceil(wallets.length / 100) }, (_, k) => wallets.slice(k * 100, k * 100 + 100));
+    const limit = pLimit(4);
     await Promise.all(
-      chunks.map(async (chunk) => {
+      chunks.map((chunk) => limit(async () => {
         const res = await read<Context<(object | null)[]>>(
           'getMultipleAccounts',
           [chunk.map((w) => ataOf(w).toBase58()), { encoding: 'base64', dataSlice: { offset: 0, length: 0 }, commitment: 'confirmed' }],
           signal,
         );
         res.value.forEach((acc, j) => acc && found.add(chunk[j]!));
-      }),
+      })),
     );
     return found;
   }
@@ -155,7 +159,7 @@ export function makeMintChain(deps: MintChainDeps) {
   function latestBlockhash(signal?: AbortSignal, fresh = false): Promise<Blockhash> {
     const ask = (s?: AbortSignal) => read<Context<Blockhash>>('getLatestBlockhash', [{ commitment: 'confirmed' }], s).then((r) => r.value);
     if (fresh) return ask(signal);
-    const at = Date.now();
+    const at = (deps.now ?? Date.now)();
     if (!recent || at - recent.at > BLOCKHASH_MAX_AGE_MS) {
       const mine = { at, value: ask() };
       recent = mine;

@@ -117,10 +117,17 @@ export function followReads(rpc: RpcClient, opts: { heightMaxAgeMs: number; now?
     waiting.delete(history);
     for (let i = 0; i < waiters.length; i += MAX_SIGNATURES_PER_STATUS_CALL) {
       const chunk = waiters.slice(i, i + MAX_SIGNATURES_PER_STATUS_CALL);
-      rpc.call<Context<(SignatureStatus | null)[]>>('getSignatureStatuses', [chunk.map((w) => w.signature), { searchTransactionHistory: history }]).then(
-        (answer) => chunk.forEach((w, j) => w.resolve({ context: answer.context, value: [answer.value[j] ?? null] })),
-        (e: unknown) => chunk.forEach((w) => w.reject(e)),
-      );
+      // Every waiter is answered or failed, whatever the call does (a throw, an answer of the wrong shape):
+      // an answer without one entry per signature is no answer, since "not found" can prove an expiry.
+      Promise.resolve()
+        .then(() => rpc.call<Context<(SignatureStatus | null)[]>>('getSignatureStatuses', [chunk.map((w) => w.signature), { searchTransactionHistory: history }]))
+        .then((answer) => {
+          if (!Array.isArray(answer?.value) || answer.value.length !== chunk.length) {
+            throw new RpcFailure(null, `getSignatureStatuses: ${chunk.length} signatures asked, an answer of another shape`, true);
+          }
+          chunk.forEach((w, j) => w.resolve({ context: answer.context, value: [answer.value[j] ?? null] }));
+        })
+        .catch((e: unknown) => chunk.forEach((w) => w.reject(e)));
     }
   };
   const status = (signature: string, history: boolean) =>

@@ -58,7 +58,7 @@ export interface MintOptions {
   onTransaction?: (signature: string, status: 'sent' | 'failed' | 'expired', error?: string) => void;
   /**
    * Called once every planned transaction of the batch has its room in the in-flight budget (or has settled,
-   * or nothing was planned): the batch asks nothing more of the budget but for a rare rebuild after an expiry.
+   * or nothing was planned): the batch asks nothing more of the budget (a rebuild keeps its ticket).
    * The worker claims its next batch then (WORKER_PIPELINE_DEPTH), so claims follow the room in flight: not
    * sooner (readings would wait claimed while the budget is full), and not only once every transaction was
    * simulated, recorded and sent (the budget would idle through that: measured, 1 s of a 2 s batch).
@@ -113,6 +113,9 @@ export function makeMintEngine(deps: MintEngineDeps) {
    * chain's CPU and 150 ms of each transaction's time before its send.
    */
   let unitsPerKnownMint = 0;
+  /** Signatures this engine signed lately (a blockhash lives about a minute; bounded, oldest forgotten first). */
+  const signedBefore = new Set<string>();
+  const SIGNED_REMEMBERED = 50_000;
 
   /**
    * Settle a set of planned mints in one transaction. A bad recipient is removed and the rest retried;
@@ -143,8 +146,10 @@ export function makeMintEngine(deps: MintEngineDeps) {
       const creates = onChain.some((m) => m.createAta);
       const sized = (units: number) => Math.min(MAX_CU, Math.ceil(units * 1.1) + 1_000);
       let built: BuiltTransaction;
+      let cuLimit: number;
       if (!simulate && !creates && unitsPerKnownMint > 0) {
-        built = chain.build({ mints: onChain, cuLimit: sized(unitsPerKnownMint * instructions), price: f.price, blockhash, lookupTables: f.lookupTables });
+        cuLimit = sized(unitsPerKnownMint * instructions);
+        built = chain.build({ mints: onChain, cuLimit, price: f.price, blockhash, lookupTables: f.lookupTables });
       } else {
         // Simulate before signing: it sizes the compute limit and finds a bad recipient while nothing is at stake.
         simulated = true;
@@ -157,10 +162,21 @@ export function makeMintEngine(deps: MintEngineDeps) {
           return settle(without(sim.blamedMint), f, expiries, simulate);
         }
         if (!creates && sim.unitsConsumed) unitsPerKnownMint = Math.max(unitsPerKnownMint, Math.ceil(sim.unitsConsumed / instructions));
-        built = chain.withComputeLimit(probe, sized(sim.unitsConsumed ?? MAX_CU));
+        cuLimit = sized(sim.unitsConsumed ?? MAX_CU);
+        built = chain.withComputeLimit(probe, cuLimit);
       }
+      // Never the bytes of a transaction signed before: two with the same mints, compute limit and blockhash
+      // (shared for a second) have one signature, and one landing would count for both. A limit one unit
+      // higher makes them differ. (Across processes, recording the signature refuses a duplicate.)
+      let once = chain.sign(built);
+      while (signedBefore.has(once.signature)) {
+        built = chain.withComputeLimit(built, ++cuLimit);
+        once = chain.sign(built);
+      }
+      signedBefore.add(once.signature);
+      if (signedBefore.size > SIGNED_REMEMBERED) signedBefore.delete(signedBefore.values().next().value!);
       roles = built.roles;
-      signed = { ...chain.sign(built), readingIds: mints.flatMap((m) => m.readingIds) };
+      signed = { ...once, readingIds: mints.flatMap((m) => m.readingIds) };
     } catch (e) {
       // A cancel that lands during the reads before signing aborts them: it is a cancel, not a failure.
       if (opts.signal?.aborted) return fail(mints, 'cancelled before signing: not minted');

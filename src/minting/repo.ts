@@ -2,7 +2,7 @@
 // was taken back can no longer change what it no longer holds.
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { ClaimLost } from '../errors.js';
+import { ClaimLost, DuplicateTransaction } from '../errors.js';
 import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 
@@ -96,7 +96,7 @@ export async function recordSigned(db: Db, token: string, batchId: string, t: { 
       .where(and(inArray(readings.id, t.readingIds), eq(readings.claimToken, token), eq(readings.status, 'processing')))
       .returning({ id: readings.id });
     if (updated.length !== t.readingIds.length) throw new ClaimLost(t.readingIds.length - updated.length);
-    await tx
+    const inserted = await tx
       .insert(mintTransactions)
       .values({
         signature: t.signature,
@@ -107,7 +107,15 @@ export async function recordSigned(db: Db, token: string, batchId: string, t: { 
         batchId,
         claimToken: token,
       })
-      .onConflictDoNothing();
+      .onConflictDoNothing()
+      .returning({ signature: mintTransactions.signature });
+    if (inserted.length) return;
+    // Already recorded: this write again (its first commit's answer was lost), or the same bytes signed for
+    // other readings (another process, an earlier batch): then one landing would count for both, so it is
+    // refused and the whole write rolled back. The unique signature makes the second wait for the first.
+    const [held] = await tx.select({ readingIds: mintTransactions.readingIds }).from(mintTransactions).where(eq(mintTransactions.signature, t.signature));
+    const same = held && held.readingIds.length === t.readingIds.length && held.readingIds.every((id) => t.readingIds.includes(id));
+    if (!same) throw new DuplicateTransaction(t.signature);
   });
 }
 

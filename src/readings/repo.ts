@@ -71,8 +71,9 @@ async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Pr
 
 /**
  * The accepted rows in one INSERT ... SELECT FROM unnest(...): one array parameter per column, in the given
- * order, so queue_seq (drawn per row as unnest yields them) follows it. A `recorded` reading never joins the
- * queue: no queue_seq. Returns the rows inserted (an id held by another stored row is skipped, not raised).
+ * order, so queue_seq follows it (ordered by the ordinality: the planner draws a volatile nextval after the
+ * sort). A `recorded` reading never joins the queue: no queue_seq. Returns the rows inserted (an id held by
+ * another stored row is skipped, not raised).
  */
 async function insertReadings(tx: Db, rows: NewRow[]): Promise<{ id: string; queueSeq: number | null }[]> {
   const col = (f: (r: NewRow) => string | null) => textArray(rows.map(f));
@@ -83,7 +84,8 @@ async function insertReadings(tx: Db, rows: NewRow[]): Promise<{ id: string; que
     from unnest(${col((r) => r.id)}, ${col((r) => r.meterId)}, ${col((r) => r.userId)}, ${col((r) => r.walletAddress)}, ${col((r) => r.kwhAmount)},
       ${col((r) => r.tokensToMint.toString())}, ${col((r) => r.readingTimestamp.toISOString())}, ${col((r) => r.gatewayId)}, ${col((r) => r.clientReadingId)}, ${col((r) => r.registerKwh)},
       ${col((r) => r.status)}, ${col((r) => (r.telemetry ? JSON.stringify(r.telemetry) : null))})
-      as u(id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, client_reading_id, register_kwh, status, telemetry)
+      with ordinality as u(id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, client_reading_id, register_kwh, status, telemetry, ord)
+    order by u.ord
     on conflict do nothing
     returning id, queue_seq::float8 as queue_seq`);
   return rowsOf<{ id: string; queue_seq: number | string | null }>(result).map((r) => ({ id: String(r.id), queueSeq: r.queue_seq === null ? null : Number(r.queue_seq) }));

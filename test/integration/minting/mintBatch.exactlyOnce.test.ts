@@ -133,6 +133,19 @@ it('an unsimulated transaction that fails on chain goes again whole, simulated: 
   for (const u of users.slice(0, 4)) expect(await balanceOf(u)).toBe(1_010n);
 });
 
+it('two transactions with the same mints built together never share a signature: both land, the balance is the sum', async () => {
+  const user = Keypair.generate().publicKey;
+  await createAtas([user]);
+  const { engine } = testEngine(chain);
+  // One mint measured (simulated), so that the next ones are sized alike without simulation: same mints, same
+  // limit, same shared blockhash, the same bytes but for the engine's own guard.
+  expect((await engine.mintEnergyTokensBatch([reading(user, 5n)])).every((r) => r.success)).toBe(true);
+  const [a, b] = await Promise.all([engine.mintEnergyTokensBatch([reading(user, 1_000n)]), engine.mintEnergyTokensBatch([reading(user, 1_000n)])]);
+  expect([...a, ...b].every((r) => r.success)).toBe(true);
+  expect(a[0]!.txSignature).not.toBe(b[0]!.txSignature);
+  expect(await balanceOf(user)).toBe(2_005n);
+});
+
 it('validates the batch with typed errors', async () => {
   const { engine } = testEngine(chain, { maxBatchSize: () => 2 });
   const w = Keypair.generate().publicKey;

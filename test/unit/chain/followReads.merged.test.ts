@@ -92,3 +92,19 @@ it('the finalized height is shared for heightMaxAgeMs; a failed read is not; oth
   expect(await merged.call('sendTransaction', ['wire'])).toBe('passed:sendTransaction');
   expect(calls.filter((c) => c.method === 'getBlockHeight')).toHaveLength(6);
 });
+
+it('an answer of the wrong shape, or a call that throws, fails every caller instead of leaving one waiting', async () => {
+  let shape: 'short' | 'null' | 'throws' = 'short';
+  const { rpc } = scripted((m, p) => {
+    if (m !== 'getSignatureStatuses') return statuses(m, p);
+    if (shape === 'throws') throw new TypeError('boom');
+    // A short list would otherwise read as "not found", which in a history search proves an expiry.
+    return shape === 'short' ? { context: { slot: 1 }, value: [null] } : { context: { slot: 1 }, value: null };
+  });
+  const merged = followReads(rpc, { heightMaxAgeMs: 200 });
+  for (const s of ['short', 'null', 'throws'] as const) {
+    shape = s;
+    const outcomes = await Promise.allSettled([ask(merged, 'landed-a', true), ask(merged, 'landed-b', true)]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+  }
+});

@@ -12,6 +12,8 @@ import { authority, MINT, PROGRAM_ID } from '../../support/energyToken.js';
 
 function chainWith(answer: (n: number) => unknown) {
   let n = 0;
+  // The clock stands still unless a test moves it: nothing here depends on how fast the machine is.
+  const clock = { t: 0 };
   const rpc: RpcClient = {
     url: 'scripted',
     call: async <T>(method: string) => {
@@ -20,13 +22,13 @@ function chainWith(answer: (n: number) => unknown) {
     },
     abandonInFlight: () => 0,
   };
-  const chain = makeMintChain({ rpc, authority: authority(), programId: PROGRAM_ID, mint: MINT, idl: loadIdl(), log: makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() })), readRetries: 0 });
-  return { chain, reads: () => n };
+  const chain = makeMintChain({ rpc, authority: authority(), programId: PROGRAM_ID, mint: MINT, idl: loadIdl(), log: makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() })), readRetries: 0, now: () => clock.t });
+  return { chain, reads: () => n, clock };
 }
 const hash = (n: number) => ({ context: { slot: n }, value: { blockhash: `hash-${n}`, lastValidBlockHeight: 150 + n } });
 
-it('transactions built together share one read; a rebuild after an expiry reads its own', async () => {
-  const { chain, reads } = chainWith(hash);
+it('transactions built within a second share one read; a rebuild after an expiry reads its own', async () => {
+  const { chain, reads, clock } = chainWith(hash);
   const got = await Promise.all(Array.from({ length: 35 }, () => chain.latestBlockhash()));
   expect(new Set(got.map((b) => b.blockhash))).toEqual(new Set(['hash-1']));
   expect(reads()).toBe(1);
@@ -34,6 +36,9 @@ it('transactions built together share one read; a rebuild after an expiry reads 
   // The fresh read is not what the others share.
   expect((await chain.latestBlockhash()).blockhash).toBe('hash-1');
   expect(reads()).toBe(2);
+  // A second on, the next transaction reads anew.
+  clock.t = 1_001;
+  expect((await chain.latestBlockhash()).blockhash).toBe('hash-3');
 });
 
 it('a failed read fails its callers only; the next caller reads again', async () => {
