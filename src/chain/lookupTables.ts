@@ -139,9 +139,9 @@ export function makeLookupTables(deps: LookupTablesDeps) {
    * table as the chain holds it, except that a table extended in the very slot it was read at offers only
    * the entries it held before that extension, which is the runtime's rule (entries added in slot S resolve
    * from S + 1): the transaction lands after that slot, but its simulation at `confirmed` may run in it.
-   * Upkeep extends tables while batches mint;
-   * waiting for the slot to pass instead cost a batch half a second in the scale benchmark. A snapshot of
-   * its own, so that a batch's plan and its transactions use the same tables whatever upkeep does meanwhile.
+   * Upkeep extends tables while batches mint; waiting for the slot to pass instead cost a batch half a
+   * second in the scale benchmark. A snapshot of its own, so that a batch's plan and its transactions use the
+   * same tables whatever upkeep does meanwhile (chunks read at different slots are all cut at the latest).
    */
   async function usableView(): Promise<TableView> {
     const { slot, found } = await fetchTables((await deps.store.list()).map((t) => t.address));
