@@ -123,13 +123,15 @@ export function makeLookupTables(deps: LookupTablesDeps) {
     return { slot, found };
   }
   const fetchTable = async (address: string) => (await fetchTables([address])).found.get(address) ?? null;
+  /** Every table the store records, as the chain holds them now. */
+  const fetchRecorded = async () => fetchTables((await deps.store.list()).map((t) => t.address));
 
   /**
    * Reads every recorded table from the chain (a table whose creation is still pending is left out), and waits
    * until entries another process just added are usable.
    */
   async function load(): Promise<AddressLookupTableAccount[]> {
-    tables = (await fetchTables((await deps.store.list()).map((t) => t.address))).found;
+    tables = (await fetchRecorded()).found;
     await untilUsable();
     return [...tables.values()];
   }
@@ -144,7 +146,7 @@ export function makeLookupTables(deps: LookupTablesDeps) {
    * same tables whatever upkeep does meanwhile (chunks read at different slots are all cut at the latest).
    */
   async function usableView(): Promise<TableView> {
-    const { slot, found } = await fetchTables((await deps.store.list()).map((t) => t.address));
+    const { slot, found } = await fetchRecorded();
     const view = new Map(
       [...found].map(([address, t]) => [
         address,
