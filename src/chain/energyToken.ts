@@ -6,7 +6,7 @@ import { type Connection, Keypair, PublicKey } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID } from '@solana/spl-token';
 import { ChainSetupError, ConfigError } from '../errors.js';
 
-export const IDL_URL = new URL('../../programs-idl/energy_token.json', import.meta.url);
+export const IDL_URL = new URL('../../programs-idl/energy_token-0.1.0.json', import.meta.url);
 export const loadIdl = (programId?: string): Idl => {
   const idl = JSON.parse(readFileSync(IDL_URL, 'utf8')) as Idl;
   return programId ? { ...idl, address: programId } : idl;
