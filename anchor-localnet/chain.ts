@@ -13,7 +13,7 @@ import { Clock, LiteSVM } from 'litesvm';
 import bs58 from 'bs58';
 import { Keypair, PublicKey, SystemProgram, Transaction, VersionedMessage, VersionedTransaction } from '@solana/web3.js';
 import { readFixtures } from './fixtures.js';
-import { ACCOUNTS_DIR, PROGRAMS_DIR } from './paths.js';
+import { accountsDir, DEFAULT_PROGRAM_VERSION, PROGRAM_VERSIONS, type ProgramVersion, programIdOf, programsDir } from './paths.js';
 import { renderTxError, txErrorByName, type RenderedError, type UiTransactionError } from './txErrors.js';
 import {
   budgetOf,
@@ -53,7 +53,11 @@ export interface ChainOptions extends Partial<BlockLimits> {
   /** Slots after which a transaction counts as confirmed / finalized. */
   confirmSlots?: number;
   finalizeSlots?: number;
+  /** Which energy_token version the genesis deploys (default 0.1.1); a resumed ledger keeps its own. */
+  programVersion?: ProgramVersion;
+  /** Override the version's program directory (every `<programId>.so` in it is deployed). */
   programsDir?: string;
+  /** Override the version's genesis accounts directory. */
   accountsDir?: string;
   /** Keep accounts, blocks and transactions in this directory and resume from it. */
   ledger?: string;
@@ -176,6 +180,8 @@ export class LocalChain {
   /** False when the chain resumed from an existing ledger. */
   readonly createdFresh: boolean;
   readonly faucet: Keypair;
+  /** The energy_token version this chain runs (for a resumed ledger: the one its genesis deployed). */
+  readonly programVersion: ProgramVersion;
   private svm: LiteSVM;
   private store: LedgerStore | null;
   private slots: SlotInfo[] = [];
@@ -208,8 +214,9 @@ export class LocalChain {
       this.genesisHash = stored ?? bs58.encode(randomBytes(32));
       this.faucet = Keypair.fromSeed(createHash('sha256').update(`localnet faucet ${this.genesisHash}`).digest());
       if (stored === null) {
+        this.programVersion = opts.programVersion ?? DEFAULT_PROGRAM_VERSION;
         this.svm = this.configure(new LiteSVM());
-        this.loadGenesis(opts.programsDir ?? PROGRAMS_DIR, opts.accountsDir ?? ACCOUNTS_DIR);
+        this.loadGenesis(opts.programsDir ?? programsDir(this.programVersion), opts.accountsDir ?? accountsDir(this.programVersion));
         this.pushSlot(0, 0, Date.now());
         if (this.store) {
           this.store.writeGenesis(this.genesisHash);
@@ -217,6 +224,8 @@ export class LocalChain {
         }
       } else {
         this.svm = this.restore(this.store!);
+        this.programVersion =
+          PROGRAM_VERSIONS.find((v) => this.svm.getAccount(toAddress(programIdOf(v))).exists) ?? opts.programVersion ?? DEFAULT_PROGRAM_VERSION;
       }
     } catch (e) {
       this.store?.close();

@@ -37,7 +37,7 @@ import { readFileSync } from 'node:fs';
 import { address, getTransactionDecoder } from '@solana/kit';
 import { LiteSVM } from 'litesvm';
 import { readFixtures } from '../../anchor-localnet/fixtures.js';
-import { programSoPath } from '../../anchor-localnet/paths.js';
+import { accountsDir, programSoPath, versionOfIdl } from '../../anchor-localnet/paths.js';
 import type { MintBatchData } from '../../src/minting/types.js';
 import { hardware, progress, table } from './support.js';
 import { ingestion, ingestionAtScale, printIngestionScale } from './ingest.js';
@@ -62,6 +62,8 @@ const USERS = Number(values.users ?? (values.quick ? 20 : 200));
 const SLOT_MS = Number(values['slot-ms']);
 
 const idl = loadIdl();
+/** The chain runs the program version the service speaks. */
+const programVersion = versionOfIdl(idl as { metadata?: { version?: unknown } });
 const programId = new PublicKey(idl.address);
 const mint = mintAddress(programId);
 const tokenInfo = tokenInfoAddress(programId);
@@ -85,7 +87,7 @@ interface Run {
 }
 
 async function fresh(): Promise<{ net: Localnet; connection: Connection; program: Program }> {
-  const net = await startLocalnet({ slotMs: SLOT_MS });
+  const net = await startLocalnet({ slotMs: SLOT_MS, programVersion });
   const connection = new Connection(net.url, { commitment: 'confirmed', wsEndpoint: net.wsUrl });
   // Half the users already have a token account.
   for (let i = 0; i < USERS / 2; i += 10) {
@@ -291,8 +293,8 @@ async function sendCeiling(net: Localnet, program: Program): Promise<Run> {
 /** Strategy 5: the same prebuilt bytes through LiteSVM in-process (no RPC, no confirmation wait). */
 async function chainCeiling(program: Program) {
   const svm = new LiteSVM().withBlockhashCheck(false);
-  svm.addProgram(address(programId.toBase58()), readFileSync(programSoPath(programId.toBase58())));
-  for (const f of readFixtures()) {
+  svm.addProgram(address(programId.toBase58()), readFileSync(programSoPath(programVersion)));
+  for (const f of readFixtures(accountsDir(programVersion))) {
     svm.setAccount({ address: address(f.pubkey), lamports: BigInt(f.account.lamports), data: Buffer.from(f.account.data[0], 'base64'), programAddress: address(f.account.owner), executable: false, space: BigInt(f.account.space) } as never);
   }
   const decoder = getTransactionDecoder();

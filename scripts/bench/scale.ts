@@ -20,7 +20,8 @@ import pLimit from 'p-limit';
 import postgres from 'postgres';
 import { MAX_WRITABLE_ACCOUNT_UNITS } from '../../anchor-localnet/costModel.js';
 import { localnetAuthority, mintAddress } from '../../anchor-localnet/fixtures.js';
-import { AUTHORITY_KEYPAIR_PATH, readIdl, REPO_ROOT } from '../../anchor-localnet/paths.js';
+import { AUTHORITY_KEYPAIR_PATH, REPO_ROOT, versionOfIdl } from '../../anchor-localnet/paths.js';
+import { loadIdl } from '../../src/chain/energyToken.js';
 import { barChart, hardware, percentile, progress, table } from './support.js';
 
 export interface MintingScaleCase {
@@ -106,7 +107,9 @@ const STALL_MS = 180_000;
 /** A child that has not printed its ready lines by then is not going to. */
 const START_TIMEOUT_MS = 120_000;
 
-const idl = readIdl();
+/** The service's IDL: the chain runs the program version the service speaks. */
+const idl = loadIdl();
+const programVersion = versionOfIdl(idl as { metadata?: { version?: unknown } });
 const mint = mintAddress(new PublicKey(idl.address));
 const ataOf = (w: PublicKey) => getAssociatedTokenAddressSync(mint, w, false, TOKEN_2022_PROGRAM_ID);
 
@@ -333,7 +336,7 @@ async function runCase(opts: MintingScaleOptions, w: Workload, c: MintingScaleCa
     const profDir = (role: string) => (opts.cpuProf ? join(opts.cpuProf, c.name, role) : undefined);
     for (const role of ['chain', 'service']) if (profDir(role)) mkdirSync(profDir(role)!, { recursive: true });
 
-    const chain = await startNode('anchor-localnet/cli.ts', ['--port', '0', '--slot-ms', String(opts.slotMs)], {}, join(work, 'chain.log'), [/^RPC URL: (\S+)/, /^WebSocket URL: (\S+)/], profDir('chain'));
+    const chain = await startNode('anchor-localnet/cli.ts', ['--port', '0', '--slot-ms', String(opts.slotMs), '--program-version', programVersion], {}, join(work, 'chain.log'), [/^RPC URL: (\S+)/, /^WebSocket URL: (\S+)/], profDir('chain'));
     children.push(chain);
     const [rpcUrl, wsUrl] = chain.lines as [string, string];
     await createHalfTheTokenAccounts(rpcUrl, wsUrl, w);

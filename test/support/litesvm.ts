@@ -3,12 +3,14 @@ import { address, getTransactionDecoder } from '@solana/kit';
 import { LiteSVM, type FailedTransactionMetadata, type TransactionMetadata } from 'litesvm';
 import { type Keypair, type PublicKey, Transaction, type TransactionInstruction } from '@solana/web3.js';
 import { readFixtures } from '../../anchor-localnet/fixtures.js';
+import { accountsDir, DEFAULT_PROGRAM_VERSION, type ProgramVersion } from '../../anchor-localnet/paths.js';
 
 export const kitAddress = (k: PublicKey) => address(k.toBase58());
 
-export function svmWithFixtures(): LiteSVM {
+/** A LiteSVM with a version's genesis accounts (not its program). */
+export function svmWithFixtures(version: ProgramVersion = DEFAULT_PROGRAM_VERSION): LiteSVM {
   const svm = new LiteSVM();
-  for (const f of readFixtures()) {
+  for (const f of readFixtures(accountsDir(version))) {
     svm.setAccount({
       address: address(f.pubkey),
       lamports: BigInt(f.account.lamports),

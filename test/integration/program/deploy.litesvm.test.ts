@@ -6,7 +6,7 @@ import { Keypair, PublicKey, SystemProgram, SYSVAR_CLOCK_PUBKEY, SYSVAR_RENT_PUB
 import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
 import bs58 from 'bs58';
 import { genesisFixtures, mintAddress, tokenInfoAddress } from '../../../anchor-localnet/fixtures.js';
-import { programSoPath, readIdl } from '../../../anchor-localnet/paths.js';
+import { programSoPath } from '../../../anchor-localnet/paths.js';
 import { kitAddress, sendIxs } from '../../support/litesvm.js';
 import { LiteSVM } from 'litesvm';
 import { address } from '@solana/kit';
@@ -61,9 +61,9 @@ export function deployUpgradeable(svm: LiteSVM, payer: Keypair, so: Uint8Array):
   return { programId: program.publicKey };
 }
 
-const committedSo = () => readFileSync(programSoPath(readIdl().address));
+const committedSo = () => readFileSync(programSoPath('0.1.0'));
 
-describe('deploying the committed program through BPFLoaderUpgradeable', () => {
+describe('deploying the committed 0.1.0 program through BPFLoaderUpgradeable', () => {
   const svm = new LiteSVM();
   const payer = Keypair.generate();
   svm.airdrop(kitAddress(payer.publicKey), 100_000_000_000n as never);
@@ -76,7 +76,7 @@ describe('deploying the committed program through BPFLoaderUpgradeable', () => {
     svm.warpToSlot(10n);
 
     // Genesis accounts for this program id, with this payer as the authority.
-    for (const f of Object.values(genesisFixtures(programId, payer.publicKey))) {
+    for (const f of Object.values(genesisFixtures(programId, payer.publicKey, '0.1.0'))) {
       if (f.pubkey === payer.publicKey.toBase58()) continue;
       svm.setAccount({ address: address(f.pubkey), lamports: BigInt(f.account.lamports), data: Buffer.from(f.account.data[0], 'base64'), programAddress: address(f.account.owner), executable: false, space: BigInt(f.account.space) } as never);
     }

@@ -1,5 +1,6 @@
-// mint_tokens_direct through the local chain's RPC with the Anchor TS client: the happy path, every
-// error Anchor's generated code would raise (decoded by name), and the GridTokensMinted event.
+// mint_tokens_direct of energy_token 0.1.0 through the local chain's RPC with the Anchor TS client: the
+// happy path, every error Anchor's generated code would raise (decoded by name), and the GridTokensMinted
+// event. The chain runs 0.1.0 here (0.1.1 is recValidator.anchor.test.ts).
 import BN from 'bn.js';
 import { AnchorError, EventParser, type Program } from '@coral-xyz/anchor';
 import { Keypair, PublicKey, SendTransactionError, Transaction, TransactionInstruction } from '@solana/web3.js';
@@ -12,7 +13,11 @@ import {
 } from '@solana/spl-token';
 import { encodeTokenInfo, TOKEN_INFO_DISCRIMINATOR } from '../../../anchor-localnet/fixtures.js';
 import { hooksOrSkip, startTestChain, type TestChain } from '../../support/localnet.js';
-import { anchorProgram, ataOf, authority, MINT, PROGRAM_ID, TOKEN_INFO } from '../../support/energyToken.js';
+import { addresses, anchorProgram, ataOf as ataOfMint, authority } from '../../support/energyToken.js';
+
+const VERSION = '0.1.0';
+const { programId: PROGRAM_ID, tokenInfo: TOKEN_INFO, mint: MINT } = addresses(VERSION);
+const ataOf = (owner: PublicKey) => ataOfMint(owner, MINT);
 
 let chain: TestChain;
 let program: Program;
@@ -29,8 +34,8 @@ const accounts = (over: Partial<Record<string, PublicKey>> = {}) => ({
 });
 
 beforeAll(async () => {
-  chain = await startTestChain();
-  program = anchorProgram(chain.connection);
+  chain = await startTestChain({ programVersion: VERSION });
+  program = anchorProgram(chain.connection, auth, VERSION);
   await program.methods
     .mintTokensDirect!(new BN(1))
     .accountsStrict(accounts())
@@ -154,7 +159,7 @@ describe('errors are raised as Anchor raises them and decoded by name', () => {
       local?.hooks.setAccount(at.toBase58(), { lamports: 10_000_000n, data, owner: PROGRAM_ID.toBase58(), executable: false });
       return local;
     };
-    const info = (totalSupply: bigint) => encodeTokenInfo({ authority: auth.publicKey, registryProgram: PublicKey.default, mint: MINT, totalSupply, createdAt: 0n });
+    const info = (totalSupply: bigint) => encodeTokenInfo({ authority: auth.publicKey, registryProgram: PublicKey.default, mint: MINT, totalSupply, createdAt: 0n }, VERSION);
 
     it('3002 AccountDiscriminatorMismatch for a program account of another type', async () => {
       const data = info(0n);

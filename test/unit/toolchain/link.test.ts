@@ -1,6 +1,6 @@
 // The project's own SBPF linker: relocations land on the right bytes, and every input it cannot link
 // is refused with an error that names the offending symbol, section or relocation.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileC } from '../../../anchor-localnet/toolchain/clang.js';
@@ -8,7 +8,7 @@ import { readElfObject } from '../../../anchor-localnet/toolchain/elfObject.js';
 import { LinkError, linkSbpfV0, MM_PROGRAM_START } from '../../../anchor-localnet/toolchain/link.js';
 import { buildProgramBytes } from '../../../anchor-localnet/toolchain/buildProgram.js';
 import { fixtureJson, genesisFixtures, localnetAuthority } from '../../../anchor-localnet/fixtures.js';
-import { ACCOUNTS_DIR, programSoPath, readIdl } from '../../../anchor-localnet/paths.js';
+import { accountsDir, PROGRAM_VERSIONS, programIdOf, programSoPath } from '../../../anchor-localnet/paths.js';
 import { PublicKey } from '@solana/web3.js';
 import { clangOrSkip } from '../../support/clang.js';
 
@@ -115,20 +115,22 @@ describe('linkSbpfV0', () => {
     expect(() => linkSbpfV0(obj)).toThrow(/unsupported relocation type 99 against "/);
   });
 
-  maybe('rebuilding from source gives the committed program and fixtures byte for byte', () => {
-    const programId = readIdl().address;
-    expect(Buffer.from(buildProgramBytes(clang!)).equals(readFileSync(programSoPath(programId)))).toBe(true);
-    const fixtures = genesisFixtures(new PublicKey(programId), localnetAuthority().publicKey);
-    for (const [name, f] of Object.entries(fixtures)) {
-      expect(readFileSync(join(ACCOUNTS_DIR, name), 'utf8')).toBe(fixtureJson(f));
-    }
-  });
+  for (const version of PROGRAM_VERSIONS) {
+    maybe(`rebuilding ${version} from source gives its committed program and fixtures byte for byte`, () => {
+      expect(Buffer.from(buildProgramBytes(clang!, version)).equals(readFileSync(programSoPath(version)))).toBe(true);
+      const fixtures = genesisFixtures(new PublicKey(programIdOf(version)), localnetAuthority().publicKey, version);
+      expect(readdirSync(accountsDir(version)).sort()).toEqual(Object.keys(fixtures).sort());
+      for (const [name, f] of Object.entries(fixtures)) {
+        expect(readFileSync(join(accountsDir(version), name), 'utf8')).toBe(fixtureJson(f));
+      }
+    });
+  }
 });
 
 describe('readElfObject', () => {
   it('refuses what is not a BPF relocatable object, saying what it got', () => {
     expect(() => readElfObject(Buffer.from('hello world, not an elf file at all.............................................'))).toThrow(/not an ELF file/);
-    const so = readFileSync(programSoPath(readIdl().address));
+    const so = readFileSync(programSoPath());
     expect(() => readElfObject(so)).toThrow(/expected a relocatable object \(ET_REL\), got e_type 3/);
   });
 });

@@ -1,6 +1,6 @@
 /*
- * energy_token: the `mint_tokens_direct` instruction of the published energy_token Anchor program
- * (IDL: programs-idl/energy_token.json), written in C for the local chain.
+ * energy_token 0.1.0: the `mint_tokens_direct` instruction of the published energy_token Anchor
+ * program (IDL: programs-idl/energy_token-0.1.0.json), written in C for the local chain.
  *
  * It behaves as Anchor's generated code does: dispatch on the 8-byte discriminator, deserialize the
  * arguments, load the accounts in order (owner, discriminator, signer, program id), then run the

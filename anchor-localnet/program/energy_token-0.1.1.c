@@ -1,0 +1,751 @@
+/*
+ * energy_token 0.1.1, as GridTokenX deploys it (IDL: programs-idl/energy_token-0.1.1.json), written
+ * in C for the local chain. Instructions: mint_tokens_direct (read-only token_info, REC-validator
+ * co-signature), initialize_token, add_rec_validator, remove_rec_validator, set_registry_authority
+ * and sync_total_supply. The IDL's other instructions answer InstructionFallbackNotFound (101).
+ *
+ * Each behaves as Anchor's generated code does: dispatch on the 8-byte discriminator, deserialize the
+ * arguments, load the accounts in order (AccountNotEnoughKeys, owner, discriminator, signer, program
+ * id, token state), then each account's constraints in field order (seeds before mut, then raw and
+ * token constraints), then the handler. Errors come back as Anchor returns them (the error number as a
+ * custom program error, a builtin ProgramError as itself) with Anchor's log line ("AnchorError caused
+ * by account: ...", "AnchorError thrown in <file>:<line>. ...", "AnchorError occurred. ...") and the
+ * Left/Right pubkeys where Anchor logs them, so the Anchor TS client decodes them by name.
+ *
+ * Build: anchor-localnet/toolchain (clang-14 -target bpf, then the project's own linker). No .data
+ * or .bss; every helper that holds a sizeable buffer is NOINLINE so that no BPF frame exceeds 512 bytes.
+ */
+
+typedef unsigned char u8;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef long long i64;
+
+#define SUCCESS 0ULL
+#define MAX_ACCOUNTS 7
+#define REALLOC_ROOM 10240
+#define LOG_CAP 320
+
+typedef struct { u8 x[32]; } Pubkey;
+
+/* Layouts of the C ABI of sol_invoke_signed_c (see ../shared/docs/sbpf-format-notes.md). */
+typedef struct { const Pubkey *pubkey; u8 is_writable; u8 is_signer; } SolAccountMeta;
+typedef struct {
+  const Pubkey *program_id;
+  const SolAccountMeta *accounts;
+  u64 account_len;
+  const u8 *data;
+  u64 data_len;
+} SolInstruction;
+typedef struct {
+  const Pubkey *key;
+  u64 *lamports;
+  u64 data_len;
+  u8 *data;
+  const Pubkey *owner;
+  u64 rent_epoch;
+  u8 is_signer;
+  u8 is_writable;
+  u8 executable;
+} SolAccountInfo;
+typedef struct { const u8 *addr; u64 len; } SolSignerSeed;
+typedef struct { const SolSignerSeed *addr; u64 len; } SolSignerSeeds;
+typedef struct { const u8 *addr; u64 len; } SolBytes;
+typedef struct {
+  u64 slot;
+  i64 epoch_start_timestamp;
+  u64 epoch;
+  u64 leader_schedule_epoch;
+  i64 unix_timestamp;
+} SolClock;
+
+extern void sol_log_(const char *message, u64 len);
+extern void sol_log_pubkey(const Pubkey *pubkey);
+extern void sol_log_data(const SolBytes *data, u64 len);
+extern u64 sol_try_find_program_address(const SolSignerSeed *seeds, u64 seeds_len,
+                                        const Pubkey *program_id, Pubkey *address, u8 *bump);
+extern u64 sol_invoke_signed_c(const SolInstruction *instruction, const SolAccountInfo *account_infos,
+                               int account_infos_len, const SolSignerSeeds *signers_seeds,
+                               int signers_seeds_len);
+extern u64 sol_get_clock_sysvar(void *clock);
+extern u64 sol_get_rent_sysvar(void *rent);
+
+static const Pubkey SYSTEM_ID = {{0}};
+static const Pubkey TOKEN_ID = {{0x06, 0xdd, 0xf6, 0xe1, 0xd7, 0x65, 0xa1, 0x93, 0xd9, 0xcb, 0xe1, 0x46, 0xce,
+                                 0xeb, 0x79, 0xac, 0x1c, 0xb4, 0x85, 0xed, 0x5f, 0x5b, 0x37, 0x91, 0x3a, 0x8c,
+                                 0xf5, 0x85, 0x7e, 0xff, 0x00, 0xa9}};
+static const Pubkey TOKEN_2022_ID = {{0x06, 0xdd, 0xf6, 0xe1, 0xee, 0x75, 0x8f, 0xde, 0x18, 0x42, 0x5d,
+                                      0xbc, 0xe4, 0x6c, 0xcd, 0xda, 0xb6, 0x1a, 0xfc, 0x4d, 0x83, 0xb9,
+                                      0x0d, 0x27, 0xfe, 0xbd, 0xf9, 0x28, 0xd8, 0xa1, 0x8b, 0xfc}};
+static const Pubkey RENT_SYSVAR_ID = {{0x06, 0xa7, 0xd5, 0x17, 0x19, 0x2c, 0x5c, 0x51, 0x21, 0x8c, 0xc9,
+                                       0x4c, 0x3d, 0x4a, 0xf1, 0x7f, 0x58, 0xda, 0xee, 0x08, 0x9b, 0xa1,
+                                       0xfd, 0x44, 0xe3, 0xdb, 0xd9, 0x8a, 0x00, 0x00, 0x00, 0x00}};
+/* GridTokenX's governance program (FokVuBSPXP11aeL7VZWd8n8aVAhWqVpyPZETToSxdvTS): owner of the
+ * governance_config PDA whose authority (bytes 8..40) manages the REC validators. */
+static const Pubkey GOVERNANCE_PROGRAM_ID = {{0xdb, 0xfd, 0x84, 0x90, 0xf6, 0xa5, 0x99, 0x05, 0x27, 0x3a,
+                                              0x56, 0x2a, 0xb4, 0x47, 0xf6, 0x41, 0x98, 0x7c, 0xd2, 0xf7,
+                                              0x77, 0xd2, 0x19, 0x58, 0x95, 0xd5, 0x4e, 0xbd, 0xaf, 0x73,
+                                              0xe3, 0xa1}};
+
+static const u8 IX_MINT_TOKENS_DIRECT[8] = {13, 246, 31, 237, 99, 19, 88, 226};
+static const u8 IX_INITIALIZE_TOKEN[8] = {38, 209, 150, 50, 190, 117, 16, 54};
+static const u8 IX_ADD_REC_VALIDATOR[8] = {73, 235, 183, 190, 157, 85, 246, 2};
+static const u8 IX_REMOVE_REC_VALIDATOR[8] = {72, 241, 240, 121, 61, 205, 221, 16};
+static const u8 IX_SET_REGISTRY_AUTHORITY[8] = {140, 214, 166, 246, 135, 116, 20, 37};
+static const u8 IX_SYNC_TOTAL_SUPPLY[8] = {253, 7, 48, 185, 242, 72, 94, 11};
+static const u8 ACCOUNT_TOKEN_INFO[8] = {109, 162, 52, 125, 77, 166, 37, 202};
+static const u8 EVENT_GRID_TOKENS_MINTED[8] = {178, 171, 9, 157, 21, 247, 211, 210};
+static const u8 EVENT_TOTAL_SUPPLY_SYNCED[8] = {13, 216, 243, 166, 4, 249, 94, 229};
+static const char TOKEN_INFO_SEED[] = "token_info_2022";
+static const char MINT_SEED[] = "mint_2022";
+static const char GOVERNANCE_CONFIG_SEED[] = "governance_config";
+
+/* TokenInfo (zero-copy, repr C) after its 8-byte discriminator. */
+#define TI_AUTHORITY 8
+#define TI_REGISTRY_AUTHORITY 40
+#define TI_REGISTRY_PROGRAM 72
+#define TI_MINT 104
+#define TI_TOTAL_SUPPLY 136
+#define TI_CREATED_AT 144
+#define TI_REC_VALIDATORS 152
+#define TI_REC_VALIDATORS_COUNT 312
+#define MAX_REC_VALIDATORS 5
+#define TOKEN_INFO_SIZE 320
+/* SPL mint and token account (Token and Token-2022 base layouts). */
+#define MINT_LEN 82
+#define MINT_SUPPLY 36
+#define MINT_IS_INITIALIZED 45
+#define TOKEN_ACCOUNT_LEN 165
+#define TOKEN_ACCOUNT_MINT 0
+#define TOKEN_ACCOUNT_OWNER 32
+#define TOKEN_ACCOUNT_STATE 108
+#define MULTISIG_LEN 355
+#define ACCOUNT_TYPE_OFFSET 165
+#define DECIMALS 9
+
+#define NOINLINE __attribute__((noinline))
+#define LOG(s) sol_log_((s), sizeof(s) - 1)
+#define PK(data, offset) ((const Pubkey *)((data) + (offset)))
+
+/* Error (name, number, message) triples, as Anchor and the program's error.rs name them. */
+#define E_FALLBACK "InstructionFallbackNotFound", 101ULL, "Fallback functions are not supported"
+#define E_MISSING "InstructionMissing", 100ULL, "8 byte instruction identifier not provided"
+#define E_DID_NOT_DESERIALIZE "InstructionDidNotDeserialize", 102ULL, "The program could not deserialize the given instruction"
+#define E_MUT "ConstraintMut", 2000ULL, "A mut constraint was violated"
+#define E_SEEDS "ConstraintSeeds", 2006ULL, "A seeds constraint was violated"
+#define E_TOKEN_MINT "ConstraintTokenMint", 2014ULL, "A token mint constraint was violated"
+#define E_TOKEN_TOKEN_PROGRAM "ConstraintTokenTokenProgram", 2021ULL, "A token account token program constraint was violated"
+#define E_DISC_NOT_FOUND "AccountDiscriminatorNotFound", 3001ULL, "No discriminator was found on the account"
+#define E_DISC_MISMATCH "AccountDiscriminatorMismatch", 3002ULL, "Account discriminator did not match what was expected"
+#define E_NOT_ENOUGH_KEYS "AccountNotEnoughKeys", 3005ULL, "Not enough account keys given to the instruction"
+#define E_OWNED_WRONG "AccountOwnedByWrongProgram", 3007ULL, "The given account is owned by a different program than expected"
+#define E_INVALID_PROGRAM_ID "InvalidProgramId", 3008ULL, "Program ID was not as expected"
+#define E_NOT_SIGNER "AccountNotSigner", 3010ULL, "The given account did not sign"
+#define E_NOT_INITIALIZED "AccountNotInitialized", 3012ULL, "The program expected this account to be already initialized"
+#define E_INIT_PAYER "TryingToInitPayerAsProgramAccount", 4101ULL, "You cannot/should not initialize the payer account as a program account"
+#define E_UNAUTHORIZED "UnauthorizedAuthority", 6000ULL, "Unauthorized authority"
+#define E_VALIDATOR_EXISTS "ValidatorAlreadyExists", 6006ULL, "Validator already exists in the list"
+#define E_MAX_VALIDATORS "MaxValidatorsReached", 6007ULL, "Maximum number of validators reached"
+#define E_REC_NOT_FOUND "RecValidatorNotFound", 6008ULL, "REC validator not found in the registered list"
+#define E_REMOVE_NOT_FOUND "RemoveValidatorNotFound", 6009ULL, "Validator to remove not found in the registered list"
+#define E_INVALID_GOVERNANCE "InvalidGovernanceAccount", 6013ULL, "Invalid governance account — must be the canonical governance_config PDA"
+/* Builtin ProgramErrors (to_builtin!(n) = n << 32), as Anchor logs them. */
+#define P_INVALID_ARGUMENT "InvalidArgument", (3ULL << 32), "The arguments provided to a program instruction were invalid"
+#define P_INVALID_ACCOUNT_DATA "InvalidAccountData", (4ULL << 32), "An account's data contents was invalid"
+#define P_UNINITIALIZED "UninitializedAccount", (10ULL << 32), "An attempt to operate on an account that hasn't been initialized"
+
+#define CAUSED "AnchorError caused by account: "
+#define THROWN "AnchorError thrown in "
+#define OCCURRED "AnchorError occurred"
+#define P_CAUSED "ProgramError caused by account: "
+#define SRC "programs/energy-token/src/"
+
+static int key_eq(const Pubkey *a, const Pubkey *b) {
+  const u64 *x = (const u64 *)a;
+  const u64 *y = (const u64 *)b;
+  return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+static int bytes8_eq(const u8 *a, const u8 *b) {
+  for (int i = 0; i < 8; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
+static u64 read_u64(const u8 *p) {
+  u64 v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+static void write_u64(u8 *p, u64 v) {
+  for (int i = 0; i < 8; i++) {
+    p[i] = (u8)v;
+    v >>= 8;
+  }
+}
+
+static void copy_bytes(u8 *dst, const u8 *src, u64 n) {
+  for (u64 i = 0; i < n; i++) dst[i] = src[i];
+}
+
+static int is_token_program(const Pubkey *k) { return key_eq(k, &TOKEN_2022_ID) || key_eq(k, &TOKEN_ID); }
+
+static u64 append(u8 *line, u64 at, const char *s) {
+  while (*s && at < LOG_CAP) line[at++] = (u8)*s++;
+  return at;
+}
+
+/* Logs Anchor's error line "<head><origin>. Error Code: <name>. Error Number: <n>. Error Message: <msg>."
+ * and returns the error as the program returns it. */
+NOINLINE static u64 fail(const char *head, const char *origin, const char *name, u64 number, const char *msg) {
+  u8 line[LOG_CAP];
+  u64 at = append(line, 0, head);
+  at = append(line, at, origin);
+  at = append(line, at, ". Error Code: ");
+  at = append(line, at, name);
+  at = append(line, at, ". Error Number: ");
+  u8 digits[20];
+  int k = 0;
+  u64 v = number;
+  do {
+    digits[k++] = (u8)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (k && at < LOG_CAP) line[at++] = digits[--k];
+  at = append(line, at, ". Error Message: ");
+  at = append(line, at, msg);
+  at = append(line, at, ".");
+  sol_log_((const char *)line, at);
+  return number;
+}
+
+/* Anchor logs Left/Right pubkeys after an error with compared values. */
+NOINLINE static void log_compared(const Pubkey *left, const Pubkey *right) {
+  LOG("Left:");
+  sol_log_pubkey(left);
+  LOG("Right:");
+  sol_log_pubkey(right);
+}
+
+/* fail(...) for the errors after which Anchor also logs the compared keys. */
+NOINLINE static u64 with_compared(u64 err, const Pubkey *left, const Pubkey *right) {
+  log_compared(left, right);
+  return err;
+}
+
+/*
+ * Parse the input buffer (BPFLoaderUpgradeable, aligned ABI). Fills at most MAX_ACCOUNTS infos;
+ * further accounts are walked over (Anchor ignores remaining accounts). Returns the number of
+ * accounts given and points *data / *data_len / *program_id at the instruction.
+ */
+NOINLINE static u64 parse_input(u8 *input, SolAccountInfo *infos, const u8 **data, u64 *data_len,
+                                const Pubkey **program_id) {
+  u64 n = read_u64(input);
+  u8 *p = input + 8;
+  for (u64 i = 0; i < n; i++) {
+    u8 dup = p[0];
+    if (dup != 0xff) {
+      if (i < MAX_ACCOUNTS && dup < MAX_ACCOUNTS) infos[i] = infos[dup];
+      p += 8;
+      continue;
+    }
+    u64 len = read_u64(p + 80);
+    if (i < MAX_ACCOUNTS) {
+      SolAccountInfo *info = &infos[i];
+      info->is_signer = p[1];
+      info->is_writable = p[2];
+      info->executable = p[3];
+      info->key = (const Pubkey *)(p + 8);
+      info->owner = (const Pubkey *)(p + 40);
+      info->lamports = (u64 *)(p + 72);
+      info->data_len = len;
+      info->data = p + 88;
+    }
+    p += 88 + ((len + 7) & ~7ULL) + REALLOC_ROOM;
+    if (i < MAX_ACCOUNTS) infos[i].rent_epoch = read_u64(p);
+    p += 8;
+  }
+  *data_len = read_u64(p);
+  *data = p + 8;
+  *program_id = (const Pubkey *)(p + 8 + *data_len);
+  return n;
+}
+
+/* ---- the load phase: one helper per Anchor account type ------------------------------------------ */
+
+NOINLINE static u64 missing(const char *name) { return fail(CAUSED, name, E_NOT_ENOUGH_KEYS); }
+
+/* AccountLoader<TokenInfo>: owner, discriminator, and the size a zero-copy load reads. */
+NOINLINE static u64 load_token_info(const SolAccountInfo *a, const Pubkey *program_id) {
+  if (!key_eq(a->owner, program_id)) {
+    return with_compared(fail(CAUSED, "token_info", E_OWNED_WRONG), a->owner, program_id);
+  }
+  if (a->data_len < 8) return fail(CAUSED, "token_info", E_DISC_NOT_FOUND);
+  if (!bytes8_eq(a->data, ACCOUNT_TOKEN_INFO) || a->data_len < TOKEN_INFO_SIZE)
+    return fail(CAUSED, "token_info", E_DISC_MISMATCH);
+  return SUCCESS;
+}
+
+/* InterfaceAccount<Mint> / InterfaceAccount<TokenAccount>: initialized, owned by Token or Token-2022,
+ * and unpacked as Token-2022's StateWithExtensions does (length, account type, is_initialized). */
+NOINLINE static u64 load_token_state(const SolAccountInfo *a, const char *name, int is_mint) {
+  if (key_eq(a->owner, &SYSTEM_ID) && *a->lamports == 0) return fail(CAUSED, name, E_NOT_INITIALIZED);
+  if (!is_token_program(a->owner)) return fail(CAUSED, name, E_OWNED_WRONG);
+  u64 base = is_mint ? MINT_LEN : TOKEN_ACCOUNT_LEN;
+  if (a->data_len < base || a->data_len == MULTISIG_LEN) return fail(P_CAUSED, name, P_INVALID_ACCOUNT_DATA);
+  if (a->data_len > base && (a->data_len <= ACCOUNT_TYPE_OFFSET || a->data[ACCOUNT_TYPE_OFFSET] != (is_mint ? 1 : 2)))
+    return fail(P_CAUSED, name, P_INVALID_ACCOUNT_DATA);
+  if ((is_mint ? a->data[MINT_IS_INITIALIZED] : a->data[TOKEN_ACCOUNT_STATE]) == 0)
+    return fail(P_CAUSED, name, P_UNINITIALIZED);
+  return SUCCESS;
+}
+
+NOINLINE static u64 need_signer(const SolAccountInfo *a, const char *name) {
+  return a->is_signer ? SUCCESS : fail(CAUSED, name, E_NOT_SIGNER);
+}
+
+/* Program<T>: the exact program id, with the compared keys logged. */
+NOINLINE static u64 need_program(const SolAccountInfo *a, const char *name, const Pubkey *id) {
+  if (key_eq(a->key, id)) return SUCCESS;
+  return with_compared(fail(CAUSED, name, E_INVALID_PROGRAM_ID), a->key, id);
+}
+
+/* ---- the constraint phase ------------------------------------------------------------------------ */
+
+NOINLINE static u64 need_mut(const SolAccountInfo *a, const char *name) {
+  return a->is_writable ? SUCCESS : fail(CAUSED, name, E_MUT);
+}
+
+/* seeds = [seed], bump: the canonical PDA of `program` (found, not given), or ConstraintSeeds. */
+NOINLINE static u64 need_pda(const SolAccountInfo *a, const char *name, const char *seed, const Pubkey *program,
+                             u8 *bump) {
+  u64 seed_len = 0;
+  while (seed[seed_len]) seed_len++;
+  SolSignerSeed s = {(const u8 *)seed, seed_len};
+  Pubkey expected;
+  sol_try_find_program_address(&s, 1, program, &expected, bump);
+  if (key_eq(a->key, &expected)) return SUCCESS;
+  return with_compared(fail(CAUSED, name, E_SEEDS), a->key, &expected);
+}
+
+#define TOKEN_INFO_PDA(a, program_id, bump) \
+  need_pda((a), "token_info", TOKEN_INFO_SEED, (program_id), (bump))
+
+/* ---- shared pieces of the handlers --------------------------------------------------------------- */
+
+static i64 unix_timestamp(void) {
+  SolClock clock;
+  sol_get_clock_sysvar(&clock);
+  return clock.unix_timestamp;
+}
+
+/* emit!(<event> { key, value, timestamp }): both events of this program have that shape. */
+NOINLINE static void emit_key_u64_i64(const u8 *discriminator, const u8 *key, u64 value) {
+  u8 event[8 + 32 + 8 + 8];
+  copy_bytes(event, discriminator, 8);
+  copy_bytes(event + 8, key, 32);
+  write_u64(event + 40, value);
+  write_u64(event + 48, (u64)unix_timestamp());
+  SolBytes bytes = {event, sizeof(event)};
+  sol_log_data(&bytes, 1);
+}
+
+/* rec_validator_registered: one of rec_validators[0..count]. */
+static int rec_validator_registered(const u8 *ti, const Pubkey *key) {
+  u64 count = ti[TI_REC_VALIDATORS_COUNT];
+  for (u64 i = 0; i < count && i < MAX_REC_VALIDATORS; i++)
+    if (key_eq(PK(ti, TI_REC_VALIDATORS + 32 * i), key)) return 1;
+  return 0;
+}
+
+/* ---- mint_tokens_direct ---------------------------------------------------------------------------- */
+
+/* Token MintTo (instruction 7) through the given token program, signed by the token_info PDA. */
+NOINLINE static u64 cpi_mint_to(const SolAccountInfo *a, u64 amount, u8 bump) {
+  u8 data[9];
+  data[0] = 7;
+  write_u64(data + 1, amount);
+  SolAccountMeta metas[3] = {
+      {a[1].key, 1, 0},
+      {a[2].key, 1, 0},
+      {a[0].key, 0, 1},
+  };
+  SolInstruction ix = {a[6].key, metas, 3, data, sizeof(data)};
+  u8 bump_seed[1] = {bump};
+  SolSignerSeed seeds[2] = {
+      {(const u8 *)TOKEN_INFO_SEED, sizeof(TOKEN_INFO_SEED) - 1},
+      {bump_seed, 1},
+  };
+  SolSignerSeeds signer = {seeds, 2};
+  /* All seven infos: the runtime matches them to the CPI's accounts by key. */
+  return sol_invoke_signed_c(&ix, a, MAX_ACCOUNTS, &signer, 1);
+}
+
+/* Accounts: token_info, mint (w), user_token_account (w), authority (s), registry_authority,
+ * rec_validator (s), token_program. */
+NOINLINE static u64 mint_tokens_direct(const SolAccountInfo *a, u64 n, const u8 *args, u64 args_len,
+                                       const Pubkey *program_id) {
+  LOG("Instruction: MintTokensDirect");
+  if (args_len < 8) return fail(OCCURRED, "", E_DID_NOT_DESERIALIZE);
+  u64 amount = read_u64(args);
+  u64 err;
+
+  if (n < 1) return missing("token_info");
+  if ((err = load_token_info(&a[0], program_id))) return err;
+  if (n < 2) return missing("mint");
+  if ((err = load_token_state(&a[1], "mint", 1))) return err;
+  if (n < 3) return missing("user_token_account");
+  if ((err = load_token_state(&a[2], "user_token_account", 0))) return err;
+  if (n < 4) return missing("authority");
+  if ((err = need_signer(&a[3], "authority"))) return err;
+  if (n < 5) return missing("registry_authority");
+  if (n < 6) return missing("rec_validator");
+  if ((err = need_signer(&a[5], "rec_validator"))) return err;
+  if (n < 7) return missing("token_program");
+  if (!is_token_program(a[6].key)) return fail(CAUSED, "token_program", E_INVALID_PROGRAM_ID);
+
+  u8 bump = 0;
+  if ((err = TOKEN_INFO_PDA(&a[0], program_id, &bump))) return err;
+  const u8 *ti = a[0].data;
+  if ((err = need_mut(&a[1], "mint"))) return err;
+  if (!key_eq(a[1].key, PK(ti, TI_MINT))) return fail(CAUSED, "mint", E_UNAUTHORIZED);
+  if ((err = need_mut(&a[2], "user_token_account"))) return err;
+  if (!key_eq(PK(a[2].data, TOKEN_ACCOUNT_MINT), a[1].key)) {
+    return with_compared(fail(CAUSED, "user_token_account", E_TOKEN_MINT), PK(a[2].data, TOKEN_ACCOUNT_MINT), a[1].key);
+  }
+  if (!key_eq(a[2].owner, a[6].key)) return fail(CAUSED, "user_token_account", E_TOKEN_TOKEN_PROGRAM);
+  if (!key_eq(a[4].key, PK(ti, TI_REGISTRY_AUTHORITY))) return fail(CAUSED, "registry_authority", E_UNAUTHORIZED);
+
+  int is_admin = key_eq(a[3].key, PK(ti, TI_AUTHORITY));
+  int is_registry = key_eq(a[3].key, a[4].key);
+  if (!is_admin && !is_registry) return fail(THROWN, SRC "instructions/mint_tokens_direct.rs:70", E_UNAUTHORIZED);
+  /* Only the registry mints without a registered REC validator's co-signature. */
+  if (!is_registry && !rec_validator_registered(ti, a[5].key))
+    return fail(THROWN, SRC "instructions/mint_tokens_direct.rs:81", E_REC_NOT_FOUND);
+
+  if ((err = cpi_mint_to(a, amount, bump))) return err;
+  /* total_supply is not written here: sync_total_supply batches it. */
+  emit_key_u64_i64(EVENT_GRID_TOKENS_MINTED, a[2].data + TOKEN_ACCOUNT_OWNER, amount);
+  return SUCCESS;
+}
+
+/* ---- initialize_token ------------------------------------------------------------------------------ */
+
+typedef struct {
+  const SolAccountInfo *infos;
+  u64 n_infos;
+  const SolAccountInfo *target;
+  const SolAccountInfo *payer;
+  const char *seed;
+  u64 seed_len;
+  u8 bump;
+  u64 space;
+  const Pubkey *owner;
+  u64 rent_minimum;
+} InitSpec;
+
+/* One system-program CPI on `target` (and the payer), signed by target's PDA seeds. */
+NOINLINE static u64 system_cpi(const InitSpec *s, const u8 *data, u64 len, int with_payer) {
+  SolAccountMeta metas[2] = {{s->payer->key, 1, 1}, {s->target->key, 1, 1}};
+  SolInstruction ix = {&SYSTEM_ID, with_payer ? metas : metas + 1, with_payer ? 2 : 1, data, len};
+  u8 bump_seed[1] = {s->bump};
+  SolSignerSeed seeds[2] = {{(const u8 *)s->seed, s->seed_len}, {bump_seed, 1}};
+  SolSignerSeeds signer = {seeds, 2};
+  return sol_invoke_signed_c(&ix, s->infos, (int)s->n_infos, &signer, 1);
+}
+
+/* Anchor's init: CreateAccount when the PDA holds no lamports; otherwise top it up to the rent
+ * minimum, then Allocate and Assign (never with the payer as the new account). */
+NOINLINE static u64 init_pda_account(const InitSpec *s) {
+  u8 data[52];
+  u64 current = *s->target->lamports;
+  if (current == 0) {
+    write_u64(data, 0); /* CreateAccount: u32 0, lamports, space, owner */
+    write_u64(data + 4, s->rent_minimum);
+    write_u64(data + 12, s->space);
+    copy_bytes(data + 20, s->owner->x, 32);
+    return system_cpi(s, data, 52, 1);
+  }
+  if (key_eq(s->payer->key, s->target->key)) {
+    return with_compared(fail(THROWN, SRC "instructions/initialize_token.rs:6", E_INIT_PAYER), s->payer->key, s->target->key);
+  }
+  u64 minimum = s->rent_minimum ? s->rent_minimum : 1;
+  u64 err;
+  if (minimum > current) {
+    SolAccountMeta metas[2] = {{s->payer->key, 1, 1}, {s->target->key, 1, 0}};
+    write_u64(data, 2); /* Transfer: u32 2, lamports */
+    write_u64(data + 4, minimum - current);
+    SolInstruction ix = {&SYSTEM_ID, metas, 2, data, 12};
+    if ((err = sol_invoke_signed_c(&ix, s->infos, (int)s->n_infos, 0, 0))) return err;
+  }
+  write_u64(data, 8); /* Allocate: u32 8, space */
+  write_u64(data + 4, s->space);
+  if ((err = system_cpi(s, data, 12, 0))) return err;
+  write_u64(data, 1); /* Assign: u32 1, owner */
+  copy_bytes(data + 4, s->owner->x, 32);
+  return system_cpi(s, data, 36, 0);
+}
+
+/* Rent::minimum_balance: (128 + space) × lamports_per_byte_year × exemption_threshold (an f64, taken
+ * apart here so that no floating point is needed). */
+NOINLINE static u64 rent_minimum(u64 space) {
+  u64 rent[3];
+  sol_get_rent_sysvar(rent);
+  u64 bits = rent[1];
+  u64 biased = (bits >> 52) & 0x7ff;
+  if (biased == 0) return 0;
+  u64 mantissa = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+  i64 exponent = (i64)biased - 1075;
+  while (!(mantissa & 1) && exponent < 0) {
+    mantissa >>= 1;
+    exponent++;
+  }
+  u64 v = (128 + space) * rent[0] * mantissa;
+  return exponent >= 0 ? v << exponent : v >> -exponent;
+}
+
+/* Token InitializeMint2 (instruction 20): decimals, mint authority, no freeze authority. */
+NOINLINE static u64 cpi_initialize_mint2(const SolAccountInfo *a, u64 n, const Pubkey *mint_authority) {
+  u8 data[35];
+  data[0] = 20;
+  data[1] = DECIMALS;
+  copy_bytes(data + 2, mint_authority->x, 32);
+  data[34] = 0;
+  SolAccountMeta metas[1] = {{a[1].key, 1, 0}};
+  SolInstruction ix = {a[4].key, metas, 1, data, sizeof(data)};
+  return sol_invoke_signed_c(&ix, a, (int)n, 0, 0);
+}
+
+/* Accounts: token_info (init), mint (init), authority (w, s), system_program, token_program, rent.
+ * Args: registry_program_id, registry_authority. */
+NOINLINE static u64 initialize_token(const SolAccountInfo *a, u64 n, const u8 *args, u64 args_len,
+                                     const Pubkey *program_id) {
+  LOG("Instruction: InitializeToken");
+  if (args_len < 64) return fail(OCCURRED, "", E_DID_NOT_DESERIALIZE);
+  u64 err;
+  if (n < 1) return missing("token_info");
+  if (n < 2) return missing("mint");
+  if (n < 3) return missing("authority");
+  if ((err = need_signer(&a[2], "authority"))) return err;
+  if (n < 4) return missing("system_program");
+  if ((err = need_program(&a[3], "system_program", &SYSTEM_ID))) return err;
+  if (n < 5) return missing("token_program");
+  if (!is_token_program(a[4].key)) return fail(CAUSED, "token_program", E_INVALID_PROGRAM_ID);
+  if (n < 6) return missing("rent");
+  if (!key_eq(a[5].key, &RENT_SYSVAR_ID)) return fail(P_CAUSED, "rent", P_INVALID_ARGUMENT);
+
+  u64 infos = n < MAX_ACCOUNTS ? n : MAX_ACCOUNTS;
+  InitSpec spec = {a, infos, &a[0], &a[2], TOKEN_INFO_SEED, sizeof(TOKEN_INFO_SEED) - 1, 0,
+                   TOKEN_INFO_SIZE, program_id, rent_minimum(TOKEN_INFO_SIZE)};
+  if ((err = TOKEN_INFO_PDA(&a[0], program_id, &spec.bump))) return err;
+  if ((err = init_pda_account(&spec))) return err;
+  if ((err = need_mut(&a[0], "token_info"))) return err;
+
+  InitSpec mint = {a, infos, &a[1], &a[2], MINT_SEED, sizeof(MINT_SEED) - 1, 0, MINT_LEN, a[4].key,
+                   rent_minimum(MINT_LEN)};
+  if ((err = need_pda(&a[1], "mint", MINT_SEED, program_id, &mint.bump))) return err;
+  if ((err = init_pda_account(&mint))) return err;
+  if ((err = cpi_initialize_mint2(a, infos, a[0].key))) return err;
+  if ((err = need_mut(&a[1], "mint"))) return err;
+  if ((err = need_mut(&a[2], "authority"))) return err;
+
+  u8 *ti = a[0].data;
+  copy_bytes(ti, ACCOUNT_TOKEN_INFO, 8);
+  copy_bytes(ti + TI_AUTHORITY, a[2].key->x, 32);
+  copy_bytes(ti + TI_REGISTRY_AUTHORITY, args + 32, 32);
+  copy_bytes(ti + TI_REGISTRY_PROGRAM, args, 32);
+  copy_bytes(ti + TI_MINT, a[1].key->x, 32);
+  write_u64(ti + TI_TOTAL_SUPPLY, 0);
+  write_u64(ti + TI_CREATED_AT, (u64)unix_timestamp());
+  for (u64 i = TI_REC_VALIDATORS; i < TOKEN_INFO_SIZE; i++) ti[i] = 0;
+  return SUCCESS;
+}
+
+/* ---- add_rec_validator / remove_rec_validator ------------------------------------------------------ */
+
+/* governance_authority(): the governance_config PDA of the governance program, owner checked;
+ * its authority sits at bytes 8..40. */
+NOINLINE static u64 governance_authority(const SolAccountInfo *g, const Pubkey **authority) {
+  if (!key_eq(g->owner, &GOVERNANCE_PROGRAM_ID)) {
+    return with_compared(fail(THROWN, SRC "lib.rs:34", E_INVALID_GOVERNANCE), g->owner, &GOVERNANCE_PROGRAM_ID);
+  }
+  SolSignerSeed s = {(const u8 *)GOVERNANCE_CONFIG_SEED, sizeof(GOVERNANCE_CONFIG_SEED) - 1};
+  Pubkey expected;
+  u8 bump;
+  sol_try_find_program_address(&s, 1, &GOVERNANCE_PROGRAM_ID, &expected, &bump);
+  if (!key_eq(g->key, &expected)) {
+    return with_compared(fail(THROWN, SRC "lib.rs:36", E_INVALID_GOVERNANCE), g->key, &expected);
+  }
+  if (g->data_len < 40) return fail(THROWN, SRC "lib.rs:38", E_INVALID_GOVERNANCE);
+  *authority = PK(g->data, 8);
+  return SUCCESS;
+}
+
+/* Borsh String: u32 length, then that many bytes of valid UTF-8. */
+static int valid_utf8(const u8 *s, u64 len) {
+  u64 i = 0;
+  while (i < len) {
+    u8 c = s[i];
+    u64 extra;
+    u32 cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return 0;
+    }
+    if (i + extra >= len) return 0;
+    for (u64 k = 1; k <= extra; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) return 0;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return 0;
+    i += extra + 1;
+  }
+  return 1;
+}
+
+/* Accounts (both): token_info (w), governance_config, authority (s). */
+NOINLINE static u64 rec_validator_accounts(const SolAccountInfo *a, u64 n, const Pubkey *program_id,
+                                           const char *line) {
+  u64 err;
+  if (n < 1) return missing("token_info");
+  if ((err = load_token_info(&a[0], program_id))) return err;
+  if (n < 2) return missing("governance_config");
+  if (n < 3) return missing("authority");
+  if ((err = need_signer(&a[2], "authority"))) return err;
+  if ((err = need_mut(&a[0], "token_info"))) return err;
+
+  const Pubkey *governance = 0;
+  if ((err = governance_authority(&a[1], &governance))) return err;
+  if (!key_eq(a[2].key, governance)) {
+    return with_compared(fail(THROWN, line, E_UNAUTHORIZED), a[2].key, governance);
+  }
+  return SUCCESS;
+}
+
+NOINLINE static u64 add_rec_validator(const SolAccountInfo *a, u64 n, const u8 *args, u64 args_len,
+                                      const Pubkey *program_id) {
+  LOG("Instruction: AddRecValidator");
+  if (args_len < 36) return fail(OCCURRED, "", E_DID_NOT_DESERIALIZE);
+  u64 name_len = (u64)args[32] | (u64)args[33] << 8 | (u64)args[34] << 16 | (u64)args[35] << 24;
+  if (args_len - 36 < name_len || !valid_utf8(args + 36, name_len)) return fail(OCCURRED, "", E_DID_NOT_DESERIALIZE);
+  u64 err = rec_validator_accounts(a, n, program_id, SRC "instructions/rec_validator.rs:32");
+  if (err) return err;
+
+  u8 *ti = a[0].data;
+  u64 count = ti[TI_REC_VALIDATORS_COUNT];
+  if (count >= MAX_REC_VALIDATORS) return fail(THROWN, SRC "instructions/rec_validator.rs:40", E_MAX_VALIDATORS);
+  const Pubkey *validator = PK(args, 0);
+  for (u64 i = 0; i < count; i++)
+    if (key_eq(PK(ti, TI_REC_VALIDATORS + 32 * i), validator))
+      return fail(THROWN, SRC "instructions/rec_validator.rs:47", E_VALIDATOR_EXISTS);
+  copy_bytes(ti + TI_REC_VALIDATORS + 32 * count, validator->x, 32);
+  ti[TI_REC_VALIDATORS_COUNT] = (u8)(count + 1);
+  return SUCCESS;
+}
+
+NOINLINE static u64 remove_rec_validator(const SolAccountInfo *a, u64 n, const u8 *args, u64 args_len,
+                                         const Pubkey *program_id) {
+  LOG("Instruction: RemoveRecValidator");
+  if (args_len < 32) return fail(OCCURRED, "", E_DID_NOT_DESERIALIZE);
+  u64 err = rec_validator_accounts(a, n, program_id, SRC "instructions/rec_validator.rs:67");
+  if (err) return err;
+
+  u8 *ti = a[0].data;
+  u64 count = ti[TI_REC_VALIDATORS_COUNT];
+  const Pubkey *validator = PK(args, 0);
+  u64 at = count;
+  for (u64 i = 0; i < count && i < MAX_REC_VALIDATORS; i++) {
+    if (key_eq(PK(ti, TI_REC_VALIDATORS + 32 * i), validator)) {
+      at = i;
+      break;
+    }
+  }
+  /* target.ok_or(RemoveValidatorNotFound)?: converted without a source location. */
+  if (at == count) return fail(OCCURRED, "", E_REMOVE_NOT_FOUND);
+  u64 last = count - 1;
+  copy_bytes(ti + TI_REC_VALIDATORS + 32 * at, ti + TI_REC_VALIDATORS + 32 * last, 32);
+  for (u64 i = 0; i < 32; i++) ti[TI_REC_VALIDATORS + 32 * last + i] = 0;
+  ti[TI_REC_VALIDATORS_COUNT] = (u8)last;
+  return SUCCESS;
+}
+
+/* ---- set_registry_authority / sync_total_supply ---------------------------------------------------- */
+
+/* Accounts: token_info (w, seeds), authority (s). */
+NOINLINE static u64 set_registry_authority(const SolAccountInfo *a, u64 n, const u8 *args, u64 args_len,
+                                           const Pubkey *program_id) {
+  LOG("Instruction: SetRegistryAuthority");
+  if (args_len < 32) return fail(OCCURRED, "", E_DID_NOT_DESERIALIZE);
+  u64 err;
+  if (n < 1) return missing("token_info");
+  if ((err = load_token_info(&a[0], program_id))) return err;
+  if (n < 2) return missing("authority");
+  if ((err = need_signer(&a[1], "authority"))) return err;
+  u8 bump;
+  if ((err = TOKEN_INFO_PDA(&a[0], program_id, &bump))) return err;
+  if ((err = need_mut(&a[0], "token_info"))) return err;
+
+  u8 *ti = a[0].data;
+  if (!key_eq(a[1].key, PK(ti, TI_AUTHORITY)))
+    return fail(THROWN, SRC "instructions/set_registry_authority.rs:21", E_UNAUTHORIZED);
+  copy_bytes(ti + TI_REGISTRY_AUTHORITY, args, 32);
+  return SUCCESS;
+}
+
+/* Accounts: token_info (w, seeds), mint (== token_info.mint), authority (s). */
+NOINLINE static u64 sync_total_supply(const SolAccountInfo *a, u64 n, const Pubkey *program_id) {
+  LOG("Instruction: SyncTotalSupply");
+  u64 err;
+  if (n < 1) return missing("token_info");
+  if ((err = load_token_info(&a[0], program_id))) return err;
+  if (n < 2) return missing("mint");
+  if ((err = load_token_state(&a[1], "mint", 1))) return err;
+  if (n < 3) return missing("authority");
+  if ((err = need_signer(&a[2], "authority"))) return err;
+  u8 bump;
+  if ((err = TOKEN_INFO_PDA(&a[0], program_id, &bump))) return err;
+  if ((err = need_mut(&a[0], "token_info"))) return err;
+  u8 *ti = a[0].data;
+  if (!key_eq(a[1].key, PK(ti, TI_MINT))) return fail(CAUSED, "mint", E_UNAUTHORIZED);
+
+  if (!key_eq(a[2].key, PK(ti, TI_AUTHORITY)))
+    return fail(THROWN, SRC "instructions/sync_total_supply.rs:33", E_UNAUTHORIZED);
+  u64 supply = read_u64(a[1].data + MINT_SUPPLY);
+  write_u64(ti + TI_TOTAL_SUPPLY, supply);
+  emit_key_u64_i64(EVENT_TOTAL_SUPPLY_SYNCED, a[2].key->x, supply);
+  return SUCCESS;
+}
+
+u64 entrypoint(u8 *input) {
+  SolAccountInfo accounts[MAX_ACCOUNTS];
+  const u8 *data;
+  u64 data_len;
+  const Pubkey *program_id;
+  u64 n = parse_input(input, accounts, &data, &data_len, &program_id);
+
+  if (data_len < 8) return fail(OCCURRED, "", E_MISSING);
+  const u8 *args = data + 8;
+  u64 args_len = data_len - 8;
+  if (bytes8_eq(data, IX_MINT_TOKENS_DIRECT)) return mint_tokens_direct(accounts, n, args, args_len, program_id);
+  if (bytes8_eq(data, IX_ADD_REC_VALIDATOR)) return add_rec_validator(accounts, n, args, args_len, program_id);
+  if (bytes8_eq(data, IX_REMOVE_REC_VALIDATOR)) return remove_rec_validator(accounts, n, args, args_len, program_id);
+  if (bytes8_eq(data, IX_SET_REGISTRY_AUTHORITY))
+    return set_registry_authority(accounts, n, args, args_len, program_id);
+  if (bytes8_eq(data, IX_SYNC_TOTAL_SUPPLY)) return sync_total_supply(accounts, n, program_id);
+  if (bytes8_eq(data, IX_INITIALIZE_TOKEN)) return initialize_token(accounts, n, args, args_len, program_id);
+  return fail(OCCURRED, "", E_FALLBACK);
+}
