@@ -241,7 +241,7 @@ NOINLINE static u64 with_compared(u64 err, const Pubkey *left, const Pubkey *rig
  */
 NOINLINE static u64 parse_input(u8 *input, SolAccountInfo *infos, const u8 **data, u64 *data_len,
                                 const Pubkey **program_id) {
-  u64 n = read_u64(input);
+  u64 n = *(const u64 *)input;
   u8 *p = input + 8;
   for (u64 i = 0; i < n; i++) {
     u8 dup = p[0];
@@ -250,7 +250,7 @@ NOINLINE static u64 parse_input(u8 *input, SolAccountInfo *infos, const u8 **dat
       p += 8;
       continue;
     }
-    u64 len = read_u64(p + 80);
+    u64 len = *(const u64 *)(p + 80);
     if (i < MAX_ACCOUNTS) {
       SolAccountInfo *info = &infos[i];
       info->is_signer = p[1];
@@ -263,10 +263,10 @@ NOINLINE static u64 parse_input(u8 *input, SolAccountInfo *infos, const u8 **dat
       info->data = p + 88;
     }
     p += 88 + ((len + 7) & ~7ULL) + REALLOC_ROOM;
-    if (i < MAX_ACCOUNTS) infos[i].rent_epoch = read_u64(p);
+    if (i < MAX_ACCOUNTS) infos[i].rent_epoch = *(const u64 *)p;
     p += 8;
   }
-  *data_len = read_u64(p);
+  *data_len = *(const u64 *)p;
   *data = p + 8;
   *program_id = (const Pubkey *)(p + 8 + *data_len);
   return n;
@@ -318,19 +318,17 @@ NOINLINE static u64 need_mut(const SolAccountInfo *a, const char *name) {
 }
 
 /* seeds = [seed], bump: the canonical PDA of `program` (found, not given), or ConstraintSeeds. */
-NOINLINE static u64 need_pda(const SolAccountInfo *a, const char *name, const char *seed, const Pubkey *program,
+NOINLINE static u64 need_pda(const SolAccountInfo *a, const char *name, const SolSignerSeed *seed, const Pubkey *program,
                              u8 *bump) {
-  u64 seed_len = 0;
-  while (seed[seed_len]) seed_len++;
-  SolSignerSeed s = {(const u8 *)seed, seed_len};
   Pubkey expected;
-  sol_try_find_program_address(&s, 1, program, &expected, bump);
+  sol_try_find_program_address(seed, 1, program, &expected, bump);
   if (key_eq(a->key, &expected)) return SUCCESS;
   return with_compared(fail(CAUSED, name, E_SEEDS), a->key, &expected);
 }
 
-#define TOKEN_INFO_PDA(a, program_id, bump) \
-  need_pda((a), "token_info", TOKEN_INFO_SEED, (program_id), (bump))
+static const SolSignerSeed TOKEN_INFO_SEEDS[1] = {{(const u8 *)TOKEN_INFO_SEED, sizeof(TOKEN_INFO_SEED) - 1}};
+static const SolSignerSeed MINT_SEEDS[1] = {{(const u8 *)MINT_SEED, sizeof(MINT_SEED) - 1}};
+#define TOKEN_INFO_PDA(a, program_id, bump) need_pda((a), "token_info", TOKEN_INFO_SEEDS, (program_id), (bump))
 
 /* ---- shared pieces of the handlers --------------------------------------------------------------- */
 
@@ -378,8 +376,9 @@ NOINLINE static u64 cpi_mint_to(const SolAccountInfo *a, u64 amount, u8 bump) {
       {bump_seed, 1},
   };
   SolSignerSeeds signer = {seeds, 2};
-  /* All seven infos: the runtime matches them to the CPI's accounts by key. */
-  return sol_invoke_signed_c(&ix, a, MAX_ACCOUNTS, &signer, 1);
+  /* The infos of the three accounts MintTo takes (the token program needs none). */
+  SolAccountInfo infos[3] = {a[1], a[2], a[0]};
+  return sol_invoke_signed_c(&ix, infos, 3, &signer, 1);
 }
 
 /* Accounts: token_info, mint (w), user_token_account (w), authority (s), registry_authority,
@@ -544,7 +543,7 @@ NOINLINE static u64 initialize_token(const SolAccountInfo *a, u64 n, const u8 *a
 
   InitSpec mint = {a, infos, &a[1], &a[2], MINT_SEED, sizeof(MINT_SEED) - 1, 0, MINT_LEN, a[4].key,
                    rent_minimum(MINT_LEN)};
-  if ((err = need_pda(&a[1], "mint", MINT_SEED, program_id, &mint.bump))) return err;
+  if ((err = need_pda(&a[1], "mint", MINT_SEEDS, program_id, &mint.bump))) return err;
   if ((err = init_pda_account(&mint))) return err;
   if ((err = cpi_initialize_mint2(a, infos, a[0].key))) return err;
   if ((err = need_mut(&a[1], "mint"))) return err;
