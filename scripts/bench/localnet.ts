@@ -2,7 +2,9 @@
 // local chain confirms over HTTP, against LiteSVM executing the very same signed bytes in-process (the
 // ratio is the cost of the RPC layer and of block production), with the transactions per block and the
 // per-account budget they used; then how many mint_tokens_direct recipients one block holds for one mint
-// under the default budgets, with token accounts that exist and with token accounts created on the way.
+// under the default budgets, with token accounts that exist and with token accounts created on the way,
+// for each energy_token version (0.1.0 write-locks token_info in every mint; 0.1.1 does not, but still
+// write-locks the mint, and adds the registry authority and a REC validator's co-signature).
 import { parseArgs } from 'node:util';
 import { address, getTransactionDecoder } from '@solana/kit';
 import { LiteSVM } from 'litesvm';
@@ -17,8 +19,8 @@ import { createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAd
 import { startLocalnet, type Localnet } from '../../anchor-localnet/server.js';
 import type { RawAccount } from '../../anchor-localnet/chain.js';
 import { DEFAULT_LIMITS } from '../../anchor-localnet/costModel.js';
-import { localnetAuthority, mintAddress, tokenInfoAddress } from '../../anchor-localnet/fixtures.js';
-import { readIdl } from '../../anchor-localnet/paths.js';
+import { localnetAuthority, localnetRecValidator, localnetRegistryAuthority, mintAddress, tokenInfoAddress } from '../../anchor-localnet/fixtures.js';
+import { PROGRAM_VERSIONS, type ProgramVersion, readIdl } from '../../anchor-localnet/paths.js';
 import { optimizeBatch, RUNTIME_LIMITS } from '../../src/minting/optimizeBatch.js';
 import { hardware, progress, table } from './support.js';
 
@@ -148,6 +150,8 @@ function inProcess(txs: Buffer[]): number {
 // ---- one full block of mint_tokens_direct for one mint ---------------------------------------------
 
 interface FullBlock {
+  version: ProgramVersion;
+  atasExist: boolean;
   recipientsPerTx: number;
   cuLimit: number;
   txInBlock: number;
@@ -163,12 +167,15 @@ interface FullBlock {
  * where the token account is not known, the compute-unit limit sized from a simulation as the engine
  * does: units × 1.1 + 1,000), all sent within one slot; then one block is produced.
  */
-async function fullBlock(atasExist: boolean): Promise<FullBlock> {
-  const net = await startLocalnet({ slotMs: SLOT_MS });
+async function fullBlock(version: ProgramVersion, atasExist: boolean): Promise<FullBlock> {
+  const net = await startLocalnet({ slotMs: SLOT_MS, programVersion: version });
   net.hooks.pauseSlots();
   try {
     const authority = localnetAuthority();
-    const idl = readIdl() as unknown as Idl;
+    const recValidator = localnetRecValidator();
+    const registryAuthority = localnetRegistryAuthority();
+    const coSigned = version !== '0.1.0';
+    const idl = readIdl(version) as unknown as Idl;
     const programId = new PublicKey(idl.address);
     const energyMint = mintAddress(programId);
     const tokenInfo = tokenInfoAddress(programId);
@@ -183,11 +190,21 @@ async function fullBlock(atasExist: boolean): Promise<FullBlock> {
       }
     }
     const batch = wallets.map((w, i) => ({ readingId: String(i), userId: w.toBase58(), walletAddress: w.toBase58(), kwhAmount: '1', tokensToMint: 1_000_000_000n, meterId: 'm' }));
-    const plan = optimizeBatch(batch, { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 }, () => atasExist);
     const blockhash = net.chain.latestBlockhash('processed').blockhash;
     let cuLimit = 0;
     let sent = 0;
     const recipientsOf = new Map<string, number>();
+    const plan = await packFor(batch, atasExist, async (planned) => {
+      const tx = new Transaction({ feePayer: authority.publicKey, recentBlockhash: blockhash });
+      for (const m of planned.mints) {
+        const wallet = new PublicKey(m.walletAddress);
+        const accounts = { tokenInfo, mint: energyMint, userTokenAccount: ataOf(wallet), authority: authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID };
+        if (m.createAta) tx.add(createAssociatedTokenAccountIdempotentInstruction(authority.publicKey, ataOf(wallet), wallet, energyMint, TOKEN_2022_PROGRAM_ID));
+        tx.add(await program.methods.mintTokensDirect!(new BN(m.amount.toString())).accountsStrict(coSigned ? { ...accounts, registryAuthority: registryAuthority.publicKey, recValidator: recValidator.publicKey } : accounts).instruction());
+      }
+      tx.add(ComputeBudgetProgram.setComputeUnitLimit({ units: 1 }), ComputeBudgetProgram.setComputeUnitPrice({ microLamports: 0 }));
+      return tx.serializeMessage().length + 1 + 64 * (coSigned ? 2 : 1);
+    });
     for (const planned of plan) {
       const instructions = async (units: number) => [
         ComputeBudgetProgram.setComputeUnitLimit({ units }),
@@ -196,18 +213,21 @@ async function fullBlock(atasExist: boolean): Promise<FullBlock> {
           await Promise.all(
             planned.mints.map(async (m) => {
               const wallet = new PublicKey(m.walletAddress);
+              const accounts = { tokenInfo, mint: energyMint, userTokenAccount: ataOf(wallet), authority: authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID };
               const mintIx = await program.methods.mintTokensDirect!(new BN(m.amount.toString()))
-                .accountsStrict({ tokenInfo, mint: energyMint, userTokenAccount: ataOf(wallet), authority: authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+                .accountsStrict(coSigned ? { ...accounts, registryAuthority: registryAuthority.publicKey, recValidator: recValidator.publicKey } : accounts)
                 .instruction();
               return m.createAta ? [createAssociatedTokenAccountIdempotentInstruction(authority.publicKey, ataOf(wallet), wallet, energyMint, TOKEN_2022_PROGRAM_ID), mintIx] : [mintIx];
             }),
           )
         ).flat(),
       ];
-      const build = async (units: number) => {
+      const build = async (units: number) => net.chain.decode(await wire(units));
+      const wire = async (units: number) => {
         const tx = new Transaction({ feePayer: authority.publicKey, recentBlockhash: blockhash }).add(...(await instructions(units)));
-        tx.sign(authority);
-        return net.chain.decode(tx.serialize({ verifySignatures: false }));
+        if (coSigned) tx.sign(authority, recValidator);
+        else tx.sign(authority);
+        return tx.serialize({ verifySignatures: false });
       };
       const sim = net.chain.simulate(await build(1_400_000), { sigVerify: false, checkBlockhash: true });
       if (sim.err) throw new Error(`simulation failed: ${JSON.stringify(sim.err)}`);
@@ -216,7 +236,7 @@ async function fullBlock(atasExist: boolean): Promise<FullBlock> {
       const d = await build(units);
       recipientsOf.set(d.signature, planned.mints.length);
       net.chain.submit(d);
-      progress(atasExist ? 'full block, token accounts exist' : 'full block, token accounts created', ++sent, plan.length);
+      progress(`${version} full block, token accounts ${atasExist ? 'exist' : 'created'}`, ++sent, plan.length);
     }
     const slot = net.chain.slot + 1;
     net.hooks.advanceSlots(1);
@@ -224,13 +244,15 @@ async function fullBlock(atasExist: boolean): Promise<FullBlock> {
     const recipientsInBlock = block.signatures.reduce((n, sig) => n + recipientsOf.get(sig)!, 0);
     const who = block.cost?.costliestAccount;
     return {
+      version,
+      atasExist,
       recipientsPerTx: plan[0]!.mints.length,
       cuLimit,
       txInBlock: block.signatures.length,
       recipientsInBlock,
       blockCu: block.cost?.block ?? 0,
-      // The authority (fee payer), token_info and the mint are written by every transaction: they tie.
-      costliest: [energyMint, tokenInfo, authority.publicKey].some((k) => k.toBase58() === who) ? 'mint, token_info, fee payer' : (who ?? '-'),
+      // The accounts every transaction writes tie: the fee payer and the mint, and in 0.1.0 token_info.
+      costliest: [energyMint, tokenInfo, authority.publicKey].some((k) => k.toBase58() === who) ? (coSigned ? 'mint, fee payer' : 'mint, token_info, fee payer') : (who ?? '-'),
       costliestCu: block.cost?.costliestAccountCost ?? 0,
       waiting: net.chain.pendingCount,
     };
@@ -239,9 +261,24 @@ async function fullBlock(atasExist: boolean): Promise<FullBlock> {
   }
 }
 
+type Planned = ReturnType<typeof optimizeBatch>[number];
+
+/**
+ * The engine's packing (optimizeBatch, which measures 0.1.0's instruction shape) with the byte budget
+ * lowered until the real transactions of this version fit in 1,232 bytes.
+ */
+async function packFor(batch: Parameters<typeof optimizeBatch>[0], atasExist: boolean, bytesOf: (p: Planned) => Promise<number>): Promise<Planned[]> {
+  for (let budget = RUNTIME_LIMITS.maxTxBytes; budget > 200; budget -= 8) {
+    const plan = optimizeBatch(batch, { ...RUNTIME_LIMITS, maxTxBytes: budget, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 }, () => atasExist);
+    if ((await bytesOf(plan[0]!)) <= RUNTIME_LIMITS.maxTxBytes) return plan;
+  }
+  throw new Error('no packing fits');
+}
+
 const rpcRun = await overRpc();
 const svmSeconds = inProcess(rpcRun.txs);
-const full = [await fullBlock(true), await fullBlock(false)];
+const full: FullBlock[] = [];
+for (const version of PROGRAM_VERSIONS) for (const atasExist of [true, false]) full.push(await fullBlock(version, atasExist));
 const rpcTps = N / rpcRun.seconds;
 const svmTps = N / svmSeconds;
 process.stdout.write(`\nhardware: ${hardware()}\nworkload: ${N} Token-2022 MintTo transactions (1 signature each), ${CONCURRENCY} sends in flight, slot ${SLOT_MS} ms; "confirmed" commitment\n\n`);
@@ -267,9 +304,10 @@ process.stdout.write(
 );
 process.stdout.write(
   `${table(
-    ['token accounts', 'recipients/tx', 'CU limit requested/tx', 'tx in the block', 'recipients in the block', 'most-used accounts: CU each', 'block CU', 'left waiting'],
-    full.map((f, i) => [
-      i === 0 ? 'exist' : 'created in the tx',
+    ['program', 'token accounts', 'recipients/tx', 'CU limit requested/tx', 'tx in the block', 'recipients in the block', 'most-used accounts: CU each', 'block CU', 'left waiting'],
+    full.map((f) => [
+      f.version,
+      f.atasExist ? 'exist' : 'created in the tx',
       f.recipientsPerTx,
       f.cuLimit.toLocaleString('en-US'),
       f.txInBlock,
