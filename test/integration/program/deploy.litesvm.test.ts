@@ -1,11 +1,11 @@
-// The built program deployed by real BPFLoaderUpgradeable transactions (InitializeBuffer, Write,
+// Each built program version deployed by real BPFLoaderUpgradeable transactions (InitializeBuffer, Write,
 // DeployWithMaxDataLen), so the deploy-time checks a cluster applies are applied; then it is called
 // in-process on LiteSVM at that throwaway address.
 import { readFileSync } from 'node:fs';
 import { Keypair, PublicKey, SystemProgram, SYSVAR_CLOCK_PUBKEY, SYSVAR_RENT_PUBKEY, TransactionInstruction } from '@solana/web3.js';
 import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
 import bs58 from 'bs58';
-import { genesisFixtures, mintAddress, tokenInfoAddress } from '../../../anchor-localnet/fixtures.js';
+import { genesisFixtures, localnetRecValidator, localnetRegistryAuthority, mintAddress, tokenInfoAddress } from '../../../anchor-localnet/fixtures.js';
 import { programSoPath } from '../../../anchor-localnet/paths.js';
 import { kitAddress, sendIxs } from '../../support/litesvm.js';
 import { LiteSVM } from 'litesvm';
@@ -113,5 +113,47 @@ describe('deploying the committed 0.1.0 program through BPFLoaderUpgradeable', (
     bad.writeUInt16LE(2, 16); // e_type ET_EXEC
     const deployed = deployUpgradeable(svm, payer, bad);
     expect('error' in deployed).toBe(true);
+  });
+});
+
+describe('deploying the committed 0.1.1 program through BPFLoaderUpgradeable', () => {
+  it('passes the deploy-time ELF checks and then mints, co-signed by the REC validator, at its new address', () => {
+    const svm = new LiteSVM();
+    const payer = Keypair.generate();
+    svm.airdrop(kitAddress(payer.publicKey), 100_000_000_000n as never);
+    const deployed = deployUpgradeable(svm, payer, readFileSync(programSoPath('0.1.1')));
+    if ('error' in deployed) throw new Error(`deploy failed: ${deployed.error}\n${deployed.logs.join('\n')}`);
+    const programId = deployed.programId;
+    svm.expireBlockhash();
+    svm.warpToSlot(10n);
+
+    // 0.1.1's genesis for this program id (its token_info names this payer, the committed REC validator).
+    for (const f of Object.values(genesisFixtures(programId, payer.publicKey, '0.1.1'))) {
+      if (f.pubkey === payer.publicKey.toBase58()) continue;
+      svm.setAccount({ address: address(f.pubkey), lamports: BigInt(f.account.lamports), data: Buffer.from(f.account.data[0], 'base64'), programAddress: address(f.account.owner), executable: false, space: BigInt(f.account.space) } as never);
+    }
+    const rec = localnetRecValidator();
+    const user = Keypair.generate().publicKey;
+    const mint = mintAddress(programId);
+    const ata = getAssociatedTokenAddressSync(mint, user, false, TOKEN_2022_PROGRAM_ID);
+    const r = sendIxs(svm, [
+      createAssociatedTokenAccountIdempotentInstruction(payer.publicKey, ata, user, mint, TOKEN_2022_PROGRAM_ID),
+      new TransactionInstruction({
+        programId,
+        keys: [
+          { pubkey: tokenInfoAddress(programId), isSigner: false, isWritable: false },
+          { pubkey: mint, isSigner: false, isWritable: true },
+          { pubkey: ata, isSigner: false, isWritable: true },
+          { pubkey: payer.publicKey, isSigner: true, isWritable: false },
+          { pubkey: localnetRegistryAuthority().publicKey, isSigner: false, isWritable: false },
+          { pubkey: rec.publicKey, isSigner: true, isWritable: false },
+          { pubkey: TOKEN_2022_PROGRAM_ID, isSigner: false, isWritable: false },
+        ],
+        data: Buffer.concat([Buffer.from([13, 246, 31, 237, 99, 19, 88, 226]), u64(42n)]),
+      }),
+    ], [payer, rec]);
+    if ('err' in r) throw new Error(`mint failed: ${String(r.err())}\n${r.meta().logs().join('\n')}`);
+    const account = svm.getAccount(kitAddress(ata));
+    expect(account.exists && Buffer.from(account.data).readBigUInt64LE(64)).toBe(42n);
   });
 });
