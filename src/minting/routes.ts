@@ -6,6 +6,7 @@ import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { validate as isUuid } from 'uuid';
 import { uuidParam } from '../http/input.js';
+import { boundedText, MAX_ID_CHARS } from '../fields.js';
 import type { MintEngine } from './engine.js';
 import type { Db } from '../db/client.js';
 import { describeError } from '../db/errors.js';
@@ -327,8 +328,9 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
   });
 
   app.get('/queue/payer/:wallet', d.auth('operator'), async (c) => {
-    const rows = await pendingForWallet(d.db, c.req.param('wallet'));
-    return c.json({ wallet_address: c.req.param('wallet'), readings: rows.map(readingJson) });
+    const wallet = boundedText(c.req.param('wallet'), 'wallet', MAX_ID_CHARS);
+    const rows = await pendingForWallet(d.db, wallet);
+    return c.json({ wallet_address: wallet, readings: rows.map(readingJson) });
   });
 
   app.post('/readings/:id/retry', d.auth('operator'), async (c) => {

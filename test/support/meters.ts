@@ -90,7 +90,7 @@ export async function registryApp(
   const { limits: _, kwhDecimals = 6, ...policyOver } = over;
   const policy = { ...TEST_POLICY, ...policyOver };
   const app = makeApp({
-    log: silentLog,
+    log: over.log ?? silentLog,
     health: () => ({ status: 'ok' }),
     auth,
     metrics: makeMetrics({ queueCounts: async () => (await queueStats(db)).counts, feePayerLamports: async () => null }),
