@@ -42,15 +42,20 @@ const PAGE = 50;
 const require = createRequire(import.meta.url);
 /** A file of an installed package (its package.json may not export it, so the directory is found from its main entry). */
 const packageFile = (pkg: string, entry: string, file: string) => join(dirname(require.resolve(`${pkg}/${entry}`)), file);
-const ASSETS: Record<string, { path: string; type: string }> = {
-  'htmx.min.js': { path: packageFile('htmx.org', 'dist/htmx.min.js', 'htmx.min.js'), type: 'text/javascript' },
-  'uPlot.iife.min.js': { path: packageFile('uplot', 'dist/uPlot.iife.min.js', 'uPlot.iife.min.js'), type: 'text/javascript' },
-  'uPlot.min.css': { path: packageFile('uplot', 'dist/uPlot.iife.min.js', 'uPlot.min.css'), type: 'text/css' },
-  'console.js': { path: fileURLToPath(new URL('./assets/console.js', import.meta.url)), type: 'text/javascript' },
-  'console.css': { path: fileURLToPath(new URL('./assets/console.css', import.meta.url)), type: 'text/css' },
-};
+// Maps, not object literals: a path segment (`constructor`, `__proto__`, `toString`) must never find an
+// Object.prototype member as an asset (it was read as a file path: a 500 logging the server's directories).
+const ASSETS = new Map<string, { path: string; type: string }>([
+  ['htmx.min.js', { path: packageFile('htmx.org', 'dist/htmx.min.js', 'htmx.min.js'), type: 'text/javascript' }],
+  ['uPlot.iife.min.js', { path: packageFile('uplot', 'dist/uPlot.iife.min.js', 'uPlot.iife.min.js'), type: 'text/javascript' }],
+  ['uPlot.min.css', { path: packageFile('uplot', 'dist/uPlot.iife.min.js', 'uPlot.min.css'), type: 'text/css' }],
+  ['console.js', { path: fileURLToPath(new URL('./assets/console.js', import.meta.url)), type: 'text/javascript' }],
+  ['console.css', { path: fileURLToPath(new URL('./assets/console.css', import.meta.url)), type: 'text/css' }],
+]);
 const SWAGGER = dirname(require.resolve('swagger-ui-dist/swagger-ui-bundle.js'));
-const DOCS_ASSETS: Record<string, string> = { 'swagger-ui-bundle.js': 'text/javascript', 'swagger-ui.css': 'text/css' };
+const DOCS_ASSETS = new Map<string, string>([
+  ['swagger-ui-bundle.js', 'text/javascript'],
+  ['swagger-ui.css', 'text/css'],
+]);
 
 const meterCursor = pageCursor<string>((id) => (typeof id === 'string' && id.length <= MAX_ID_CHARS ? id : null));
 
@@ -83,12 +88,12 @@ export function consoleRoutes(d: ConsoleDeps): Hono {
   };
 
   app.get('/console/assets/:name', (c) => {
-    const a = ASSETS[c.req.param('name')];
+    const a = ASSETS.get(c.req.param('name'));
     if (!a) throw new NotFound(`asset ${quote(c.req.param('name'))}`);
     return c.body(asset(a.path), 200, { 'content-type': `${a.type}; charset=utf-8`, 'cache-control': 'public, max-age=3600' });
   });
   app.get('/docs/assets/:name', (c) => {
-    const type = DOCS_ASSETS[c.req.param('name')];
+    const type = DOCS_ASSETS.get(c.req.param('name'));
     if (!type) throw new NotFound(`asset ${quote(c.req.param('name'))}`);
     return c.body(asset(join(SWAGGER, c.req.param('name'))), 200, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'public, max-age=3600' });
   });

@@ -55,12 +55,13 @@ export function parseRetryFilter(raw: unknown): RetryFilter {
   return f;
 }
 
-const SETTING_FIELDS: Record<string, { key: keyof Settings; min: number; max: number }> = {
-  batch_interval_ms: { key: 'batchIntervalMs', min: 10, max: 3_600_000 },
-  max_batch_size: { key: 'maxBatchSize', min: 1, max: 10_000 },
-  max_attempts: { key: 'maxAttempts', min: 1, max: 1_000 },
-  retry_backoff_ms: { key: 'backoffMs', min: 0, max: 86_400_000 },
-};
+// A Map: a body's key (`constructor`, `__proto__`) must never find an Object.prototype member as a setting.
+const SETTING_FIELDS = new Map<string, { key: keyof Settings; min: number; max: number }>([
+  ['batch_interval_ms', { key: 'batchIntervalMs', min: 10, max: 3_600_000 }],
+  ['max_batch_size', { key: 'maxBatchSize', min: 1, max: 10_000 }],
+  ['max_attempts', { key: 'maxAttempts', min: 1, max: 1_000 }],
+  ['retry_backoff_ms', { key: 'backoffMs', min: 0, max: 86_400_000 }],
+]);
 
 const settingsJson = (s: Settings) => ({ batch_interval_ms: s.batchIntervalMs, max_batch_size: s.maxBatchSize, max_attempts: s.maxAttempts, retry_backoff_ms: s.backoffMs });
 
@@ -112,8 +113,8 @@ export function controlRoutes(d: ControlRoutesDeps): Hono {
     const b = object(await jsonBody(c.req));
     const values: Partial<Settings> = {};
     for (const [field, v] of Object.entries(b)) {
-      const spec = SETTING_FIELDS[field];
-      if (!spec) throw new ValidationError(`unknown setting ${quote(field)}: one of ${Object.keys(SETTING_FIELDS).join(', ')}`, quote(field));
+      const spec = SETTING_FIELDS.get(field);
+      if (!spec) throw new ValidationError(`unknown setting ${quote(field)}: one of ${[...SETTING_FIELDS.keys()].join(', ')}`, quote(field));
       if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min || v > spec.max) throw new ValidationError(`${field} must be an integer from ${spec.min} to ${spec.max}`, field);
       values[spec.key] = v;
     }

@@ -9,6 +9,7 @@ import type { Db } from '../db/client.js';
 import { AppError, BadSignature, Overloaded, PayloadTooLarge, RateLimited, Refused, UnknownMeter, ValidationError } from '../errors.js';
 import { type Auth, principal } from '../http/auth.js';
 import { jsonBody } from '../http/input.js';
+import { ownValue } from '../fields.js';
 import type { RateLimiter } from '../http/rateLimit.js';
 import type { Log } from '../log.js';
 import type { AcceptPolicy } from './accept.js';
@@ -46,7 +47,7 @@ function theirField(field: string, n: Naming): string {
   const dot = field.lastIndexOf('.');
   const prefix = dot < 0 ? '' : field.slice(0, dot);
   const key = dot < 0 ? field : field.slice(dot + 1);
-  const mapped = key === 'meter_id' ? (n.serial !== null ? 'serial' : (n.meterKeys.get(prefix) ?? 'meter_serial')) : (NATIVE_TO_THEIRS[key] ?? key);
+  const mapped = key === 'meter_id' ? (n.serial !== null ? 'serial' : (n.meterKeys.get(prefix) ?? 'meter_serial')) : (ownValue(NATIVE_TO_THEIRS, key) ?? key);
   return prefix ? `${prefix}.${mapped}` : mapped;
 }
 
