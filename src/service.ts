@@ -300,6 +300,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     workerState = worker ? worker.state : null;
     const app = makeApp({
       log,
+      trustProxy: config.TRUST_PROXY,
       health,
       healthDetails,
       auth,

@@ -15,6 +15,7 @@ import { READING_STATUSES, type ReadingStatus } from '../db/schema.js';
 import { AppError, CsrfRefused, NotFound, ValidationError } from '../errors.js';
 import type { HealthDetails } from '../http/app.js';
 import { type Auth, checkCsrf, SESSION_COOKIE } from '../http/auth.js';
+import { clientOf, isSameOrigin } from '../http/client.js';
 import { pageCursor, uuidParam } from '../http/input.js';
 import { boundedText, instantField, MAX_ID_CHARS, quote } from '../fields.js';
 import { readingCursor } from '../readings/routes.js';
@@ -123,22 +124,24 @@ export function consoleRoutes(d: ConsoleDeps): Hono {
   app.get('/console/login', (c) => loginPage(c.req.query('expired') ? 'Your session expired or was signed out: sign in again.' : null, 200, c));
   app.post('/console/login', async (c) => {
     // Login CSRF: a sign-in from another site's form is refused (SameSite does not cover a top-level POST's origin).
+    // Scheme, host and port compared; a malformed Origin (`garbage`, `http://`) is another origin (it was a 500).
     const origin = c.req.header('origin');
-    if (origin !== undefined && (origin === 'null' || new URL(origin).host !== (c.req.header('host') ?? new URL(c.req.url).host))) {
+    if (origin !== undefined && !isSameOrigin(c, origin)) {
+      d.log?.warn({ client: clientOf(c).address }, 'console sign-in from another origin refused');
       return loginPage('Sign in from the console itself.', 403, c);
     }
     const form = await c.req.parseBody();
     const token = typeof form.token === 'string' ? form.token : '';
     const p = token && token.length <= 500 ? await d.auth.principalOf(token) : null;
     if (!p || p.role !== 'operator') {
-      d.log?.warn('console sign-in refused');
+      d.log?.warn({ client: clientOf(c).address }, 'console sign-in refused');
       return loginPage('That is not an operator token.', 401, c);
     }
     const value = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
     const expires = await createSession(d.db, { sessionHash: hashKey(value), operator: p.name, csrfToken: csrf, hours: d.sessionHours });
-    setCookie(c, SESSION_COOKIE, value, { httpOnly: true, sameSite: 'Strict', path: '/', secure: new URL(c.req.url).protocol === 'https:', expires });
-    d.log?.info({ operator: p.name }, 'console session started');
+    setCookie(c, SESSION_COOKIE, value, { httpOnly: true, sameSite: 'Strict', path: '/', secure: clientOf(c).protocol === 'https:', expires });
+    d.log?.info({ operator: p.name, client: clientOf(c).address }, 'console session started');
     return c.redirect('/console', 303);
   });
 

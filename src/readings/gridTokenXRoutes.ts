@@ -9,6 +9,7 @@ import type { Db } from '../db/client.js';
 import { AppError, BadSignature, Overloaded, PayloadTooLarge, RateLimited, Refused, UnknownMeter, ValidationError } from '../errors.js';
 import { type Auth, principal } from '../http/auth.js';
 import { jsonBody } from '../http/input.js';
+import { clientOf } from '../http/client.js';
 import { ownValue } from '../fields.js';
 import type { RateLimiter } from '../http/rateLimit.js';
 import type { Log } from '../log.js';
@@ -100,7 +101,7 @@ export function gridTokenXRoutes(d: GridTokenXRoutesDeps): Hono {
     const gatewayId = gatewayOf(c);
     await d.limiter?.readings(c, gatewayId, parsed.length);
     const outcome = await acceptReadings(d.db, gatewayId, parsed, d.policy);
-    d.log?.info({ gatewayId, format: 'gridtokenx', meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
+    d.log?.info({ gatewayId, client: clientOf(c).address, format: 'gridtokenx', meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
     return outcome;
   };
 

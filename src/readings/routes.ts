@@ -6,6 +6,7 @@ import { READING_STATUSES, type ReadingStatus } from '../db/schema.js';
 import { NotFound, ValidationError } from '../errors.js';
 import { type Auth, gatewayScope, principal } from '../http/auth.js';
 import { jsonBody, limitOf, pageCursor, uuidParam } from '../http/input.js';
+import { clientOf } from '../http/client.js';
 import { boundedText, instantOf, MAX_ID_CHARS } from '../fields.js';
 import { kwhText } from '../meters/registry.js';
 import type { AcceptPolicy } from './accept.js';
@@ -72,7 +73,7 @@ export function readingRoutes(d: ReadingRoutesDeps): Hono {
     await d.limiter?.readings(c, gatewayId, parsed.length);
     const outcome = await acceptReadings(d.db, gatewayId, parsed, d.policy);
     // One line per request; each accepted reading's id is in the answer and in the runner's log lines.
-    d.log?.info({ gatewayId, meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
+    d.log?.info({ gatewayId, client: clientOf(c).address, meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
     return c.json(outcome, 202);
   });
 
