@@ -33,6 +33,7 @@ import {
   saveStreamTicket,
   streamTicketOperator,
   type Settings,
+  withOutcome,
 } from './repo.js';
 import type { BatchRunner, BatchSummary } from './runBatch.js';
 import type { BatchEvents } from './events.js';
@@ -137,7 +138,8 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     if (!body.preferAsync) {
       const timeout = new Promise<null>((r) => setTimeout(() => r(null), d.syncWindowMs).unref());
       const summary = await Promise.race([batch.done, timeout]);
-      if (summary) [status, answer] = [200, summary];
+      // The answer says how the batch ended, as its row and its summary event do.
+      if (summary) [status, answer] = [200, withOutcome(summary)];
     }
     if (key !== undefined) {
       // Not stored (the database blinked): repeats get 202 with this batch id, which is still the truth.
