@@ -16,7 +16,7 @@ import { AppError, CsrfRefused, NotFound, ValidationError } from '../errors.js';
 import type { HealthDetails } from '../http/app.js';
 import { type Auth, checkCsrf, SESSION_COOKIE } from '../http/auth.js';
 import { clientOf, isSameOrigin } from '../http/client.js';
-import { pageCursor, uuidParam } from '../http/input.js';
+import { formBody, pageCursor, uuidParam } from '../http/input.js';
 import { boundedText, instantField, MAX_ID_CHARS, quote } from '../fields.js';
 import { readingCursor } from '../readings/routes.js';
 import type { Log } from '../log.js';
@@ -130,7 +130,7 @@ export function consoleRoutes(d: ConsoleDeps): Hono {
       d.log?.warn({ client: clientOf(c).address }, 'console sign-in from another origin refused');
       return loginPage('Sign in from the console itself.', 403, c);
     }
-    const form = await c.req.parseBody();
+    const form = await formBody(c.req);
     const token = typeof form.token === 'string' ? form.token : '';
     const p = token && token.length <= 500 ? await d.auth.principalOf(token) : null;
     if (!p || p.role !== 'operator') {

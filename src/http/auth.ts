@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js';
 import { getCookie } from 'hono/cookie';
 import { AuthError, CsrfRefused } from '../errors.js';
 import { isSameOrigin } from './client.js';
+import { formBody } from './input.js';
 import { hashKey } from '../meters/gateways.js';
 import { gatewayOfKey } from '../meters/repo.js';
 import { liveSession } from '../console/repo.js';
@@ -27,7 +28,7 @@ export async function checkCsrf(c: Context, csrfToken: string): Promise<void> {
   if (!isSameOrigin(c, c.req.header('origin') ?? c.req.header('referer'))) throw new CsrfRefused('a change from the console must come from its own origin');
   let sent = c.req.header('x-csrf-token');
   if (sent === undefined && /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(c.req.header('content-type') ?? '')) {
-    const form = await c.req.parseBody();
+    const form = await formBody(c.req);
     sent = typeof form._csrf === 'string' ? form._csrf : undefined;
   }
   if (!sent || !same(sent, csrfToken)) throw new CsrfRefused("missing or wrong CSRF token: send the session's token in x-csrf-token (or the _csrf form field)");

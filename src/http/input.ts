@@ -57,6 +57,18 @@ function refuseControlCharactersIn(root: unknown, rootPath: string): void {
   }
 }
 
+/**
+ * A form body (urlencoded or multipart), or a 400: a body that does not parse as the form its Content-Type
+ * announces (a multipart type without its parts) made hono's parseBody throw, a 500.
+ */
+export async function formBody(req: { parseBody(): Promise<Record<string, string | File | (string | File)[]>> }): Promise<Record<string, unknown>> {
+  try {
+    return await req.parseBody();
+  } catch {
+    throw new ValidationError('the body is not the form its Content-Type says', 'body');
+  }
+}
+
 /** A path's UUID (`/batches/:id`), lower-cased; 400 naming the field otherwise. */
 export function uuidParam(value: string | undefined, field = 'id'): string {
   if (value === undefined || !isUuid(value)) throw new ValidationError(`${field} must be a UUID`, field);

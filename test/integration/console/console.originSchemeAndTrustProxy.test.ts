@@ -37,6 +37,12 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     expect(res.headers.get('set-cookie')).toBeNull();
   });
 
+  it('a sign-in whose body is not the form its Content-Type says is 400, never a 500', async () => {
+    if (!t) return;
+    const res = await request('off', '/console/login', { method: 'POST', headers: { origin: ORIGIN, 'content-type': 'multipart/form-data; boundary=x' }, body: '{}' });
+    expect(res.status).toBe(400);
+  });
+
   it('the same scheme, host and port signs in (port 80 written out or not)', async () => {
     if (!t) return;
     for (const origin of [ORIGIN, 'http://console.test:80']) expect((await signIn('off', { origin })).status).toBe(303);
