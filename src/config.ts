@@ -1,5 +1,6 @@
 // The service's configuration: one schema, parsed once at start. Nothing else reads process.env.
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -109,6 +110,26 @@ const schema = z
     SSE_MAX_STREAMS_PER_CALLER: count('open event streams per caller', 10_000).default(10),
     /** Events written to a stream but not yet taken by its client; past it the stream ends with an `error` event. */
     SSE_MAX_QUEUED_EVENTS: count('events queued for one client', 1_000_000).default(1000),
+    /**
+     * The proxies in front of the API: unset (none: X-Forwarded-* are ignored), a hop count (`1`: one load
+     * balancer), or their addresses (`10.0.0.1,10.0.0.2`, subnets as `10.0.0.0/8`). Trusted hops' X-Forwarded-For
+     * names the client address logs see, X-Forwarded-Proto whether the console's cookie is Secure.
+     */
+    TRUST_PROXY: z.preprocess(
+      (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+      z
+        .string()
+        .optional()
+        .transform((v, ctx) => {
+          if (v === undefined) return null;
+          const parsed = parseTrustProxy(v);
+          if (typeof parsed === 'string') {
+            ctx.addIssue({ code: 'custom', message: parsed });
+            return z.NEVER;
+          }
+          return parsed;
+        }),
+    ),
   })
   .superRefine((c, ctx) => {
     const hasOperators = Boolean(c.OPERATOR_TOKEN || c.OPERATOR_TOKENS);
@@ -228,6 +249,29 @@ export function parseGatewayKeys(text: string): EnvGateway[] {
   }
   if (out.length === 0) throw new Error('names no gateway');
   return out;
+}
+
+/** Who may set X-Forwarded-For and X-Forwarded-Proto: the nearest `hops` proxies, or proxies at these addresses. */
+export type TrustProxy = { hops: number } | { addresses: { address: string; prefix?: number; family: 'ipv4' | 'ipv6' }[] } | null;
+
+/** TRUST_PROXY's value, or what is wrong with it. */
+export function parseTrustProxy(text: string): Exclude<TrustProxy, null> | string {
+  const v = text.trim();
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    return hops >= 1 && hops <= 32 ? { hops } : 'must be a hop count from 1 to 32, or the proxies\' IP addresses (e.g. 10.0.0.1,10.0.0.2 or 10.0.0.0/8)';
+  }
+  const addresses: { address: string; prefix?: number; family: 'ipv4' | 'ipv6' }[] = [];
+  for (const entry of v.split(',').map((e) => e.trim())) {
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const version = isIP(address);
+    const bits = prefix === undefined ? undefined : Number(prefix);
+    if (version === 0 || rest.length > 0 || (bits !== undefined && (!/^\d{1,3}$/.test(prefix!) || bits > (version === 4 ? 32 : 128)))) {
+      return `"${entry}" is neither an IP address nor a subnet (address/prefix): give a hop count (e.g. 1) or the proxies' addresses, comma-separated`;
+    }
+    addresses.push({ address, ...(bits === undefined ? {} : { prefix: bits }), family: version === 4 ? 'ipv4' : 'ipv6' });
+  }
+  return { addresses };
 }
 
 /** Parse the environment; on failure, one message that names every variable to fix. */

@@ -35,7 +35,7 @@ import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
+import { batchStateCounts, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
 import { controlRoutes } from './minting/controlRoutes.js';
@@ -263,6 +263,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       feePayerLamports,
       inFlight,
       queueCounts: async () => (await queueStats(db)).counts,
+      batchStates: () => batchStateCounts(db),
       tokenAccountsLeft: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
     });
     const events = makeBatchEvents(opened);
@@ -300,6 +301,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     workerState = worker ? worker.state : null;
     const app = makeApp({
       log,
+      trustProxy: config.TRUST_PROXY,
       health,
       healthDetails,
       auth,

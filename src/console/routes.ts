@@ -15,7 +15,9 @@ import { READING_STATUSES, type ReadingStatus } from '../db/schema.js';
 import { AppError, CsrfRefused, NotFound, ValidationError } from '../errors.js';
 import type { HealthDetails } from '../http/app.js';
 import { type Auth, checkCsrf, SESSION_COOKIE } from '../http/auth.js';
-import { pageCursor, uuidParam } from '../http/input.js';
+import { clientOf, isSameOrigin } from '../http/client.js';
+import { formBody, pageCursor, uuidParam } from '../http/input.js';
+import { boundedText, instantField, MAX_ID_CHARS, quote } from '../fields.js';
 import { readingCursor } from '../readings/routes.js';
 import type { Log } from '../log.js';
 import { hashKey } from '../meters/gateways.js';
@@ -41,17 +43,22 @@ const PAGE = 50;
 const require = createRequire(import.meta.url);
 /** A file of an installed package (its package.json may not export it, so the directory is found from its main entry). */
 const packageFile = (pkg: string, entry: string, file: string) => join(dirname(require.resolve(`${pkg}/${entry}`)), file);
-const ASSETS: Record<string, { path: string; type: string }> = {
-  'htmx.min.js': { path: packageFile('htmx.org', 'dist/htmx.min.js', 'htmx.min.js'), type: 'text/javascript' },
-  'uPlot.iife.min.js': { path: packageFile('uplot', 'dist/uPlot.iife.min.js', 'uPlot.iife.min.js'), type: 'text/javascript' },
-  'uPlot.min.css': { path: packageFile('uplot', 'dist/uPlot.iife.min.js', 'uPlot.min.css'), type: 'text/css' },
-  'console.js': { path: fileURLToPath(new URL('./assets/console.js', import.meta.url)), type: 'text/javascript' },
-  'console.css': { path: fileURLToPath(new URL('./assets/console.css', import.meta.url)), type: 'text/css' },
-};
+// Maps, not object literals: a path segment (`constructor`, `__proto__`, `toString`) must never find an
+// Object.prototype member as an asset (it was read as a file path: a 500 logging the server's directories).
+const ASSETS = new Map<string, { path: string; type: string }>([
+  ['htmx.min.js', { path: packageFile('htmx.org', 'dist/htmx.min.js', 'htmx.min.js'), type: 'text/javascript' }],
+  ['uPlot.iife.min.js', { path: packageFile('uplot', 'dist/uPlot.iife.min.js', 'uPlot.iife.min.js'), type: 'text/javascript' }],
+  ['uPlot.min.css', { path: packageFile('uplot', 'dist/uPlot.iife.min.js', 'uPlot.min.css'), type: 'text/css' }],
+  ['console.js', { path: fileURLToPath(new URL('./assets/console.js', import.meta.url)), type: 'text/javascript' }],
+  ['console.css', { path: fileURLToPath(new URL('./assets/console.css', import.meta.url)), type: 'text/css' }],
+]);
 const SWAGGER = dirname(require.resolve('swagger-ui-dist/swagger-ui-bundle.js'));
-const DOCS_ASSETS: Record<string, string> = { 'swagger-ui-bundle.js': 'text/javascript', 'swagger-ui.css': 'text/css' };
+const DOCS_ASSETS = new Map<string, string>([
+  ['swagger-ui-bundle.js', 'text/javascript'],
+  ['swagger-ui.css', 'text/css'],
+]);
 
-const meterCursor = pageCursor<string>((id) => (typeof id === 'string' ? id : null));
+const meterCursor = pageCursor<string>((id) => (typeof id === 'string' && id.length <= MAX_ID_CHARS ? id : null));
 
 interface Session {
   operator: string;
@@ -60,14 +67,10 @@ interface Session {
 const sessionOf = (c: Context) => c.get('consoleSession' as never) as Session;
 
 const pill = (status: string) => html`<span class="pill ${status}">${status}</span>`;
-const optional = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
-const dateOf = (v: string | undefined, field: string) => {
-  if (!v) return undefined;
-  // The form's datetime-local has no zone: it is UTC, as the label says.
-  const d = new Date(/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(v) ? `${v}Z` : v);
-  if (Number.isNaN(d.getTime())) throw new ValidationError(`${field} must be a date and time`, field);
-  return d;
-};
+/** A search field: trimmed, empty as absent, at most MAX_ID_CHARS of storable text. */
+const optional = (v: string | undefined, field: string) => (v === undefined || v.trim() === '' ? undefined : boundedText(v.trim(), field, MAX_ID_CHARS));
+// The form's datetime-local has no zone: it is UTC, as the label says. Same rules as the API's instants.
+const dateOf = (v: string | undefined, field: string) => (v ? instantField(v, field, { zonelessIsUtc: true }) : undefined);
 /**
  * A live part of a page: its partial is fetched again every 3 s (and at once after a change made on the page).
  * console.js skips a poll while focus is inside it or one of its fields has been edited, so a refresh never
@@ -86,13 +89,13 @@ export function consoleRoutes(d: ConsoleDeps): Hono {
   };
 
   app.get('/console/assets/:name', (c) => {
-    const a = ASSETS[c.req.param('name')];
-    if (!a) throw new NotFound(`asset ${c.req.param('name')}`);
+    const a = ASSETS.get(c.req.param('name'));
+    if (!a) throw new NotFound(`asset ${quote(c.req.param('name'))}`);
     return c.body(asset(a.path), 200, { 'content-type': `${a.type}; charset=utf-8`, 'cache-control': 'public, max-age=3600' });
   });
   app.get('/docs/assets/:name', (c) => {
-    const type = DOCS_ASSETS[c.req.param('name')];
-    if (!type) throw new NotFound(`asset ${c.req.param('name')}`);
+    const type = DOCS_ASSETS.get(c.req.param('name'));
+    if (!type) throw new NotFound(`asset ${quote(c.req.param('name'))}`);
     return c.body(asset(join(SWAGGER, c.req.param('name'))), 200, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'public, max-age=3600' });
   });
   app.get('/docs', (c) =>
@@ -121,22 +124,24 @@ export function consoleRoutes(d: ConsoleDeps): Hono {
   app.get('/console/login', (c) => loginPage(c.req.query('expired') ? 'Your session expired or was signed out: sign in again.' : null, 200, c));
   app.post('/console/login', async (c) => {
     // Login CSRF: a sign-in from another site's form is refused (SameSite does not cover a top-level POST's origin).
+    // Scheme, host and port compared; a malformed Origin (`garbage`, `http://`) is another origin (it was a 500).
     const origin = c.req.header('origin');
-    if (origin !== undefined && (origin === 'null' || new URL(origin).host !== (c.req.header('host') ?? new URL(c.req.url).host))) {
+    if (origin !== undefined && !isSameOrigin(c, origin)) {
+      d.log?.warn({ client: clientOf(c).address }, 'console sign-in from another origin refused');
       return loginPage('Sign in from the console itself.', 403, c);
     }
-    const form = await c.req.parseBody();
+    const form = await formBody(c.req);
     const token = typeof form.token === 'string' ? form.token : '';
     const p = token && token.length <= 500 ? await d.auth.principalOf(token) : null;
     if (!p || p.role !== 'operator') {
-      d.log?.warn('console sign-in refused');
+      d.log?.warn({ client: clientOf(c).address }, 'console sign-in refused');
       return loginPage('That is not an operator token.', 401, c);
     }
     const value = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
     const expires = await createSession(d.db, { sessionHash: hashKey(value), operator: p.name, csrfToken: csrf, hours: d.sessionHours });
-    setCookie(c, SESSION_COOKIE, value, { httpOnly: true, sameSite: 'Strict', path: '/', secure: new URL(c.req.url).protocol === 'https:', expires });
-    d.log?.info({ operator: p.name }, 'console session started');
+    setCookie(c, SESSION_COOKIE, value, { httpOnly: true, sameSite: 'Strict', path: '/', secure: clientOf(c).protocol === 'https:', expires });
+    d.log?.info({ operator: p.name, client: clientOf(c).address }, 'console session started');
     return c.redirect('/console', 303);
   });
 
@@ -264,9 +269,9 @@ ${['pending', 'running'].includes(b.state) ? html`<form id="batch-cancel" data-a
   // The search's results (count, table, pager): the page's live partial. Keyset pages only: a refresh of page
   // 2,000 costs what page 1 does.
   const readingQuery = (q: Record<string, string>) => {
-    const status = optional(q.status);
+    const status = optional(q.status, 'status');
     if (status !== undefined && !READING_STATUSES.includes(status as ReadingStatus)) throw new ValidationError(`status must be one of ${READING_STATUSES.join(', ')}`, 'status');
-    const f = { meterId: optional(q.meter), wallet: optional(q.wallet), gatewayId: optional(q.gateway), status: status as ReadingStatus | undefined, from: dateOf(optional(q.from), 'from'), to: dateOf(optional(q.to), 'to') };
+    const f = { meterId: optional(q.meter, 'meter'), wallet: optional(q.wallet, 'wallet'), gatewayId: optional(q.gateway, 'gateway'), status: status as ReadingStatus | undefined, from: dateOf(optional(q.from, 'from'), 'from'), to: dateOf(optional(q.to, 'to'), 'to') };
     const params = new URLSearchParams(Object.entries({ meter: q.meter, wallet: q.wallet, gateway: q.gateway, status: q.status, from: q.from, to: q.to }).filter((e): e is [string, string] => !!e[1]));
     const all = new URLSearchParams([...params, ...(q.cursor ? [['cursor', q.cursor] as [string, string]] : [])]);
     return { status, f, params, all };
@@ -365,9 +370,9 @@ ${live('failed-live', '/console/fragments/failed', await failedTables())}`,
 <tbody>${rows.map((m) => html`<tr><td><a href="/console/meters/${encodeURIComponent(m.meterId)}">${m.meterId}</a></td><td>${m.gatewayId}</td><td class="hide-narrow">${m.userId}</td><td>${m.kind}${m.intervalMinutes ? ` ${m.intervalMinutes} min` : ''}</td><td class="hide-narrow">${kwhText(m.maxKw)}</td><td>${m.disabledAt ? 'disabled' : 'active'}</td><td>${m.disabledAt ? '' : html`<form data-api="/meters/${encodeURIComponent(m.meterId)}" data-method="DELETE" data-after="reload" data-confirm="Disable meter ${m.meterId}?" class="inline"><button type="submit" class="secondary" aria-label="Disable meter ${m.meterId}">Disable</button></form>`}</td></tr>`)}</tbody></table></div>
 <nav class="pager" aria-label="Pages">${next ? html`<a href="${next}" rel="next">Next page</a>` : ''}</nav>`;
   };
-  app.get('/console/fragments/meters', async (c) => c.html(await meterTable(optional(c.req.query('q')), c.req.query('cursor'))));
+  app.get('/console/fragments/meters', async (c) => c.html(await meterTable(optional(c.req.query('q'), 'q'), c.req.query('cursor'))));
   app.get('/console/meters', async (c) => {
-    const q = optional(c.req.query('q'));
+    const q = optional(c.req.query('q'), 'q');
     const cursor = c.req.query('cursor');
     const gws = await listGateways(d.db);
     const query = new URLSearchParams({ ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) });
@@ -398,7 +403,7 @@ ${live('meters-live', `/console/fragments/meters?${query}`, await meterTable(q, 
     );
   });
   app.get('/console/meters/:id', async (c) => {
-    const id = c.req.param('id');
+    const id = boundedText(c.req.param('id'), 'id', MAX_ID_CHARS);
     const m = await getMeter(d.db, id);
     if (!m) throw new NotFound(`meter ${id}`);
     const t = await meterTotals(d.db, id);

@@ -207,10 +207,14 @@ export const mintTransactions = pgTable(
   ],
 );
 
-export const BATCH_STATES = ['pending', 'running', 'completed', 'cancelled', 'interrupted'] as const;
+export const BATCH_STATES = ['pending', 'running', 'completed', 'completed_with_failures', 'failed', 'cancelled', 'interrupted'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];
-/** A batch that ended: its event stream has its summary. `interrupted`: its process died; the rescuer closed it. */
-export const ENDED_BATCH_STATES: readonly BatchState[] = ['completed', 'cancelled', 'interrupted'];
+/**
+ * A batch that ended, and how: `completed` (every reading it settled was minted), `completed_with_failures`
+ * (some minted, some failed), `failed` (none minted), `cancelled`, `interrupted` (its process died; the rescuer
+ * closed it). Its event stream has its summary. Readings deferred to the next day's rent budget are not failures.
+ */
+export const ENDED_BATCH_STATES: readonly BatchState[] = ['completed', 'completed_with_failures', 'failed', 'cancelled', 'interrupted'];
 
 export const batches = pgTable(
   'batches',
@@ -228,7 +232,7 @@ export const batches = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (t) => [
-    check('batches_state_check', sql`${t.state} in ('pending', 'running', 'completed', 'cancelled', 'interrupted')`),
+    check('batches_state_check', sql`${t.state} in ('pending', 'running', 'completed', 'completed_with_failures', 'failed', 'cancelled', 'interrupted')`),
     index('batches_open').on(t.leaseExpiresAt).where(sql`${t.state} in ('pending', 'running')`),
   ],
 );

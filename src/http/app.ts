@@ -4,7 +4,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { describeError, isTransientDbError } from '../db/errors.js';
 import { AppError, DatabaseUnavailable, ManyErrors, Overloaded, PayloadTooLarge, RateLimited, ValidationError } from '../errors.js';
 import type { Log } from '../log.js';
+import type { TrustProxy } from '../config.js';
 import type { Auth } from './auth.js';
+import { clientMiddleware, clientOf } from './client.js';
 import { refuseControlCharacters } from './input.js';
 import { openApiDocument } from './openapi.js';
 
@@ -55,6 +57,8 @@ export interface AppDeps {
   /** Domain routes mounted at the root (readings, minting, ...). */
   routes?: Hono[];
   metrics?: { text(): Promise<string>; contentType: string };
+  /** TRUST_PROXY: whose X-Forwarded-For / X-Forwarded-Proto name the client (http/client.ts); none by default. */
+  trustProxy?: TrustProxy;
 }
 
 /** Largest body accepted: 1,000 readings with room to spare. */
@@ -62,6 +66,8 @@ export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 export function makeApp(deps: AppDeps): Hono {
   const app = new Hono();
+  // First: every later step (logs, the console's cookie and origin checks) sees the same client.
+  app.use(clientMiddleware(deps.trustProxy ?? null));
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
@@ -121,13 +127,13 @@ export function makeApp(deps: AppDeps): Hono {
         c.header('Retry-After', String(err.retryAfterSeconds));
         for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       }
-      if (err.httpStatus >= 500) deps.log.warn({ err: describeError(err.cause ?? err), path: c.req.path }, 'request refused for now');
+      if (err.httpStatus >= 500) deps.log.warn({ err: describeError(err.cause ?? err), path: c.req.path, client: clientOf(c).address }, 'request refused for now');
       const each = err instanceof ManyErrors ? { errors: err.errors } : {};
       return c.json({ error: { code: err.code, message: err.message, ...field, ...each } }, err.httpStatus as 400);
     }
     // The detail of a 500 goes to the log (a database error's SQL and parameters only at debug), never to the caller.
-    deps.log.error({ err: describeError(err), path: c.req.path }, 'request failed');
-    deps.log.debug({ err, path: c.req.path }, 'request failed (detail)');
+    deps.log.error({ err: describeError(err), path: c.req.path, client: clientOf(c).address }, 'request failed');
+    deps.log.debug({ err, path: c.req.path, client: clientOf(c).address }, 'request failed (detail)');
     return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
   });
 

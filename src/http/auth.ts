@@ -9,6 +9,8 @@ import type { Operator } from '../config.js';
 import type { Db } from '../db/client.js';
 import { getCookie } from 'hono/cookie';
 import { AuthError, CsrfRefused } from '../errors.js';
+import { isSameOrigin } from './client.js';
+import { formBody } from './input.js';
 import { hashKey } from '../meters/gateways.js';
 import { gatewayOfKey } from '../meters/repo.js';
 import { liveSession } from '../console/repo.js';
@@ -22,30 +24,15 @@ const SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'];
  * Origin) and carry the session's CSRF token (`x-csrf-token` header, or the `_csrf` form field).
  */
 export async function checkCsrf(c: Context, csrfToken: string): Promise<void> {
-  const origin = c.req.header('origin') ?? (c.req.header('referer') ? safeOrigin(c.req.header('referer')!) : undefined);
-  const host = c.req.header('host') ?? new URL(c.req.url).host;
-  if (!origin || origin === 'null' || safeHost(origin) !== host) throw new CsrfRefused('a change from the console must come from its own origin');
+  // Scheme, host and port (http://host is not https://host); a malformed Origin or Referer is another origin.
+  if (!isSameOrigin(c, c.req.header('origin') ?? c.req.header('referer'))) throw new CsrfRefused('a change from the console must come from its own origin');
   let sent = c.req.header('x-csrf-token');
   if (sent === undefined && /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(c.req.header('content-type') ?? '')) {
-    const form = await c.req.parseBody();
+    const form = await formBody(c.req);
     sent = typeof form._csrf === 'string' ? form._csrf : undefined;
   }
   if (!sent || !same(sent, csrfToken)) throw new CsrfRefused("missing or wrong CSRF token: send the session's token in x-csrf-token (or the _csrf form field)");
 }
-const safeOrigin = (url: string) => {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return undefined;
-  }
-};
-const safeHost = (origin: string) => {
-  try {
-    return new URL(origin).host;
-  } catch {
-    return undefined;
-  }
-};
 
 export type Role = 'gateway' | 'operator' | 'metrics';
 

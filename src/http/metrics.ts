@@ -8,6 +8,8 @@ export interface MetricsSources {
   tokenAccountsLeft?: () => Promise<number>;
   /** The engine's in-flight limiter: its current limit and the transactions in flight now. */
   inFlight?: { limit: () => number; inFlight: () => number };
+  /** Batches by state, ended ones by how they ended (completed, completed_with_failures, failed, cancelled, interrupted). */
+  batchStates?: () => Promise<Record<string, number>>;
 }
 
 export function makeMetrics(sources: MetricsSources) {
@@ -58,6 +60,18 @@ export function makeMetrics(sources: MetricsSources) {
       registers: [registry],
       collect() {
         this.set(inFlight());
+      },
+    });
+  }
+  if (sources.batchStates) {
+    const states = sources.batchStates;
+    new Gauge({
+      name: 'energy_batches',
+      help: 'Batches by state; an ended batch by how it ended: completed (all minted), completed_with_failures, failed (none minted), cancelled, interrupted',
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        for (const [state, n] of Object.entries(await states())) this.set({ state }, n);
       },
     });
   }

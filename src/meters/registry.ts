@@ -5,21 +5,19 @@ import bs58 from 'bs58';
 import { isWalletAddress } from '../chain/addresses.js';
 import { GATEWAY_ID } from '../config.js';
 import { InvalidBatchData, Refused, StateConflict, ValidationError } from '../errors.js';
+import { decimalLength, instantField, MAX_ID_CHARS, quote, textField } from '../fields.js';
 import { formatDecimal, parseDecimal, type Rate, tokensOf } from '../minting/amounts.js';
 import { METER_KINDS, type MeterKind } from '../db/schema.js';
 import type { MeterRow, MeterTotals, MeterValues } from './repo.js';
 
-const MAX_TEXT = 200;
 /** How far ahead of the server's clock a timestamp may be. */
 export const CLOCK_SKEW_MS = 60_000;
 
 export const at = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
+/** A required text field: at most MAX_ID_CHARS (checked first), storable (no NUL, no lone surrogate). */
 export function text(o: Record<string, unknown>, key: string, field: string): string {
-  const v = o[key];
-  if (typeof v !== 'string' || v.trim() === '') throw new ValidationError(`${field} is required and must be a non-empty string`, field);
-  if (v.length > MAX_TEXT) throw new ValidationError(`${field} must be at most ${MAX_TEXT} characters`, field);
-  return v;
+  return textField(o[key], field, MAX_ID_CHARS);
 }
 
 export function object(raw: unknown, field: string): Record<string, unknown> {
@@ -27,19 +25,15 @@ export function object(raw: unknown, field: string): Record<string, unknown> {
   return raw as Record<string, unknown>;
 }
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})$/;
+/**
+ * An ISO 8601 date-time with a zone, to the millisecond at most (the energy identity's precision), on a date
+ * that exists and within the service's range (fields.ts).
+ */
+export const instant = (v: unknown, field: string): Date => instantField(v, field);
 
-/** An ISO 8601 date-time with a zone, to the millisecond at most (the energy identity's precision). */
-export function instant(v: unknown, field: string): Date {
-  const m = typeof v === 'string' ? ISO.exec(v) : null;
-  const when = m ? new Date(v as string) : new Date(NaN);
-  if (Number.isNaN(when.getTime()) || when.getUTCFullYear() < 1970) throw new ValidationError(`${field} must be an ISO 8601 date-time with a time zone, from 1970 on`, field);
-  if (m![3] && m![3].length > 3 && /[1-9]/.test(m![3].slice(3))) throw new ValidationError(`${field} must not be finer than a millisecond`, field);
-  return when;
-}
-
-/** A decimal amount; `what` names it in messages. */
+/** A decimal amount; `what` names it in messages. Its length is checked before it is parsed. */
 export function decimal(v: unknown, field: string) {
+  decimalLength(v, field);
   try {
     return parseDecimal(v, field);
   } catch (e) {
@@ -90,7 +84,7 @@ const FIELDS = ['meter_id', 'gateway_id', 'user_id', 'wallet_address', 'kind', '
 export function parseMeterPatch(raw: unknown, path: string, rate: Rate): MeterPatch {
   const o = object(raw, path || 'body');
   const unknown = Object.keys(o).find((k) => !FIELDS.includes(k));
-  if (unknown) throw new ValidationError(`${at(path, unknown)} is not a meter field (${FIELDS.join(', ')})`, at(path, unknown));
+  if (unknown !== undefined) throw new ValidationError(`${at(path, quote(unknown))} is not a meter field (${FIELDS.join(', ')})`, at(path, quote(unknown)));
   const p: MeterPatch = {};
   const has = (k: string) => o[k] !== undefined;
   if (has('gateway_id')) {

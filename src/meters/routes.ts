@@ -6,6 +6,7 @@ import type { Db } from '../db/client.js';
 import { AppError, ManyErrors, NotFound, PayloadTooLarge, Refused, StateConflict, ValidationError } from '../errors.js';
 import { actorOf, type Auth, gatewayScope } from '../http/auth.js';
 import { jsonBody, limitOf, pageCursor } from '../http/input.js';
+import { MAX_ID_CHARS, quote, textField } from '../fields.js';
 import type { Log } from '../log.js';
 import type { Rate } from '../minting/amounts.js';
 import { newGatewayKey, hashKey } from './gateways.js';
@@ -23,12 +24,9 @@ export interface MeterRoutesDeps {
 /** At most this many meters in one PUT /meters. */
 export const MAX_METERS_PER_REQUEST = 1000;
 const DEFAULT_GRACE_SECONDS = 86_400;
-const meterCursor = pageCursor<string>((id) => (typeof id === 'string' ? id : null));
+const meterCursor = pageCursor<string>((id) => (typeof id === 'string' && id.length <= MAX_ID_CHARS ? id : null));
 
-function meterIdOf(v: unknown, field: string): string {
-  if (typeof v !== 'string' || v.trim() === '' || v.length > 200) throw new ValidationError(`${field} must be a non-empty string of at most 200 characters`, field);
-  return v;
-}
+const meterIdOf = (v: unknown, field: string): string => textField(v, field, MAX_ID_CHARS);
 
 function gatewayIdOf(v: unknown, field: string): string {
   if (typeof v !== 'string' || !GATEWAY_ID.test(v)) throw new ValidationError(`${field} must be 1 to 64 letters, digits, '.', '_' or '-'`, field);
@@ -44,7 +42,7 @@ export function meterRoutes(d: MeterRoutesDeps): Hono {
     const meterId = meterIdOf(c.req.param('meter_id'), 'meter_id');
     const body = await jsonBody(c.req);
     const named = (body as { meter_id?: unknown } | null)?.meter_id;
-    if (named !== undefined && named !== meterId) throw new ValidationError(`meter_id in the body (${String(named)}) is not the meter of the path (${meterId})`, 'meter_id');
+    if (named !== undefined && named !== meterId) throw new ValidationError(`meter_id in the body (${quote(named)}) is not the meter of the path (${quote(meterId)})`, 'meter_id');
     const patch = parseMeterPatch(body, '', d.rate);
     const [r] = await putMeters(d.db, actorOf(c), [{ meterId, patch }], (existing, p) => mergeMeter(meterId, existing, p, ''), unknownGateway(''));
     d.log?.info({ meterId, actor: actorOf(c), created: r!.created, fields: Object.keys(patch) }, 'meter registered or changed');
@@ -91,7 +89,7 @@ export function meterRoutes(d: MeterRoutesDeps): Hono {
   });
 
   app.get('/meters/:meter_id', d.auth('operator', 'gateway'), async (c) => {
-    const meterId = c.req.param('meter_id')!;
+    const meterId = meterIdOf(c.req.param('meter_id'), 'meter_id');
     const row = await getMeter(d.db, meterId);
     const scope = gatewayScope(c);
     if (!row || (scope !== undefined && row.gatewayId !== scope)) throw new NotFound(`meter ${meterId}`);
@@ -99,7 +97,7 @@ export function meterRoutes(d: MeterRoutesDeps): Hono {
   });
 
   app.delete('/meters/:meter_id', d.auth('operator'), async (c) => {
-    const meterId = c.req.param('meter_id')!;
+    const meterId = meterIdOf(c.req.param('meter_id'), 'meter_id');
     const row = await disableMeter(d.db, actorOf(c), meterId);
     if (!row) throw new NotFound(`meter ${meterId}`);
     d.log?.info({ meterId, actor: actorOf(c) }, 'meter disabled');

@@ -1,5 +1,6 @@
 // kWh → token base units with exact decimal arithmetic: never a float, never rounded.
 import { InvalidBatchData } from '../errors.js';
+import { lengthProblem, MAX_DECIMAL_CHARS, quote } from '../fields.js';
 
 /** A non-negative decimal as digits and a scale: value = digits / 10^scale. */
 export interface Decimal {
@@ -15,7 +16,12 @@ const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
  */
 export function parseDecimal(value: unknown, what = 'amount'): Decimal {
   let text: string;
-  if (typeof value === 'string') text = value.trim();
+  if (typeof value === 'string') {
+    // Length before anything else: every later step (regex, BigInt, formatting) grows with the digits.
+    const long = lengthProblem(value, MAX_DECIMAL_CHARS);
+    if (long) throw new InvalidBatchData(`${what} ${long}`);
+    text = value.trim();
+  }
   else if (typeof value === 'number' && Number.isFinite(value)) {
     text = String(value);
     if (/e/i.test(text) || text.replace(/^0+\.?0*|\./g, '').replace(/^0+/, '').length > 15) {
@@ -23,7 +29,7 @@ export function parseDecimal(value: unknown, what = 'amount'): Decimal {
     }
   } else throw new InvalidBatchData(`${what} must be a decimal string or a number`);
   const m = DECIMAL.exec(text);
-  if (!m) throw new InvalidBatchData(`${what} "${text}" is not a non-negative decimal number`);
+  if (!m) throw new InvalidBatchData(`${what} "${quote(text)}" is not a non-negative decimal number`);
   const frac = m[2] ?? '';
   return { digits: BigInt(m[1]! + frac), scale: frac.length };
 }
@@ -69,7 +75,7 @@ export function tokensOf(k: Decimal, rate: Pick<Rate, 'tokensPerKwh' | 'decimals
   const numerator = k.digits * r.digits * 10n ** BigInt(rate.decimals);
   const denominator = 10n ** BigInt(k.scale + r.scale);
   if (numerator % denominator !== 0n) {
-    throw new InvalidBatchData(`${what} ${formatDecimal(k)} gives tokens finer than the token's ${rate.decimals} decimals`);
+    throw new InvalidBatchData(`${what} ${quote(formatDecimal(k))} gives tokens finer than the token's ${rate.decimals} decimals`);
   }
   return numerator / denominator;
 }
@@ -81,11 +87,15 @@ export function maxTokensPerReading(rate: Rate): bigint {
   return (k.digits * r.digits * 10n ** BigInt(rate.decimals)) / 10n ** BigInt(k.scale + r.scale);
 }
 
+/** The decimal as plain text without trailing zeros. Linear in the digits (a `/\.?0+$/` is quadratic on `0.000…01`). */
 export function formatDecimal(d: Decimal): string {
   if (d.scale === 0) return d.digits.toString();
   const s = d.digits.toString().padStart(d.scale + 1, '0');
-  const out = `${s.slice(0, -d.scale)}.${s.slice(-d.scale)}`.replace(/\.?0+$/, '');
-  return out;
+  const whole = s.slice(0, -d.scale);
+  const frac = s.slice(-d.scale);
+  let end = frac.length;
+  while (end > 0 && frac.charCodeAt(end - 1) === 48) end--;
+  return end === 0 ? whole : `${whole}.${frac.slice(0, end)}`;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { NotFound, StateConflict, ValidationError } from '../errors.js';
 import { actorOf, type Auth } from '../http/auth.js';
 import { jsonBody, uuidParam } from '../http/input.js';
+import { boundedText, instantField, MAX_INSTANT_CHARS, MAX_REASON_CHARS, quote } from '../fields.js';
 import type { Log } from '../log.js';
 import { readingJson } from '../readings/routes.js';
 import { mintingPause, readSettings, type RetryFilter, retryMatching, setMintingPause, type Settings, voidReading, writeSettings } from './repo.js';
@@ -27,16 +28,14 @@ const text = (b: Record<string, unknown>, field: string, opts: { required?: bool
     if (opts.required) throw new ValidationError(`${field} is required`, field);
     return undefined;
   }
-  if (typeof v !== 'string' || v.length > (opts.max ?? 500)) throw new ValidationError(`${field} must be a string of at most ${opts.max ?? 500} characters`, field);
-  return v;
+  if (typeof v !== 'string') throw new ValidationError(`${field} must be a string of at most ${opts.max ?? MAX_REASON_CHARS} characters`, field);
+  return boundedText(v, field, opts.max ?? MAX_REASON_CHARS);
 };
 
+/** An ISO 8601 date-time with a zone, on a date that exists, within the service's range (fields.ts). */
 const instant = (b: Record<string, unknown>, field: string): Date | undefined => {
-  const v = text(b, field, { max: 40 });
-  if (v === undefined) return undefined;
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new ValidationError(`${field} must be an ISO 8601 instant`, field);
-  return d;
+  const v = text(b, field, { max: MAX_INSTANT_CHARS });
+  return v === undefined ? undefined : instantField(v, field);
 };
 
 /** The retry filter of POST /readings/retry; at least one field, so that "retry everything" is said on purpose (`all: true`). */
@@ -56,12 +55,13 @@ export function parseRetryFilter(raw: unknown): RetryFilter {
   return f;
 }
 
-const SETTING_FIELDS: Record<string, { key: keyof Settings; min: number; max: number }> = {
-  batch_interval_ms: { key: 'batchIntervalMs', min: 10, max: 3_600_000 },
-  max_batch_size: { key: 'maxBatchSize', min: 1, max: 10_000 },
-  max_attempts: { key: 'maxAttempts', min: 1, max: 1_000 },
-  retry_backoff_ms: { key: 'backoffMs', min: 0, max: 86_400_000 },
-};
+// A Map: a body's key (`constructor`, `__proto__`) must never find an Object.prototype member as a setting.
+const SETTING_FIELDS = new Map<string, { key: keyof Settings; min: number; max: number }>([
+  ['batch_interval_ms', { key: 'batchIntervalMs', min: 10, max: 3_600_000 }],
+  ['max_batch_size', { key: 'maxBatchSize', min: 1, max: 10_000 }],
+  ['max_attempts', { key: 'maxAttempts', min: 1, max: 1_000 }],
+  ['retry_backoff_ms', { key: 'backoffMs', min: 0, max: 86_400_000 }],
+]);
 
 const settingsJson = (s: Settings) => ({ batch_interval_ms: s.batchIntervalMs, max_batch_size: s.maxBatchSize, max_attempts: s.maxAttempts, retry_backoff_ms: s.backoffMs });
 
@@ -113,8 +113,8 @@ export function controlRoutes(d: ControlRoutesDeps): Hono {
     const b = object(await jsonBody(c.req));
     const values: Partial<Settings> = {};
     for (const [field, v] of Object.entries(b)) {
-      const spec = SETTING_FIELDS[field];
-      if (!spec) throw new ValidationError(`unknown setting ${field}: one of ${Object.keys(SETTING_FIELDS).join(', ')}`, field);
+      const spec = SETTING_FIELDS.get(field);
+      if (!spec) throw new ValidationError(`unknown setting ${quote(field)}: one of ${[...SETTING_FIELDS.keys()].join(', ')}`, quote(field));
       if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min || v > spec.max) throw new ValidationError(`${field} must be an integer from ${spec.min} to ${spec.max}`, field);
       values[spec.key] = v;
     }

@@ -6,7 +6,7 @@
 import type { Database, Db } from '../db/client.js';
 import { describeError, retryTransient } from '../db/errors.js';
 import type { Log } from '../log.js';
-import { appendBatchEvents, type BatchEventRow, readBatchEvents } from './repo.js';
+import { appendBatchEvents, type BatchEventRow, readBatchEvents, withOutcome } from './repo.js';
 
 const CHANNEL = 'mint_batch_events';
 
@@ -64,7 +64,8 @@ export function makeBatchEvents(database: Pick<Database, 'db' | 'listen' | 'noti
       };
       return {
         append(events) {
-          for (const e of events) queued.push({ seq: ++seq, event: e.event, data: e.data });
+          // A summary says how its batch ended (completed, completed_with_failures, failed, ...), as its row does.
+          for (const e of events) queued.push({ seq: ++seq, event: e.event, data: e.event === 'summary' ? withOutcome(e.data) : e.data });
           const done = flushing.then(flush);
           flushing = done.catch(() => undefined);
           return done;

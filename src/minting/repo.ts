@@ -3,7 +3,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { ClaimLost, DuplicateTransaction } from '../errors.js';
-import { batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
+import { BATCH_STATES, batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 
 export interface Claim {
@@ -227,9 +227,30 @@ export async function createBatch(db: Db, id: string, source: 'poll' | 'operator
     .onConflictDoNothing();
 }
 
-/** Changes an open batch only: one the rescuer already closed stays closed. */
+/**
+ * How a batch that ran to its end ended, from its counts: `completed` when nothing failed (readings deferred to
+ * the next day's rent budget wait in the queue: not failures), `failed` when nothing was minted, otherwise
+ * `completed_with_failures`. Any other state (`cancelled`, ...) is kept as it is.
+ */
+export function batchOutcome<S extends string>(state: S, successful: number, failed: number): S | 'completed_with_failures' | 'failed' {
+  if (state !== 'completed' || failed === 0) return state;
+  return successful === 0 ? 'failed' : 'completed_with_failures';
+}
+
+/** A batch summary (an event's data, an answer) with its state saying how the batch ended (batchOutcome). */
+export function withOutcome<T>(summary: T): T {
+  const s = summary as { state?: unknown; successful_mints?: unknown; failed_mints?: unknown } | null;
+  if (!s || s.state !== 'completed' || typeof s.successful_mints !== 'number' || typeof s.failed_mints !== 'number') return summary;
+  return { ...s, state: batchOutcome('completed', s.successful_mints, s.failed_mints) } as T;
+}
+
+/**
+ * Changes an open batch only: one the rescuer already closed stays closed. A batch written `completed` with
+ * its counts is stored as how it ended (batchOutcome), whichever runner wrote it.
+ */
 export async function updateBatch(db: Db, id: string, f: Partial<Pick<BatchRow, 'state' | 'totalReadings' | 'successfulMints' | 'failedMints'>> & { finished?: boolean }): Promise<void> {
   const { finished, ...rest } = f;
+  if (rest.state !== undefined && rest.successfulMints !== undefined && rest.failedMints !== undefined) rest.state = batchOutcome(rest.state, rest.successfulMints, rest.failedMints);
   await db
     .update(batches)
     .set({ ...rest, ...(finished ? { finishedAt: sql`now()` } : {}) })
@@ -305,7 +326,9 @@ export async function closeInterruptedBatches(db: Db, resultOf: (r: ReadingRow) 
         .returning();
       if (!row) return false;
       const events = await tx.select({ seq: batchEvents.seq, event: batchEvents.event, data: batchEvents.data }).from(batchEvents).where(eq(batchEvents.batchId, id));
-      const stored = events.find((e) => e.event === 'summary')?.data as { state: BatchState } | undefined;
+      const summary0 = events.find((e) => e.event === 'summary')?.data as { state: BatchState } | undefined;
+      // A summary stored before outcomes were kept says `completed` for any batch run to its end.
+      const stored = summary0 && withOutcome(summary0);
       if (stored) {
         // Its process ended it but could not record the end: the summary it stored says how.
         await tx.update(batches).set({ state: stored.state }).where(eq(batches.id, id));
@@ -450,6 +473,14 @@ export async function retryFailed(db: Db, id: string): Promise<ReadingRow | null
     .where(and(eq(readings.id, id), eq(readings.status, 'failed')))
     .returning();
   return row ?? null;
+}
+
+/** Batches by state (every state listed, 0 when none): the metrics' energy_batches. */
+export async function batchStateCounts(db: Db): Promise<Record<BatchState, number>> {
+  const rows = await db.select({ state: batches.state, n: sql<number>`count(*)::int` }).from(batches).groupBy(batches.state);
+  const out = Object.fromEntries(BATCH_STATES.map((s) => [s, 0])) as Record<BatchState, number>;
+  for (const r of rows) out[r.state] = Number(r.n);
+  return out;
 }
 
 export async function recentBatches(db: Db, limit: number): Promise<BatchRow[]> {

@@ -6,6 +6,7 @@ import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { validate as isUuid } from 'uuid';
 import { uuidParam } from '../http/input.js';
+import { boundedText, MAX_ID_CHARS } from '../fields.js';
 import type { MintEngine } from './engine.js';
 import type { Db } from '../db/client.js';
 import { describeError } from '../db/errors.js';
@@ -32,6 +33,7 @@ import {
   saveStreamTicket,
   streamTicketOperator,
   type Settings,
+  withOutcome,
 } from './repo.js';
 import type { BatchRunner, BatchSummary } from './runBatch.js';
 import type { BatchEvents } from './events.js';
@@ -136,7 +138,8 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     if (!body.preferAsync) {
       const timeout = new Promise<null>((r) => setTimeout(() => r(null), d.syncWindowMs).unref());
       const summary = await Promise.race([batch.done, timeout]);
-      if (summary) [status, answer] = [200, summary];
+      // The answer says how the batch ended, as its row and its summary event do.
+      if (summary) [status, answer] = [200, withOutcome(summary)];
     }
     if (key !== undefined) {
       // Not stored (the database blinked): repeats get 202 with this batch id, which is still the truth.
@@ -327,8 +330,9 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
   });
 
   app.get('/queue/payer/:wallet', d.auth('operator'), async (c) => {
-    const rows = await pendingForWallet(d.db, c.req.param('wallet'));
-    return c.json({ wallet_address: c.req.param('wallet'), readings: rows.map(readingJson) });
+    const wallet = boundedText(c.req.param('wallet'), 'wallet', MAX_ID_CHARS);
+    const rows = await pendingForWallet(d.db, wallet);
+    return c.json({ wallet_address: wallet, readings: rows.map(readingJson) });
   });
 
   app.post('/readings/:id/retry', d.auth('operator'), async (c) => {

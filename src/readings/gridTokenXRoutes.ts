@@ -9,6 +9,8 @@ import type { Db } from '../db/client.js';
 import { AppError, BadSignature, Overloaded, PayloadTooLarge, RateLimited, Refused, UnknownMeter, ValidationError } from '../errors.js';
 import { type Auth, principal } from '../http/auth.js';
 import { jsonBody } from '../http/input.js';
+import { clientOf } from '../http/client.js';
+import { ownValue } from '../fields.js';
 import type { RateLimiter } from '../http/rateLimit.js';
 import type { Log } from '../log.js';
 import type { AcceptPolicy } from './accept.js';
@@ -46,7 +48,7 @@ function theirField(field: string, n: Naming): string {
   const dot = field.lastIndexOf('.');
   const prefix = dot < 0 ? '' : field.slice(0, dot);
   const key = dot < 0 ? field : field.slice(dot + 1);
-  const mapped = key === 'meter_id' ? (n.serial !== null ? 'serial' : (n.meterKeys.get(prefix) ?? 'meter_serial')) : (NATIVE_TO_THEIRS[key] ?? key);
+  const mapped = key === 'meter_id' ? (n.serial !== null ? 'serial' : (n.meterKeys.get(prefix) ?? 'meter_serial')) : (ownValue(NATIVE_TO_THEIRS, key) ?? key);
   return prefix ? `${prefix}.${mapped}` : mapped;
 }
 
@@ -99,7 +101,7 @@ export function gridTokenXRoutes(d: GridTokenXRoutesDeps): Hono {
     const gatewayId = gatewayOf(c);
     await d.limiter?.readings(c, gatewayId, parsed.length);
     const outcome = await acceptReadings(d.db, gatewayId, parsed, d.policy);
-    d.log?.info({ gatewayId, format: 'gridtokenx', meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
+    d.log?.info({ gatewayId, client: clientOf(c).address, format: 'gridtokenx', meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
     return outcome;
   };
 

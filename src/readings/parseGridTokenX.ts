@@ -3,6 +3,7 @@
 // plausibility and scope stay the native rules. Malformed fields throw ValidationError naming their field
 // (the routes answer them 422, as their gateway does); whether the registry takes the reading is accept.ts's.
 import { InvalidBatchData, Refused, ValidationError } from '../errors.js';
+import { boundedText, MAX_ID_CHARS, stripUnstorable } from '../fields.js';
 import { CLOCK_SKEW_MS, at, instant, object } from '../meters/registry.js';
 import { compareDecimal, formatSigned, parseDecimal, type Rate, roundHalfEven, tokensOf } from '../minting/amounts.js';
 import type { ParsedReading } from './parseReadings.js';
@@ -44,7 +45,7 @@ export const TELEMETRY_FIELDS = [
 
 /** A telemetry text is cut to this many characters: with the fixed field list a reading's telemetry stays under 4 KB. */
 export const MAX_TELEMETRY_TEXT = 100;
-const MAX_IDENTITY_TEXT = 200;
+const MAX_IDENTITY_TEXT = MAX_ID_CHARS;
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 export type Telemetry = Record<string, string | number | boolean | null>;
@@ -60,19 +61,22 @@ export const meterKeyOf = (o: Record<string, unknown>): 'meter_serial' | 'meter_
 
 function identityText(v: unknown, field: string): string {
   if (typeof v !== 'string' || v.trim() === '') throw new ValidationError(`${field} is required and must be a non-empty string`, field);
-  if (v.length > MAX_IDENTITY_TEXT) throw new ValidationError(`${field} must be at most ${MAX_IDENTITY_TEXT} characters`, field);
-  // Identity is never altered: a control character here is a bad field, not something to strip.
+  // Identity is never altered: a control character or unstorable text here is a bad field, not something to strip.
+  boundedText(v, field, MAX_IDENTITY_TEXT);
   if (/[\u0000-\u001f\u007f]/.test(v)) throw new ValidationError(`${field} must not contain control characters`, field);
   return v;
 }
 
-/** Their telemetry fields, bounded: numbers, booleans and null as sent, texts with control characters stripped and cut. */
+/**
+ * Their telemetry fields, bounded: numbers, booleans and null as sent; texts with control characters and what
+ * Postgres cannot store (lone UTF-16 surrogates) stripped, then cut.
+ */
 export function telemetryOf(o: Record<string, unknown>): Telemetry {
   const out: Telemetry = {};
   for (const k of TELEMETRY_FIELDS) {
     const v = o[k];
     if (v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) out[k] = v;
-    else if (typeof v === 'string') out[k] = v.replace(CONTROL, '').slice(0, MAX_TELEMETRY_TEXT);
+    else if (typeof v === 'string') out[k] = stripUnstorable(v.replace(CONTROL, '').slice(0, MAX_TELEMETRY_TEXT)); // after the cut, which may split a pair
     // Objects, arrays: not part of their model's scalar fields; dropped rather than refusing the energy.
   }
   return out;
@@ -88,7 +92,7 @@ export function parseGridTokenXReading(raw: unknown, serial: string | null, path
 
   let meterId: string;
   if (serial !== null) {
-    meterId = serial;
+    meterId = identityText(serial, f('meter_id'));
     // Their gateway takes the path's serial; a body naming another meter is a client bug, not a reading to file elsewhere.
     for (const k of ['meter_serial', 'meter_id'] as const) {
       if (o[k] !== undefined && o[k] !== null && o[k] !== serial) throw new ValidationError(`${f(k)} names another meter than the path's ${serial}`, f(k));

@@ -3,12 +3,15 @@
 import bs58 from 'bs58';
 import { v5 as uuidv5 } from 'uuid';
 import { InvalidBatchData, PayloadTooLarge, Refused, ValidationError } from '../errors.js';
+import { boundedText, decimalLength, MAX_ID_CHARS } from '../fields.js';
 import { CLOCK_SKEW_MS, at, decimal, instant, object, registerValue, text } from '../meters/registry.js';
 import { type Decimal, formatDecimal, kwhToTokens, type Rate } from '../minting/amounts.js';
 
 /** Namespace of reading ids derived from (meter_id, reading_timestamp): the identity of energy. */
 export const READING_ID_NAMESPACE = '6f1d6c1e-3f0a-5b8e-9a57-2d7c8e5b4a10';
-const MAX_CLIENT_ID = 200;
+const MAX_CLIENT_ID = MAX_ID_CHARS;
+/** An ed25519 signature in base58 is at most 88 characters; longer is refused before it is decoded. */
+const MAX_SIGNATURE_CHARS = 100;
 
 /** The API's id of a meter's reading at an instant (UUID v5), whatever id the client gave it. */
 export const readingIdOf = (meterId: string, at: Date) => uuidv5(`${meterId}\u0000${at.toISOString()}`, READING_ID_NAMESPACE);
@@ -49,6 +52,7 @@ export function parseReading(raw: unknown, rate: Rate, path: string, now = Date.
   }
   let amount: ParsedReading['amount'];
   if (hasKwh) {
+    decimalLength(o.kwh_amount, f('kwh_amount'));
     try {
       amount = { field: 'kwh_amount', value: decimal(kwhToTokens(o.kwh_amount, rate).kwh, f('kwh_amount')) };
     } catch (e) {
@@ -61,8 +65,10 @@ export function parseReading(raw: unknown, rate: Rate, path: string, now = Date.
   if (o.signature !== undefined && o.signature !== null) {
     try {
       if (typeof o.signature !== 'string') throw new Error();
+      boundedText(o.signature, f('signature'), MAX_SIGNATURE_CHARS);
       signature = bs58.decode(o.signature);
-    } catch {
+    } catch (e) {
+      if (e instanceof ValidationError) throw e;
       signature = null;
     }
     if (!signature || signature.length !== 64) throw new ValidationError(`${f('signature')} must be an ed25519 signature in base58 (64 bytes)`, f('signature'));
@@ -71,8 +77,9 @@ export function parseReading(raw: unknown, rate: Rate, path: string, now = Date.
   // `reading_id` is today's clients' name for their own id: taken as client_reading_id, never as identity.
   const idKey = o.client_reading_id !== undefined ? 'client_reading_id' : 'reading_id';
   const clientId = o[idKey];
-  if (clientId !== undefined && clientId !== null && (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > MAX_CLIENT_ID)) {
-    throw new ValidationError(`${f(idKey)} must be a string of 1 to ${MAX_CLIENT_ID} characters`, f(idKey));
+  if (clientId !== undefined && clientId !== null) {
+    if (typeof clientId !== 'string' || clientId.length === 0) throw new ValidationError(`${f(idKey)} must be a string of 1 to ${MAX_CLIENT_ID} characters`, f(idKey));
+    boundedText(clientId, f(idKey), MAX_CLIENT_ID);
   }
   const claimed: ParsedReading['claimed'] = {};
   if (o.user_id !== undefined) claimed.userId = text(o, 'user_id', f('user_id'));

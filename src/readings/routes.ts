@@ -6,6 +6,8 @@ import { READING_STATUSES, type ReadingStatus } from '../db/schema.js';
 import { NotFound, ValidationError } from '../errors.js';
 import { type Auth, gatewayScope, principal } from '../http/auth.js';
 import { jsonBody, limitOf, pageCursor, uuidParam } from '../http/input.js';
+import { clientOf } from '../http/client.js';
+import { boundedText, instantOf, MAX_ID_CHARS } from '../fields.js';
 import { kwhText } from '../meters/registry.js';
 import type { AcceptPolicy } from './accept.js';
 import { parseReadingsBody } from './parseReadings.js';
@@ -47,12 +49,18 @@ export const readingJson = (r: ReadingRow) => ({
   updated_at: r.updatedAt.toISOString(),
 });
 
-/** The readings' keyset cursor (created_at, id): the API's pages and the console's. */
+/**
+ * The readings' keyset cursor (created_at, id): the API's pages and the console's. Its instant is read as any
+ * other (fields.ts): a cursor made up with year 275760 or 10000 is refused here, not by Postgres (a 500).
+ */
 export const readingCursor = pageCursor((v) => {
-  const [at, id] = v as [string, string];
-  const createdAt = new Date(at);
-  return Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !isUuid(id) ? null : { createdAt, id };
+  if (!Array.isArray(v)) return null;
+  const [at, id] = v as unknown[];
+  const created = instantOf(at);
+  return 'problem' in created || typeof id !== 'string' || !isUuid(id) ? null : { createdAt: created.at, id };
 });
+
+const optionalQuery = (v: string | undefined, field: string) => (v === undefined ? undefined : boundedText(v, field, MAX_ID_CHARS));
 
 export function readingRoutes(d: ReadingRoutesDeps): Hono {
   const app = new Hono();
@@ -65,7 +73,7 @@ export function readingRoutes(d: ReadingRoutesDeps): Hono {
     await d.limiter?.readings(c, gatewayId, parsed.length);
     const outcome = await acceptReadings(d.db, gatewayId, parsed, d.policy);
     // One line per request; each accepted reading's id is in the answer and in the runner's log lines.
-    d.log?.info({ gatewayId, meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
+    d.log?.info({ gatewayId, client: clientOf(c).address, meters: [...new Set(parsed.map((r) => r.meterId))].slice(0, 20), accepted: outcome.accepted, duplicates: outcome.duplicates }, 'readings accepted');
     return c.json(outcome, 202);
   });
 
@@ -89,7 +97,7 @@ export function readingRoutes(d: ReadingRoutesDeps): Hono {
     const after = c.req.query('cursor');
     const rows = await listReadings(d.db, {
       status: status as ReadingStatus | undefined,
-      wallet: c.req.query('wallet'),
+      wallet: optionalQuery(c.req.query('wallet'), 'wallet'),
       gatewayId: gatewayScope(c),
       after: after ? readingCursor.decode(after) : undefined,
       limit,

@@ -11,6 +11,8 @@ import { makeAuth } from '../../src/http/auth.js';
 import { controlRoutes } from '../../src/minting/controlRoutes.js';
 import type { Settings } from '../../src/minting/repo.js';
 import { readings } from '../../src/db/schema.js';
+import type { TrustProxy } from '../../src/config.js';
+import type { Log } from '../../src/log.js';
 import { registryApp, type Request } from './meters.js';
 
 export const DEFAULTS: Settings = { batchIntervalMs: 50, maxBatchSize: 500, maxAttempts: 5, backoffMs: 2000 };
@@ -26,12 +28,12 @@ export const FIXED_HEALTH: HealthDetails = {
   worker: null,
 };
 
-export async function consoleApp(database: Database, opts: { sessionHours?: number } = {}): Promise<{ app: Hono; request: Request }> {
-  const { app } = await registryApp(database);
+export async function consoleApp(database: Database, opts: { sessionHours?: number; log?: Log; trustProxy?: TrustProxy } = {}): Promise<{ app: Hono; request: Request }> {
+  const { app } = await registryApp(database, { log: opts.log, trustProxy: opts.trustProxy });
   const db = database.db;
   const auth = makeAuth({ db, operators: [{ name: 'operator', token: 'op' }, { name: 'alice', token: 'alice-op' }] });
-  app.route('/', controlRoutes({ db, auth, defaults: DEFAULTS }));
-  app.route('/', consoleRoutes({ db, auth, sessionHours: opts.sessionHours ?? 12, defaults: DEFAULTS, healthDetails: () => FIXED_HEALTH, chain: { genesisHash: 'genesis', database: database.kind } }));
+  app.route('/', controlRoutes({ db, auth, defaults: DEFAULTS, log: opts.log }));
+  app.route('/', consoleRoutes({ db, auth, sessionHours: opts.sessionHours ?? 12, defaults: DEFAULTS, healthDetails: () => FIXED_HEALTH, chain: { genesisHash: 'genesis', database: database.kind }, log: opts.log }));
   return { app, request: async (path, init) => app.request(new URL(path, 'http://console.test').toString(), init) };
 }
 

@@ -5,6 +5,7 @@ import { queueStats } from '../../src/minting/repo.js';
 import { Writable } from 'node:stream';
 import { Keypair } from '@solana/web3.js';
 import type { Hono } from 'hono';
+import type { TrustProxy } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
 import { makeApp } from '../../src/http/app.js';
 import { makeAuth } from '../../src/http/auth.js';
@@ -77,7 +78,7 @@ export const TEST_POLICY: AcceptPolicy = {
  */
 export async function registryApp(
   database: Database,
-  over: Partial<AcceptPolicy> & { maxReadingsPerRequest?: number; log?: Log; limits?: RateLimitSettings; kwhDecimals?: number } = {},
+  over: Partial<AcceptPolicy> & { maxReadingsPerRequest?: number; log?: Log; limits?: RateLimitSettings; kwhDecimals?: number; trustProxy?: TrustProxy } = {},
 ): Promise<{ app: Hono; request: Request }> {
   await syncGatewaysFromEnv(database.db, [
     { gatewayId: 'gw', key: 'gw-key' },
@@ -87,10 +88,11 @@ export async function registryApp(
   const plainAuth = makeAuth({ db, operators: [{ name: 'operator', token: 'op' }, { name: 'alice', token: 'alice-op' }], metricsToken: 'metrics-token' });
   const limiter = over.limits ? makeRateLimiter({ db, auth: plainAuth, limits: over.limits }) : undefined;
   const auth = limiter?.auth ?? plainAuth;
-  const { limits: _, kwhDecimals = 6, ...policyOver } = over;
+  const { limits: _, kwhDecimals = 6, trustProxy, ...policyOver } = over;
   const policy = { ...TEST_POLICY, ...policyOver };
   const app = makeApp({
-    log: silentLog,
+    log: over.log ?? silentLog,
+    trustProxy,
     health: () => ({ status: 'ok' }),
     auth,
     metrics: makeMetrics({ queueCounts: async () => (await queueStats(db)).counts, feePayerLamports: async () => null }),

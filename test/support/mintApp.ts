@@ -1,5 +1,5 @@
 // The operator's minting routes over a test database, without a chain: a real batch runner whose batches
-// claim nothing (no readings are queued, so the engine is never called), with a gate a test can hold shut to
+// claim nothing (no readings are queued, so the engine is never called) unless a test gives an engine, with a gate a test can hold shut to
 // keep a batch "starting" while other requests arrive. Operator token `op`.
 import type { Hono } from 'hono';
 import type { MintEngine } from '../../src/minting/engine.js';
@@ -22,12 +22,13 @@ export interface MintApp {
   release(): void;
 }
 
-export function mintApp(database: Database, over: { idempotencyTtlHours?: number; syncWindowMs?: number; sse?: Partial<SseLimits>; log?: Log } = {}): MintApp {
+export function mintApp(database: Database, over: { idempotencyTtlHours?: number; syncWindowMs?: number; sse?: Partial<SseLimits>; log?: Log; engine?: Partial<MintEngine> } = {}): MintApp {
   const db = database.db;
   const log = over.log ?? silentLog;
   const defaults = { batchIntervalMs: 1000, maxBatchSize: 100, maxAttempts: 3, backoffMs: 100 };
   const events = makeBatchEvents(database);
-  const runner = makeBatchRunner({ db, engine: {} as MintEngine, log, defaults, leaseMs: 60_000, events });
+  const engine = (over.engine ?? {}) as MintEngine;
+  const runner = makeBatchRunner({ db, engine, log, defaults, leaseMs: 60_000, events });
   let started = 0;
   let gate: Promise<void> = Promise.resolve();
   let open: () => void = () => {};
@@ -46,7 +47,7 @@ export function mintApp(database: Database, over: { idempotencyTtlHours?: number
       mintRoutes({
         db,
         runner: gated,
-        engine: {} as MintEngine,
+        engine,
         defaults,
         syncWindowMs: over.syncWindowMs ?? 5_000,
         events,
