@@ -244,6 +244,17 @@ describe('checks after the replay check, each on a fresh window', () => {
     expect(e?.error.origin).toBe('token_info');
   });
 
+  it('3010 for a co-signer that is named but did not sign; 3005 on rec_validator when the accounts stop before it', async () => {
+    const ix = await generationIx({ meter: newMeter(), windowStartMs: pastWindow() });
+    ix.keys = ix.keys.map((k) => (k.pubkey.equals(rec.publicKey) ? { ...k, isSigner: false } : k));
+    const e = await anchorErrorOf(ix, [auth]);
+    expect([e?.error.errorCode.number, e?.error.origin]).toEqual([3010, 'rec_validator']);
+    const short = await generationIx({ meter: newMeter(), windowStartMs: pastWindow() });
+    short.keys = short.keys.slice(0, 6);
+    const e2 = await anchorErrorOf(short, [auth]);
+    expect([e2?.error.errorCode.number, e2?.error.origin]).toEqual([3005, 'rec_validator']);
+  });
+
   it('2006 ConstraintSeeds for a record that is not the window\'s PDA', async () => {
     const w: Window = { meter: newMeter(), windowStartMs: pastWindow() };
     const e = await anchorErrorOf(await generationIx(w, { mintRecord: recordOf(w.meter, pastWindow(2))[0] }));
