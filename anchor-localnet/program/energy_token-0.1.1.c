@@ -1,16 +1,18 @@
 /*
  * energy_token 0.1.1, as GridTokenX deploys it (IDL: programs-idl/energy_token-0.1.1.json), written
  * in C for the local chain. Instructions: mint_tokens_direct (read-only token_info, REC-validator
- * co-signature), initialize_token, add_rec_validator, remove_rec_validator, set_registry_authority
- * and sync_total_supply. The IDL's other instructions answer InstructionFallbackNotFound (101).
+ * co-signature), mint_generation (one mint per meter and window, guarded by a GenerationMintRecord PDA),
+ * initialize_token, add_rec_validator, remove_rec_validator, set_registry_authority and
+ * sync_total_supply. The IDL's other instructions answer InstructionFallbackNotFound (101).
  *
  * Each behaves as Anchor's generated code does: dispatch on the 8-byte discriminator, deserialize the
  * arguments, load the accounts in order (AccountNotEnoughKeys, owner, discriminator, signer, program
- * id, token state), then each account's constraints in field order (seeds before mut, then raw and
- * token constraints), then the handler. Errors come back as Anchor returns them (the error number as a
- * custom program error, a builtin ProgramError as itself) with Anchor's log line ("AnchorError caused
- * by account: ...", "AnchorError thrown in <file>:<line>. ...", "AnchorError occurred. ...") and the
- * Left/Right pubkeys where Anchor logs them, so the Anchor TS client decodes them by name.
+ * id, token state), then the `init` accounts' creation, then each other account's constraints in field
+ * order (seeds before mut, then raw and token constraints), then the handler. Errors come back as Anchor
+ * returns them (the error number as a custom program error, a builtin ProgramError as itself) with
+ * Anchor's log line ("AnchorError caused by account: ...", "AnchorError thrown in <file>:<line>. ...",
+ * "AnchorError occurred. ...") and the Left/Right pubkeys or numbers where Anchor logs them, so the
+ * Anchor TS client decodes them by name.
  *
  * Build: anchor-localnet/toolchain (clang-14 -target bpf, then the project's own linker). No .data
  * or .bss; every helper that holds a sizeable buffer is NOINLINE so that no BPF frame exceeds 512 bytes.
@@ -80,6 +82,9 @@ static const Pubkey TOKEN_2022_ID = {{0x06, 0xdd, 0xf6, 0xe1, 0xee, 0x75, 0x8f, 
 static const Pubkey RENT_SYSVAR_ID = {{0x06, 0xa7, 0xd5, 0x17, 0x19, 0x2c, 0x5c, 0x51, 0x21, 0x8c, 0xc9,
                                        0x4c, 0x3d, 0x4a, 0xf1, 0x7f, 0x58, 0xda, 0xee, 0x08, 0x9b, 0xa1,
                                        0xfd, 0x44, 0xe3, 0xdb, 0xd9, 0x8a, 0x00, 0x00, 0x00, 0x00}};
+static const Pubkey ASSOCIATED_TOKEN_ID = {{0x8c, 0x97, 0x25, 0x8f, 0x4e, 0x24, 0x89, 0xf1, 0xbb, 0x3d, 0x10,
+                                            0x29, 0x14, 0x8e, 0x0d, 0x83, 0x0b, 0x5a, 0x13, 0x99, 0xda, 0xff,
+                                            0x10, 0x84, 0x04, 0x8e, 0x7b, 0xd8, 0xdb, 0xe9, 0xf8, 0x59}};
 /* GridTokenX's governance program (FokVuBSPXP11aeL7VZWd8n8aVAhWqVpyPZETToSxdvTS): owner of the
  * governance_config PDA whose authority (bytes 8..40) manages the REC validators. */
 static const Pubkey GOVERNANCE_PROGRAM_ID = {{0xdb, 0xfd, 0x84, 0x90, 0xf6, 0xa5, 0x99, 0x05, 0x27, 0x3a,
@@ -93,12 +98,16 @@ static const u8 IX_ADD_REC_VALIDATOR[8] = {73, 235, 183, 190, 157, 85, 246, 2};
 static const u8 IX_REMOVE_REC_VALIDATOR[8] = {72, 241, 240, 121, 61, 205, 221, 16};
 static const u8 IX_SET_REGISTRY_AUTHORITY[8] = {140, 214, 166, 246, 135, 116, 20, 37};
 static const u8 IX_SYNC_TOTAL_SUPPLY[8] = {253, 7, 48, 185, 242, 72, 94, 11};
+static const u8 IX_MINT_GENERATION[8] = {111, 104, 39, 191, 209, 179, 195, 66};
 static const u8 ACCOUNT_TOKEN_INFO[8] = {109, 162, 52, 125, 77, 166, 37, 202};
+static const u8 ACCOUNT_GENERATION_MINT_RECORD[8] = {180, 156, 98, 22, 4, 164, 210, 185};
 static const u8 EVENT_GRID_TOKENS_MINTED[8] = {178, 171, 9, 157, 21, 247, 211, 210};
 static const u8 EVENT_TOTAL_SUPPLY_SYNCED[8] = {13, 216, 243, 166, 4, 249, 94, 229};
+static const u8 EVENT_TOKENS_MINTED[8] = {207, 212, 128, 194, 175, 54, 64, 24};
 static const char TOKEN_INFO_SEED[] = "token_info_2022";
 static const char MINT_SEED[] = "mint_2022";
 static const char GOVERNANCE_CONFIG_SEED[] = "governance_config";
+static const char GEN_MINT_SEED[] = "gen_mint";
 
 /* TokenInfo (zero-copy, repr C) after its 8-byte discriminator. */
 #define TI_AUTHORITY 8
@@ -111,6 +120,17 @@ static const char GOVERNANCE_CONFIG_SEED[] = "governance_config";
 #define TI_REC_VALIDATORS_COUNT 312
 #define MAX_REC_VALIDATORS 5
 #define TOKEN_INFO_SIZE 320
+/* GenerationMintRecord after its 8-byte discriminator: meter_id [u8; 16], window_start_ms i64, amount u64,
+ * minted bool, bump u8. */
+#define GMR_METER_ID 8
+#define GMR_WINDOW_START_MS 24
+#define GMR_AMOUNT 32
+#define GMR_MINTED 40
+#define GMR_BUMP 41
+#define GENERATION_MINT_RECORD_SIZE 42
+/* Settlement windows are 15 minutes, keyed in milliseconds. */
+#define WINDOW_MS 900000ULL
+#define WINDOW_S 900
 /* SPL mint and token account (Token and Token-2022 base layouts). */
 #define MINT_LEN 82
 #define MINT_SUPPLY 36
@@ -132,11 +152,16 @@ static const char GOVERNANCE_CONFIG_SEED[] = "governance_config";
 #define E_MISSING "InstructionMissing", 100ULL, "8 byte instruction identifier not provided"
 #define E_DID_NOT_DESERIALIZE "InstructionDidNotDeserialize", 102ULL, "The program could not deserialize the given instruction"
 #define E_MUT "ConstraintMut", 2000ULL, "A mut constraint was violated"
+#define E_OWNER "ConstraintOwner", 2004ULL, "An owner constraint was violated"
+#define E_RENT_EXEMPT "ConstraintRentExempt", 2005ULL, "A rent exemption constraint was violated"
 #define E_SEEDS "ConstraintSeeds", 2006ULL, "A seeds constraint was violated"
 #define E_TOKEN_MINT "ConstraintTokenMint", 2014ULL, "A token mint constraint was violated"
+#define E_TOKEN_OWNER "ConstraintTokenOwner", 2015ULL, "A token owner constraint was violated"
+#define E_SPACE "ConstraintSpace", 2019ULL, "A space constraint was violated"
 #define E_TOKEN_TOKEN_PROGRAM "ConstraintTokenTokenProgram", 2021ULL, "A token account token program constraint was violated"
 #define E_DISC_NOT_FOUND "AccountDiscriminatorNotFound", 3001ULL, "No discriminator was found on the account"
 #define E_DISC_MISMATCH "AccountDiscriminatorMismatch", 3002ULL, "Account discriminator did not match what was expected"
+#define E_ACCOUNT_DID_NOT_DESERIALIZE "AccountDidNotDeserialize", 3003ULL, "Failed to deserialize the account"
 #define E_NOT_ENOUGH_KEYS "AccountNotEnoughKeys", 3005ULL, "Not enough account keys given to the instruction"
 #define E_OWNED_WRONG "AccountOwnedByWrongProgram", 3007ULL, "The given account is owned by a different program than expected"
 #define E_INVALID_PROGRAM_ID "InvalidProgramId", 3008ULL, "Program ID was not as expected"
@@ -148,6 +173,9 @@ static const char GOVERNANCE_CONFIG_SEED[] = "governance_config";
 #define E_MAX_VALIDATORS "MaxValidatorsReached", 6007ULL, "Maximum number of validators reached"
 #define E_REC_NOT_FOUND "RecValidatorNotFound", 6008ULL, "REC validator not found in the registered list"
 #define E_REMOVE_NOT_FOUND "RemoveValidatorNotFound", 6009ULL, "Validator to remove not found in the registered list"
+#define E_MISALIGNED_WINDOW "MisalignedWindow", 6010ULL, "Window start must be a positive 15-minute (900_000 ms) boundary at or before now"
+#define E_ZERO_AMOUNT "ZeroAmount", 6011ULL, "Mint amount must be greater than zero"
+#define E_REC_IS_AUTHORITY "RecValidatorIsAuthority", 6012ULL, "REC validator co-signer must differ from the platform authority"
 #define E_INVALID_GOVERNANCE "InvalidGovernanceAccount", 6013ULL, "Invalid governance account — must be the canonical governance_config PDA"
 /* Builtin ProgramErrors (to_builtin!(n) = n << 32), as Anchor logs them. */
 #define P_INVALID_ARGUMENT "InvalidArgument", (3ULL << 32), "The arguments provided to a program instruction were invalid"
@@ -436,21 +464,28 @@ typedef struct {
   u64 n_infos;
   const SolAccountInfo *target;
   const SolAccountInfo *payer;
-  const char *seed;
-  u64 seed_len;
+  const SolSignerSeed *seeds; /* target's PDA seeds, without the bump */
+  u64 n_seeds;
   u8 bump;
   u64 space;
   const Pubkey *owner;
   u64 rent_minimum;
+  const char *accounts_struct; /* where Anchor locates an error of the generated init code */
 } InitSpec;
+
+#define MAX_SEEDS 3
 
 /* One system-program CPI on `target` (and the payer), signed by target's PDA seeds. */
 NOINLINE static u64 system_cpi(const InitSpec *s, const u8 *data, u64 len, int with_payer) {
   SolAccountMeta metas[2] = {{s->payer->key, 1, 1}, {s->target->key, 1, 1}};
   SolInstruction ix = {&SYSTEM_ID, with_payer ? metas : metas + 1, with_payer ? 2 : 1, data, len};
   u8 bump_seed[1] = {s->bump};
-  SolSignerSeed seeds[2] = {{(const u8 *)s->seed, s->seed_len}, {bump_seed, 1}};
-  SolSignerSeeds signer = {seeds, 2};
+  SolSignerSeed seeds[MAX_SEEDS + 1];
+  u64 n = s->n_seeds < MAX_SEEDS ? s->n_seeds : MAX_SEEDS;
+  for (u64 i = 0; i < n; i++) seeds[i] = s->seeds[i];
+  seeds[n].addr = bump_seed;
+  seeds[n].len = 1;
+  SolSignerSeeds signer = {seeds, n + 1};
   return sol_invoke_signed_c(&ix, s->infos, (int)s->n_infos, &signer, 1);
 }
 
@@ -467,7 +502,7 @@ NOINLINE static u64 init_pda_account(const InitSpec *s) {
     return system_cpi(s, data, 52, 1);
   }
   if (key_eq(s->payer->key, s->target->key)) {
-    return with_compared(fail(THROWN, SRC "instructions/initialize_token.rs:6", E_INIT_PAYER), s->payer->key, s->target->key);
+    return with_compared(fail(THROWN, s->accounts_struct, E_INIT_PAYER), s->payer->key, s->target->key);
   }
   u64 minimum = s->rent_minimum ? s->rent_minimum : 1;
   u64 err;
@@ -516,6 +551,8 @@ NOINLINE static u64 cpi_initialize_mint2(const SolAccountInfo *a, u64 n, const P
   return sol_invoke_signed_c(&ix, a, (int)n, 0, 0);
 }
 
+#define INITIALIZE_TOKEN_ACCOUNTS SRC "instructions/initialize_token.rs:6"
+
 /* Accounts: token_info (init), mint (init), authority (w, s), system_program, token_program, rent.
  * Args: registry_program_id, registry_authority. */
 NOINLINE static u64 initialize_token(const SolAccountInfo *a, u64 n, const u8 *args, u64 args_len,
@@ -535,14 +572,14 @@ NOINLINE static u64 initialize_token(const SolAccountInfo *a, u64 n, const u8 *a
   if (!key_eq(a[5].key, &RENT_SYSVAR_ID)) return fail(P_CAUSED, "rent", P_INVALID_ARGUMENT);
 
   u64 infos = n < MAX_ACCOUNTS ? n : MAX_ACCOUNTS;
-  InitSpec spec = {a, infos, &a[0], &a[2], TOKEN_INFO_SEED, sizeof(TOKEN_INFO_SEED) - 1, 0,
-                   TOKEN_INFO_SIZE, program_id, rent_minimum(TOKEN_INFO_SIZE)};
+  InitSpec spec = {a, infos, &a[0], &a[2], TOKEN_INFO_SEEDS, 1, 0, TOKEN_INFO_SIZE, program_id,
+                   rent_minimum(TOKEN_INFO_SIZE), INITIALIZE_TOKEN_ACCOUNTS};
   if ((err = TOKEN_INFO_PDA(&a[0], program_id, &spec.bump))) return err;
   if ((err = init_pda_account(&spec))) return err;
   if ((err = need_mut(&a[0], "token_info"))) return err;
 
-  InitSpec mint = {a, infos, &a[1], &a[2], MINT_SEED, sizeof(MINT_SEED) - 1, 0, MINT_LEN, a[4].key,
-                   rent_minimum(MINT_LEN)};
+  InitSpec mint = {a, infos, &a[1], &a[2], MINT_SEEDS, 1, 0, MINT_LEN, a[4].key, rent_minimum(MINT_LEN),
+                   INITIALIZE_TOKEN_ACCOUNTS};
   if ((err = need_pda(&a[1], "mint", MINT_SEEDS, program_id, &mint.bump))) return err;
   if ((err = init_pda_account(&mint))) return err;
   if ((err = cpi_initialize_mint2(a, infos, a[0].key))) return err;
@@ -729,6 +766,214 @@ NOINLINE static u64 sync_total_supply(const SolAccountInfo *a, u64 n, const Pubk
   return SUCCESS;
 }
 
+/* ---- mint_generation ------------------------------------------------------------------------------- */
+
+/* Where Anchor locates the errors of MintGeneration's generated account code, and the handler's. */
+#define MINT_GENERATION_ACCOUNTS SRC "instructions/mint_generation.rs:20"
+#define MINT_GENERATION_AT(line) SRC "instructions/mint_generation.rs:" #line
+
+/* mint_generation takes 11 accounts, the entrypoint parses 7: the other 4 are parsed here, on demand,
+ * which keeps every frame within the BPF stack limit. A duplicate resolves to the info it repeats. */
+#define TAIL_ACCOUNTS 4
+NOINLINE static void parse_tail(u8 *input, const SolAccountInfo *head, SolAccountInfo *tail) {
+  u64 n = *(const u64 *)input;
+  u8 *p = input + 8;
+  for (u64 i = 0; i < n && i < MAX_ACCOUNTS + TAIL_ACCOUNTS; i++) {
+    SolAccountInfo *info = i >= MAX_ACCOUNTS ? &tail[i - MAX_ACCOUNTS] : 0;
+    u8 dup = p[0];
+    if (dup != 0xff) {
+      if (info) *info = dup < MAX_ACCOUNTS ? head[dup] : tail[dup - MAX_ACCOUNTS];
+      p += 8;
+      continue;
+    }
+    u64 len = *(const u64 *)(p + 80);
+    if (info) {
+      info->is_signer = p[1];
+      info->is_writable = p[2];
+      info->executable = p[3];
+      info->key = (const Pubkey *)(p + 8);
+      info->owner = (const Pubkey *)(p + 40);
+      info->lamports = (u64 *)(p + 72);
+      info->data_len = len;
+      info->data = p + 88;
+    }
+    p += 88 + ((len + 7) & ~7ULL) + REALLOC_ROOM;
+    if (info) info->rent_epoch = *(const u64 *)p;
+    p += 8;
+  }
+}
+
+/* The account's data length as the input buffer holds it now: a CPI that resizes the account updates
+ * the buffer, not the SolAccountInfo the entrypoint filled. */
+static u64 current_len(const SolAccountInfo *a) { return *(const u64 *)(a->data - 8); }
+
+/* Anchor logs "Left: <n>" and "Right: <n>" after an error with compared numbers. */
+NOINLINE static u64 with_values(u64 err, u64 left, u64 right) {
+  for (int side = 0; side < 2; side++) {
+    u8 line[32];
+    u64 at = append(line, 0, side ? "Right: " : "Left: ");
+    u8 digits[20];
+    int k = 0;
+    u64 v = side ? right : left;
+    do {
+      digits[k++] = (u8)('0' + v % 10);
+      v /= 10;
+    } while (v);
+    while (k) line[at++] = digits[--k];
+    sol_log_((const char *)line, at);
+  }
+  return err;
+}
+
+/* Token MintTo (instruction 7) of `amount` to the destination, signed by the token_info PDA. */
+NOINLINE static u64 cpi_mint_generation(const SolAccountInfo *a, const Pubkey *token_program, u64 amount, u8 bump) {
+  const SolAccountInfo *mint = &a[0], *token_info = &a[1], *to = &a[2];
+  u8 data[9];
+  data[0] = 7;
+  write_u64(data + 1, amount);
+  SolAccountMeta metas[3] = {{mint->key, 1, 0}, {to->key, 1, 0}, {token_info->key, 0, 1}};
+  SolInstruction ix = {token_program, metas, 3, data, sizeof(data)};
+  u8 bump_seed[1] = {bump};
+  SolSignerSeed seeds[2] = {{(const u8 *)TOKEN_INFO_SEED, sizeof(TOKEN_INFO_SEED) - 1}, {bump_seed, 1}};
+  SolSignerSeeds signer = {seeds, 2};
+  SolAccountInfo infos[3] = {*mint, *to, *token_info};
+  return sol_invoke_signed_c(&ix, infos, 3, &signer, 1);
+}
+
+/*
+ * mint_record: init_if_needed, payer = payer, space = 8 + 34, seeds = ["gen_mint", meter_id,
+ * window_start_ms LE], bump. As Anchor generates it: Rent::get, the canonical PDA (ConstraintSeeds),
+ * created when the system program owns it (CreateAccount, or Transfer + Allocate + Assign when it already
+ * holds lamports) and otherwise loaded as an Account (owner, discriminator, borsh); then if_needed's
+ * checks (space, owner, rent), mut, rent exemption.
+ */
+NOINLINE static u64 init_mint_record(const SolAccountInfo *a, const SolAccountInfo *payer, const u8 *args,
+                                     const Pubkey *program_id, u8 *bump) {
+  const SolAccountInfo *record = &a[4];
+  u64 rent = rent_minimum(GENERATION_MINT_RECORD_SIZE);
+  SolSignerSeed seeds[3] = {{(const u8 *)GEN_MINT_SEED, sizeof(GEN_MINT_SEED) - 1}, {args, 16}, {args + 16, 8}};
+  Pubkey expected;
+  sol_try_find_program_address(seeds, 3, program_id, &expected, bump);
+  if (!key_eq(record->key, &expected)) return with_compared(fail(CAUSED, "mint_record", E_SEEDS), record->key, &expected);
+
+  u64 err;
+  if (key_eq(record->owner, &SYSTEM_ID)) {
+    SolAccountInfo infos[2] = {*payer, *record};
+    InitSpec spec = {infos, 2, &infos[1], &infos[0], seeds, 3, *bump, GENERATION_MINT_RECORD_SIZE, program_id, rent,
+                     MINT_GENERATION_ACCOUNTS};
+    if ((err = init_pda_account(&spec))) return err;
+    /* Account::try_from_unchecked: the new account's zeroed data is read without a discriminator. */
+    if (!key_eq(record->owner, program_id)) {
+      return with_compared(fail(CAUSED, "mint_record", E_OWNED_WRONG), record->owner, program_id);
+    }
+    if (current_len(record) < GENERATION_MINT_RECORD_SIZE) return fail(CAUSED, "mint_record", E_ACCOUNT_DID_NOT_DESERIALIZE);
+  } else {
+    if (!key_eq(record->owner, program_id)) {
+      return with_compared(fail(CAUSED, "mint_record", E_OWNED_WRONG), record->owner, program_id);
+    }
+    if (current_len(record) < 8) return fail(CAUSED, "mint_record", E_DISC_NOT_FOUND);
+    if (!bytes8_eq(record->data, ACCOUNT_GENERATION_MINT_RECORD)) return fail(CAUSED, "mint_record", E_DISC_MISMATCH);
+    /* borsh: all 34 bytes, and a bool that is 0 or 1 */
+    if (current_len(record) < GENERATION_MINT_RECORD_SIZE || record->data[GMR_MINTED] > 1)
+      return fail(CAUSED, "mint_record", E_ACCOUNT_DID_NOT_DESERIALIZE);
+  }
+  u64 len = current_len(record);
+  if (len != GENERATION_MINT_RECORD_SIZE) {
+    return with_values(fail(CAUSED, "mint_record", E_SPACE), GENERATION_MINT_RECORD_SIZE, len);
+  }
+  if (!key_eq(record->owner, program_id)) return with_compared(fail(CAUSED, "mint_record", E_OWNER), record->owner, program_id);
+  if (*record->lamports < rent) return fail(CAUSED, "mint_record", E_RENT_EXEMPT);
+  return need_mut(record, "mint_record");
+}
+
+/* Accounts: mint (w), token_info, destination (w), destination_owner, mint_record (w, init_if_needed),
+ * authority (s), rec_validator (s, optional: the program id stands for None), payer (w, s),
+ * token_program, associated_token_program, system_program. Args: meter_id [u8; 16], window_start_ms i64,
+ * amount u64. The program id follows the instruction data in the input (BPF calls take at most 5
+ * arguments). */
+NOINLINE static u64 mint_generation(u8 *input, const SolAccountInfo *a, u64 n, const u8 *args, u64 args_len) {
+  const Pubkey *program_id = (const Pubkey *)(args + args_len);
+  LOG("Instruction: MintGeneration");
+  if (args_len < 32) return fail(OCCURRED, "", E_DID_NOT_DESERIALIZE);
+  i64 window_start_ms = (i64)read_u64(args + 16);
+  u64 amount = read_u64(args + 24);
+  SolAccountInfo t[TAIL_ACCOUNTS];
+  parse_tail(input, a, t);
+  const SolAccountInfo *payer = &t[0], *token_program = &t[1];
+  u64 err;
+
+  if (n < 1) return missing("mint");
+  if ((err = load_token_state(&a[0], "mint", 1))) return err;
+  if (n < 2) return missing("token_info");
+  if ((err = load_token_info(&a[1], program_id))) return err;
+  if (n < 3) return missing("destination");
+  if ((err = load_token_state(&a[2], "destination", 0))) return err;
+  if (n < 4) return missing("destination_owner");
+  if (n < 5) return missing("mint_record");
+  if (n < 6) return missing("authority");
+  if ((err = need_signer(&a[5], "authority"))) return err;
+  if (n < 7) return missing("rec_validator");
+  const SolAccountInfo *rec = key_eq(a[6].key, program_id) ? 0 : &a[6];
+  if (rec && (err = need_signer(rec, "rec_validator"))) return err;
+  if (n < 8) return missing("payer");
+  if ((err = need_signer(payer, "payer"))) return err;
+  if (n < 9) return missing("token_program");
+  if (!is_token_program(token_program->key)) return fail(CAUSED, "token_program", E_INVALID_PROGRAM_ID);
+  if (n < 10) return missing("associated_token_program");
+  if ((err = need_program(&t[2], "associated_token_program", &ASSOCIATED_TOKEN_ID))) return err;
+  if (n < 11) return missing("system_program");
+  if ((err = need_program(&t[3], "system_program", &SYSTEM_ID))) return err;
+
+  /* The init account first, then the others in field order. */
+  u8 record_bump = 0;
+  if ((err = init_mint_record(a, payer, args, program_id, &record_bump))) return err;
+  const u8 *ti = a[1].data;
+  if ((err = need_mut(&a[0], "mint"))) return err;
+  if (!key_eq(a[0].key, PK(ti, TI_MINT))) return fail(CAUSED, "mint", E_UNAUTHORIZED);
+  u8 bump = 0;
+  if ((err = TOKEN_INFO_PDA(&a[1], program_id, &bump))) return err;
+  if (!key_eq(PK(ti, TI_AUTHORITY), a[5].key)) return fail(CAUSED, "token_info", E_UNAUTHORIZED);
+  if ((err = need_mut(&a[2], "destination"))) return err;
+  const u8 *dest = a[2].data;
+  if (!key_eq(PK(dest, TOKEN_ACCOUNT_OWNER), a[3].key)) {
+    return with_compared(fail(CAUSED, "destination", E_TOKEN_OWNER), PK(dest, TOKEN_ACCOUNT_OWNER), a[3].key);
+  }
+  if (!key_eq(PK(dest, TOKEN_ACCOUNT_MINT), a[0].key)) {
+    return with_compared(fail(CAUSED, "destination", E_TOKEN_MINT), PK(dest, TOKEN_ACCOUNT_MINT), a[0].key);
+  }
+  if (!key_eq(a[2].owner, token_program->key)) return fail(CAUSED, "destination", E_TOKEN_TOKEN_PROGRAM);
+  if ((err = need_mut(payer, "payer"))) return err;
+
+  /* A window already minted is a success that mints nothing, before any other check: one replayed window
+   * must not fail the other windows of its transaction. */
+  u8 *record = a[4].data;
+  if (record[GMR_MINTED]) return SUCCESS;
+  /* A zero mint would still mark the window minted, and its real mint could never land. */
+  if (amount == 0) return fail(THROWN, MINT_GENERATION_AT(104), E_ZERO_AMOUNT);
+  i64 now = unix_timestamp();
+  /* window_start_ms > 0 first, so the division and remainder are unsigned (BPF has no signed ones). */
+  if (window_start_ms <= 0 || (u64)window_start_ms % WINDOW_MS != 0 ||
+      (i64)((u64)window_start_ms / 1000) > now + WINDOW_S)
+    return fail(THROWN, MINT_GENERATION_AT(115), E_MISALIGNED_WINDOW);
+  if (!key_eq(PK(ti, TI_AUTHORITY), a[5].key)) return fail(THROWN, MINT_GENERATION_AT(124), E_UNAUTHORIZED);
+  /* rec_validator.ok_or(RecValidatorNotFound)?: converted without a source location. */
+  if (!rec) return fail(OCCURRED, "", E_REC_NOT_FOUND);
+  if (!rec_validator_registered(ti, rec->key)) return fail(THROWN, MINT_GENERATION_AT(138), E_REC_NOT_FOUND);
+  /* Two different keys, or the REC co-signature adds no second party. */
+  if (key_eq(rec->key, a[5].key)) return fail(THROWN, MINT_GENERATION_AT(146), E_REC_IS_AUTHORITY);
+
+  if ((err = cpi_mint_generation(a, token_program->key, amount, bump))) return err;
+  /* Written only after the mint succeeded (Anchor serializes the whole account on exit). */
+  copy_bytes(record, ACCOUNT_GENERATION_MINT_RECORD, 8);
+  copy_bytes(record + GMR_METER_ID, args, 16);
+  write_u64(record + GMR_WINDOW_START_MS, (u64)window_start_ms);
+  write_u64(record + GMR_AMOUNT, amount);
+  record[GMR_MINTED] = 1;
+  record[GMR_BUMP] = record_bump;
+  emit_key_u64_i64(EVENT_TOKENS_MINTED, a[2].key->x, amount);
+  return SUCCESS;
+}
+
 u64 entrypoint(u8 *input) {
   SolAccountInfo accounts[MAX_ACCOUNTS];
   const u8 *data;
@@ -746,5 +991,6 @@ u64 entrypoint(u8 *input) {
     return set_registry_authority(accounts, n, args, args_len, program_id);
   if (bytes8_eq(data, IX_SYNC_TOTAL_SUPPLY)) return sync_total_supply(accounts, n, program_id);
   if (bytes8_eq(data, IX_INITIALIZE_TOKEN)) return initialize_token(accounts, n, args, args_len, program_id);
+  if (bytes8_eq(data, IX_MINT_GENERATION)) return mint_generation(input, accounts, n, args, args_len);
   return fail(OCCURRED, "", E_FALLBACK);
 }
