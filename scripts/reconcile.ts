@@ -5,7 +5,7 @@
 import { Connection, PublicKey } from '@solana/web3.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/client.js';
-import { loadIdl, readMintAddress, tokenInfoAddress } from '../src/chain/energyToken.js';
+import { deployedProgram, readMintAddress, tokenInfoAddress } from '../src/chain/energyToken.js';
 import { makeChainHistory } from '../src/chain/history.js';
 import { makeRpcClient } from '../src/chain/rpcClient.js';
 import { reconcile } from '../src/minting/reconcile.js';
@@ -17,10 +17,11 @@ if (!config.DATABASE_URL || !config.SOLANA_RPC_URL) {
 }
 const database = await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR });
 try {
-  const mint = await readMintAddress(new Connection(config.SOLANA_RPC_URL, 'confirmed'), config.ENERGY_TOKEN_PROGRAM_ID);
-  const programId = new PublicKey(config.ENERGY_TOKEN_PROGRAM_ID);
+  // The program and its interface as the service takes them (ENERGY_TOKEN_IDL, ENERGY_TOKEN_PROGRAM_ID).
+  const { programId, program } = deployedProgram(config);
+  const mint = await readMintAddress(new Connection(config.SOLANA_RPC_URL, 'confirmed'), programId.toBase58(), program.idl);
   const rpc = makeRpcClient({ url: config.SOLANA_RPC_URL, timeoutMs: config.RPC_TIMEOUT_MS });
-  const history = makeChainHistory({ rpc, idl: loadIdl(config.ENERGY_TOKEN_PROGRAM_ID), programId, mint: new PublicKey(mint) });
+  const history = makeChainHistory({ rpc, idl: program.idl, programId, mint: new PublicKey(mint) });
   const r = await reconcile(database.db, { rpc, history, tokenInfo: tokenInfoAddress(programId).toBase58(), mint });
   for (const d of r.differences) process.stdout.write(`DIFF ${d.kind}${d.signature ? ` ${d.signature}` : ''}: ${d.detail}\n`);
   if (!r.baseline) process.stdout.write('note: this database was bound to the chain before baselines were stored: the whole history and supply were compared\n');

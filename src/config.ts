@@ -4,7 +4,6 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
-const DEFAULT_PROGRAM_ID = '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi';
 const base58Key = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{32,44}$/, 'must be a base58 public key');
 const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
 
@@ -34,7 +33,15 @@ const schema = z
     SOLANA_RPC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
     SOLANA_WS_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^wss?$/ }).optional()),
     AUTHORITY_KEYPAIR_PATH: optionalString,
-    ENERGY_TOKEN_PROGRAM_ID: z.preprocess((v) => (v === '' ? undefined : v), base58Key.default(DEFAULT_PROGRAM_ID)),
+    /**
+     * The REC validator's keypair file: it co-signs every mint on energy_token 0.1.1 (required there, unused on
+     * 0.1.0). Same file rules as the authority's; in embedded mode the committed localnet validator's key.
+     */
+    REC_VALIDATOR_KEYPAIR_PATH: optionalString,
+    /** The IDL of the energy_token program deployed (a path); default: programs-idl/energy_token-0.1.1.json. */
+    ENERGY_TOKEN_IDL: optionalString,
+    /** Where the program is deployed; default: the address its IDL names. */
+    ENERGY_TOKEN_PROGRAM_ID: z.preprocess((v) => (v === '' ? undefined : v), base58Key.optional()),
     DATABASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^postgres(ql)?$/ }).optional()),
     PGLITE_DIR: z.string().min(1).default('./data/pglite'),
     GATEWAY_API_KEYS: optionalString,
@@ -79,6 +86,22 @@ const schema = z
     LOCALNET_LEDGER_DIR: z.string().min(1).default('./data/ledger'),
     /** New token accounts (rent paid by the authority) per UTC day. */
     MAX_NEW_TOKEN_ACCOUNTS_PER_DAY: z.coerce.number().int().min(0).default(1000),
+    /**
+     * Lamports of fees the authority may spend per UTC day (every signature and the priority fee, reserved before
+     * each transaction is signed, shared by every worker); past it readings wait for the next day. 10 SOL.
+     */
+    MAX_FEE_LAMPORTS_PER_DAY: z
+      .string()
+      .regex(/^\d{1,19}$/, 'must be a whole number of lamports (e.g. 10000000000 for 10 SOL)')
+      .default('10000000000')
+      .transform((v) => BigInt(v)),
+    /**
+     * Tokens below which one mint instruction is not worth its fee: a wallet's readings summing to less wait to
+     * be summed with later ones, at most MAX_MINT_WAIT_MINUTES. 0.01 tokens: readings of 0.01 kWh and more never wait.
+     */
+    MIN_MINT_TOKENS: z.string().regex(/^\d{1,12}(\.\d{1,9})?$/, 'must be a decimal number of tokens with at most 9 decimals (e.g. 0.01)').default('0.01'),
+    /** The longest a reading waits to be summed under MIN_MINT_TOKENS before it is minted alone. */
+    MAX_MINT_WAIT_MINUTES: count('minutes', 7 * 24 * 60, 0).default(60),
     /** Slack on the energy-fits-in-time bound (0.05 = 5 % above max_kw × hours). */
     PLAUSIBILITY_TOLERANCE: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal number').default('0.05'),
     /** true: every reading must carry a valid ed25519 signature of its meter's public_key. */

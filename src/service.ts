@@ -2,7 +2,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
-import { checkChain, readKeypairFile } from './chain/energyToken.js';
+import { checkChain, coSignerAccepted, decodeTokenInfo, deployedProgram, readKeypairFile } from './chain/energyToken.js';
 import { connectChain, probeRpc } from './chain/rpc.js';
 import { type CheckReport, makeApp, type HealthDetails } from './http/app.js';
 import { makeHealthMonitor } from './http/health.js';
@@ -19,10 +19,9 @@ import { gatewayRoutes, meterRoutes } from './meters/routes.js';
 import { syncGatewaysFromEnv } from './meters/gateways.js';
 import { type DemoSet, registerDemoSet } from './meters/demo.js';
 import type { AcceptPolicy } from './readings/accept.js';
-import { maxTokensPerReading } from './minting/amounts.js';
+import { maxTokensPerReading, parseDecimal, tokensOf } from './minting/amounts.js';
 import { ConfigError } from './errors.js';
 import { describeError } from './db/errors.js';
-import { loadIdl } from './chain/energyToken.js';
 import { makeLookupTables } from './chain/lookupTables.js';
 import { makeMintChain } from './chain/mintTransaction.js';
 import { makeLookupTableStore, mintCounts } from './db/lookupTables.js';
@@ -35,7 +34,7 @@ import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { batchStateCounts, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
+import { batchStateCounts, feeLeftToday, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
 import { controlRoutes } from './minting/controlRoutes.js';
@@ -85,20 +84,31 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       `MAX_KWH_PER_READING × TOKENS_PER_KWH gives ${maxTokensPerReading(rate)} base units, above BLOCKCHAIN_MAX_TOKENS_PER_TRANSACTION (${cap}): one reading could never be minted`,
     );
   }
-  const chain = await connectChain(config);
+  // The program's interface comes from its IDL (0.1.0 or 0.1.1): what every mint names and who signs it.
+  const deployed = deployedProgram(config);
+  const { program } = deployed;
+  const idl = program.idl;
+  const chain = await connectChain(config, program.version);
   let database: Database | null = null;
   let stopMonitor = () => {};
   try {
     await probeRpc(chain.rpcUrl);
-    const authority = readKeypairFile(chain.authorityKeypairPath, { checkMode: !chain.committedLocalnetKey });
-    const identity = await checkChain(chain.connection, config.ENERGY_TOKEN_PROGRAM_ID, authority.publicKey);
-    log.info({ programId: identity.programId.toBase58(), mint: identity.mint.toBase58(), authority: authority.publicKey.toBase58() }, 'chain checked');
+    const authority = readKeypairFile(chain.authorityKeypairPath, { checkMode: !chain.committedLocalnetKey.authority });
+    const recValidator =
+      program.coSigned && chain.recValidatorKeypairPath
+        ? readKeypairFile(chain.recValidatorKeypairPath, { checkMode: !chain.committedLocalnetKey.recValidator, variable: 'REC_VALIDATOR_KEYPAIR_PATH' })
+        : null;
+    if (!program.coSigned && config.REC_VALIDATOR_KEYPAIR_PATH) log.warn({ version: program.version }, 'REC_VALIDATOR_KEYPAIR_PATH is not used: this program version takes no co-signature');
+    const identity = await checkChain(chain.connection, { ...deployed, authority: authority.publicKey, recValidator: recValidator?.publicKey ?? null });
+    log.info(
+      { programId: identity.programId.toBase58(), version: program.version, mint: identity.mint.toBase58(), authority: authority.publicKey.toBase58(), recValidator: recValidator?.publicKey.toBase58() },
+      'chain checked',
+    );
 
     // Through the service's own client: it has a timeout and classified failures (web3's Connection has neither).
     const rpc = makeRpcClient({ url: chain.rpcUrl, timeoutMs: config.RPC_TIMEOUT_MS });
     // One in-flight budget for every batch of this process (the engine's limiter adapts it to the chain).
     const inFlight = makeInFlightLimiter({ initial: config.BLOCKCHAIN_CONCURRENT_BATCHES, ceiling: config.BLOCKCHAIN_MAX_IN_FLIGHT });
-    const idl = loadIdl(identity.programId.toBase58());
     const history = makeChainHistory({ rpc, idl, programId: identity.programId, mint: identity.mint });
     // A new database records the chain as it finds it, so that reconciliation judges only what came after.
     const baseline = async () => {
@@ -109,7 +119,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     const dbOpts = { url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR };
     database = await openDatabase(dbOpts);
     let stored = await checkChainIdentity(database.db, identity.genesisHash, baseline);
-    if (stored === 'other' && chain.localnet?.chain.createdFresh && database.kind === 'pglite') {
+    if (stored === 'other' && chain.localnet?.createdFresh && database.kind === 'pglite') {
       // The embedded chain's ledger was removed: a new chain, so its PGlite database starts fresh with it (README).
       log.warn({ dir: config.PGLITE_DIR, ledger: config.LOCALNET_LEDGER_DIR }, 'embedded chain is new; starting its PGlite database fresh with it');
       await database.close();
@@ -166,6 +176,21 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
           timeoutMs: 2_500,
         },
         rentBudget: { run: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY), timeoutMs: 1_500 },
+        feeBudget: { run: () => feeLeftToday(db, config.MAX_FEE_LAMPORTS_PER_DAY), timeoutMs: 1_500 },
+        // Whether token_info still registers the REC validator (the governance authority may remove it at any
+        // time): while it does not, mints would fail with RecValidatorNotFound, so the worker waits.
+        coSigner: {
+          run: async () => {
+            if (!recValidator) return true;
+            const res = await healthRpc.call<{ value: { data: [string, string] } | null }>('getAccountInfo', [
+              identity.tokenInfo.toBase58(),
+              { encoding: 'base64', commitment: 'confirmed' },
+            ]);
+            if (!res.value) throw new Error(`token_info ${identity.tokenInfo.toBase58()} is gone`);
+            return coSignerAccepted(decodeTokenInfo(idl, Buffer.from(res.value.data[0], 'base64')), authority.publicKey, recValidator.publicKey);
+          },
+          timeoutMs: 2_500,
+        },
       },
       { intervalMs: config.HEALTH_CHECK_INTERVAL_MS },
     );
@@ -180,6 +205,13 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       const last = monitor.last(name);
       return { status: last.ok ? 'ok' : 'unreachable', age_ms: monitor.ageMs(name), ...(last.error ? { error: last.error } : {}) };
     };
+    /** The co-signing REC validator as last seen: registered, refused (not registered), or unknown (not seen yet). */
+    const coSignerRefused = () => {
+      const last = monitor.last('coSigner');
+      return last.ok && last.value === false;
+    };
+    const coSignerReason = () =>
+      `REC validator ${recValidator?.publicKey.toBase58()} is not registered in token_info (mints fail with RecValidatorNotFound, 6008): configure a registered validator's key in REC_VALIDATOR_KEYPAIR_PATH, or have the governance authority add it again`;
     // Open /health: the database only (what every role needs); the RPC never makes it 503.
     const health = () => ({ status: monitor.last('db').ok ? ('ok' as const) : ('unavailable' as const) });
     let workerState: (() => { running: boolean; paused: string | null; lastCycleAt: number | null; openBatches: number }) | null = null;
@@ -190,11 +222,18 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       const w = workerState?.();
       const sinceStart = Date.now() - startedAt;
       return {
-        status: dbCheck.status !== 'ok' ? 'unavailable' : rpcCheck.status !== 'ok' ? 'degraded' : 'ok',
+        status: dbCheck.status !== 'ok' ? 'unavailable' : rpcCheck.status !== 'ok' || coSignerRefused() ? 'degraded' : 'ok',
         db: dbCheck,
         rpc: { ...rpcCheck, url: displayUrl(chain.rpcUrl) },
         // Program and mint are checked once, at start.
-        program: { id: identity.programId.toBase58(), age_ms: sinceStart },
+        program: { id: identity.programId.toBase58(), version: program.version, age_ms: sinceStart },
+        rec_validator: recValidator
+          ? {
+              address: recValidator.publicKey.toBase58(),
+              registered: monitor.last('coSigner').ok ? (monitor.last('coSigner').value as boolean) : null,
+              age_ms: monitor.ageMs('coSigner'),
+            }
+          : null,
         mint: { address: identity.mint.toBase58(), age_ms: sinceStart },
         fee_payer: {
           address: authority.publicKey.toBase58(),
@@ -206,6 +245,11 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
           new_token_accounts_left_today: (budget.value as number | null) ?? null,
           per_day: config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY,
           age_ms: monitor.ageMs('rentBudget'),
+        },
+        fee_budget: {
+          lamports_left_today: monitor.last('feeBudget').value === null ? null : String(monitor.last('feeBudget').value),
+          per_day: config.MAX_FEE_LAMPORTS_PER_DAY.toString(),
+          age_ms: monitor.ageMs('feeBudget'),
         },
         worker: w
           ? {
@@ -234,7 +278,17 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       maxTokensPerReading: maxTokensPerReadingInOneTx(limits),
     };
     const engine = makeMintEngine({
-      chain: makeMintChain({ rpc, authority, programId: identity.programId, mint: identity.mint, idl, log, onRateLimited: inFlight.rateLimited }),
+      chain: makeMintChain({
+        rpc,
+        authority,
+        recValidator,
+        registryAuthority: identity.registryAuthority,
+        programId: identity.programId,
+        mint: identity.mint,
+        idl,
+        log,
+        onRateLimited: inFlight.rateLimited,
+      }),
       log,
       limits,
       // The runner claims at most the current max batch size; the engine accepts what it is given.
@@ -243,6 +297,9 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       maxPriorityMicroLamports: BigInt(config.MAX_PRIORITY_FEE_MICROLAMPORTS),
       send: { pollMs: 250, rebroadcastMs: 2_000, followTimeoutMs: 180_000 },
       reserveTokenAccounts: (wallets) => reserveTokenAccounts(db, wallets, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
+      reserveFee: (lamports) => reserveFee(db, lamports, config.MAX_FEE_LAMPORTS_PER_DAY),
+      // The chain's own word that the validator is no longer registered: /health and the worker's pause see it now.
+      onCoSignerRefused: () => void monitor.runNow('coSigner'),
       lookupTables:
         config.LOOKUP_TABLE_MIN_MINTS > 0
           ? {
@@ -267,7 +324,16 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       tokenAccountsLeft: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
     });
     const events = makeBatchEvents(opened);
-    const runner = makeBatchRunner({ db, engine, log, defaults, leaseMs: config.LEASE_MS, events, onResult: (r) => metrics.recordResult(r.outcome) });
+    const runner = makeBatchRunner({
+      db,
+      engine,
+      log,
+      defaults,
+      leaseMs: config.LEASE_MS,
+      events,
+      onResult: (r) => metrics.recordResult(r.outcome),
+      minMint: { tokens: tokensOf(parseDecimal(config.MIN_MINT_TOKENS, 'MIN_MINT_TOKENS'), { tokensPerKwh: '1', decimals: 9 }), maxWaitMs: config.MAX_MINT_WAIT_MINUTES * 60_000 },
+    });
     const policy = { maxAttempts: config.MAX_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS };
     const rescueNow = async () => {
       // Expired idempotency keys and stream tickets go with the rescuer's cycle (a request also purges its own key).
@@ -291,6 +357,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
             paused: async () => {
               const pause = await mintingPause(db);
               if (pause) return `paused by ${pause.by}: ${pause.reason}`;
+              if (coSignerRefused()) return coSignerReason();
               const lamports = await feePayerLamports();
               return lamports !== null && lamports < config.MIN_FEE_PAYER_LAMPORTS
                 ? `fee payer ${authority.publicKey.toBase58()} has ${lamports} lamports, below MIN_FEE_PAYER_LAMPORTS (${config.MIN_FEE_PAYER_LAMPORTS})`

@@ -20,7 +20,7 @@ import pLimit from 'p-limit';
 import postgres from 'postgres';
 import { MAX_WRITABLE_ACCOUNT_UNITS } from '../../anchor-localnet/costModel.js';
 import { localnetAuthority, mintAddress } from '../../anchor-localnet/fixtures.js';
-import { AUTHORITY_KEYPAIR_PATH, REPO_ROOT, versionOfIdl } from '../../anchor-localnet/paths.js';
+import { AUTHORITY_KEYPAIR_PATH, REC_VALIDATOR_KEYPAIR_PATH, REPO_ROOT, versionOfIdl } from '../../anchor-localnet/paths.js';
 import { loadIdl } from '../../src/chain/energyToken.js';
 import { barChart, hardware, percentile, progress, table } from './support.js';
 
@@ -333,6 +333,9 @@ async function runCase(opts: MintingScaleOptions, w: Workload, c: MintingScaleCa
     const keyPath = join(work, 'authority.json');
     copyFileSync(AUTHORITY_KEYPAIR_PATH, keyPath);
     chmodSync(keyPath, 0o600);
+    const validatorKeyPath = join(work, 'rec_validator.json');
+    copyFileSync(REC_VALIDATOR_KEYPAIR_PATH, validatorKeyPath);
+    chmodSync(validatorKeyPath, 0o600);
     const profDir = (role: string) => (opts.cpuProf ? join(opts.cpuProf, c.name, role) : undefined);
     for (const role of ['chain', 'service']) if (profDir(role)) mkdirSync(profDir(role)!, { recursive: true });
 
@@ -351,6 +354,7 @@ async function runCase(opts: MintingScaleOptions, w: Workload, c: MintingScaleCa
         SOLANA_RPC_URL: rpcUrl,
         SOLANA_WS_URL: wsUrl,
         AUTHORITY_KEYPAIR_PATH: keyPath,
+        REC_VALIDATOR_KEYPAIR_PATH: validatorKeyPath,
         DATABASE_URL: databaseUrl,
         GATEWAY_API_KEYS: `${GATEWAY}:${GATEWAY_KEY}`,
         OPERATOR_TOKEN: OPERATOR,

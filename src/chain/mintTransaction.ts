@@ -19,7 +19,7 @@ import pLimit from 'p-limit';
 import pRetry from 'p-retry';
 import { RpcFailure } from '../errors.js';
 import type { Log } from '../log.js';
-import { tokenInfoAddress } from './energyToken.js';
+import { programInterface, tokenInfoAddress } from './energyToken.js';
 import { decodeTransactionError, type DecodedError } from './programErrors.js';
 import { isRateLimited, type Context, type RpcClient, type TransactionErrorJson } from './rpcClient.js';
 import { followReads, sendAndConfirm, type SendOptions, type SendOutcome, type SignedTransaction } from './sendAndConfirm.js';
@@ -73,11 +73,21 @@ export interface Simulation {
   /** Null when the simulation succeeded or the error belongs to no one mint. */
   blamedMint: number | null;
   reason: string | null;
+  /** The error decoded (null when the simulation succeeded). */
+  decoded: DecodedError | null;
 }
 
 export interface MintChainDeps {
   rpc: RpcClient;
+  /** token_info's authority: signs every mint and pays the fees. */
   authority: Keypair;
+  /**
+   * The REC validator that co-signs every mint (energy_token 0.1.1 on: the IDL's mint_tokens_direct has a
+   * `rec_validator` signer). Required then; unused on 0.1.0.
+   */
+  recValidator?: Keypair | null;
+  /** token_info's registry authority, which 0.1.1's mint_tokens_direct names (unused on 0.1.0). */
+  registryAuthority?: PublicKey | null;
   programId: PublicKey;
   mint: PublicKey;
   idl: Idl;
@@ -90,7 +100,45 @@ export interface MintChainDeps {
   now?: () => number;
 }
 
+/** What one mint transaction names and who signs it: a fact of the program's IDL (mintShape). */
+export interface MintShape {
+  /** Signatures per transaction: the authority (the fee payer), and a co-signer where the program wants one. */
+  signers: number;
+  /** Accounts of one mint_tokens_direct instruction. */
+  accountsPerMint: number;
+  /** Accounts every mint names besides the authority, token_info, the mint, Token-2022 and the recipient's token account. */
+  extraShared: string[];
+  /** Whether a mint write-locks token_info (0.1.0 writes total_supply per mint; 0.1.1 reads it only). */
+  tokenInfoWritable: boolean;
+}
+
+/** energy_token 0.1.0: the authority alone signs; mint_tokens_direct names 5 accounts and writes token_info. */
+export const AUTHORITY_ONLY: MintShape = { signers: 1, accountsPerMint: 5, extraShared: [], tokenInfoWritable: true };
+/** energy_token 0.1.1: a REC validator co-signs; 7 accounts (registry_authority and rec_validator besides); token_info read-only. */
+export const CO_SIGNED: MintShape = { signers: 2, accountsPerMint: 7, extraShared: ['registry_authority', 'rec_validator'], tokenInfoWritable: false };
+
+/**
+ * The shape of a mint transaction for a program's mint_tokens_direct, as its IDL lays it out. `sameKey`: the REC
+ * validator is the authority itself (one signature, one account fewer).
+ */
+export function mintShape(mintAccounts: { name: string; writable: boolean; signer: boolean }[], sameKey = false): MintShape {
+  const known = new Set(['token_info', 'mint', 'user_token_account', 'authority', 'token_program']);
+  const extra = mintAccounts.map((a) => a.name).filter((n) => !known.has(n) && !(sameKey && n === 'rec_validator'));
+  return {
+    signers: 1 + mintAccounts.filter((a) => a.signer && a.name !== 'authority' && !(sameKey && a.name === 'rec_validator')).length,
+    accountsPerMint: mintAccounts.length,
+    extraShared: extra,
+    tokenInfoWritable: mintAccounts.find((a) => a.name === 'token_info')?.writable ?? false,
+  };
+}
+
 export const MAX_CU = 1_400_000;
+/** A token account's state byte (spl-token's layout: mint, owner, amount, delegate, then the state). */
+const TOKEN_ACCOUNT_STATE = 108;
+const ACCOUNT_FROZEN = 2;
+
+/** A wallet's token account as the chain holds it (MintChain.inspectTokenAccount). */
+export type TokenAccountState = 'usable' | 'missing' | 'frozen' | 'foreign';
 /** How long one blockhash read serves the transactions built after it. */
 const BLOCKHASH_MAX_AGE_MS = 1_000;
 export const RENT_TOKEN_2022_ACCOUNT = 2_074_080n; // 170 bytes: the account plus its ImmutableOwner extension
@@ -111,7 +159,15 @@ export function makeMintChain(deps: MintChainDeps) {
   // Only the instruction coder is used: no provider calls, so no connection is needed.
   const program = new Program({ ...deps.idl, address: deps.programId.toBase58() }, { connection: {} } as never);
   const ataOf = tokenAccounts(deps.mint);
-  const mintInstruction = mintInstructionOf(program, { tokenInfo, mint: deps.mint, authority: deps.authority.publicKey });
+  const mintInstruction = mintInstructionOf(program, {
+    tokenInfo,
+    mint: deps.mint,
+    authority: deps.authority.publicKey,
+    registryAuthority: deps.registryAuthority ?? null,
+    recValidator: deps.recValidator?.publicKey ?? null,
+  });
+  // Every signer the message names, each signing once: the fee payer (the authority) first.
+  const signers = [deps.authority, ...(deps.recValidator && !deps.recValidator.publicKey.equals(deps.authority.publicKey) ? [deps.recValidator] : [])];
   // Nothing is at stake before signing: a transient failure there is retried instead of costing the
   // readings an attempt (and a back-off).
   const read = <T>(method: string, params: unknown[], signal?: AbortSignal) =>
@@ -139,6 +195,24 @@ export function makeMintChain(deps: MintChainDeps) {
       })),
     );
     return found;
+  }
+
+  /**
+   * What the chain holds at a wallet's token account now, for when a mint to it failed although it was known
+   * to exist: `missing` (closed by its owner: create it again), `frozen` or `foreign` (another mint or
+   * program: nothing the service can fix), or `usable` (the failure had another cause).
+   */
+  async function inspectTokenAccount(wallet: string, signal?: AbortSignal): Promise<TokenAccountState> {
+    const res = await read<Context<{ owner: string; data: [string, string] } | null>>(
+      'getAccountInfo',
+      [ataOf(wallet).toBase58(), { encoding: 'base64', dataSlice: { offset: 0, length: TOKEN_ACCOUNT_STATE + 1 }, commitment: 'confirmed' }],
+      signal,
+    );
+    const acc = res.value;
+    if (!acc) return 'missing';
+    const data = Buffer.from(acc.data[0], 'base64');
+    if (acc.owner !== TOKEN_2022_PROGRAM_ID.toBase58() || data.length <= TOKEN_ACCOUNT_STATE || !data.subarray(0, 32).equals(deps.mint.toBuffer())) return 'foreign';
+    return data[TOKEN_ACCOUNT_STATE] === ACCOUNT_FROZEN ? 'frozen' : 'usable';
   }
 
   /** The 75th percentile of recent paid priority fees on our accounts, at most `cap` (micro-lamports per CU). */
@@ -221,20 +295,24 @@ export function makeMintChain(deps: MintChainDeps) {
       [Buffer.from(built.tx.serialize()).toString('base64'), { encoding: 'base64', sigVerify: false, replaceRecentBlockhash: true, commitment: 'confirmed' }],
       signal,
     );
-    if (!sim.value.err) return { err: null, unitsConsumed: sim.value.unitsConsumed ?? null, blamedMint: null, reason: null };
-    const { blamedMint, reason } = blame(sim.value.err, built.roles);
-    return { err: sim.value.err, unitsConsumed: sim.value.unitsConsumed ?? null, blamedMint, reason };
+    if (!sim.value.err) return { err: null, unitsConsumed: sim.value.unitsConsumed ?? null, blamedMint: null, reason: null, decoded: null };
+    const { blamedMint, reason, decoded } = blame(sim.value.err, built.roles);
+    return { err: sim.value.err, unitsConsumed: sim.value.unitsConsumed ?? null, blamedMint, reason, decoded };
   }
 
-  /** Sign once with the authority: the signature, the exact bytes to (re)broadcast, and when they expire. */
+  /**
+   * Sign once, by every signer at once (the authority, and the REC validator where the program wants its
+   * co-signature): the signature, the exact bytes to (re)broadcast, and when they expire.
+   */
   function sign(built: BuiltTransaction): SignedTransaction {
     const { tx, lastValidBlockHeight } = built;
-    tx.sign([deps.authority]);
+    tx.sign(signers);
     return { signature: bs58.encode(tx.signatures[0]!), wire: tx.serialize(), lastValidBlockHeight };
   }
 
   return {
     discoverTokenAccounts,
+    inspectTokenAccount,
     priorityFee,
     latestBlockhash,
     build,
@@ -242,31 +320,54 @@ export function makeMintChain(deps: MintChainDeps) {
     simulate,
     blame,
     sign,
+    /** What each mint transaction names and who signs it (for the planner and the fee estimate). */
+    shape: mintShape(programInterface(deps.idl).mintAccounts, deps.recValidator?.publicKey.equals(deps.authority.publicKey) ?? false),
     sendAndConfirm: (signed: SignedTransaction, opts: SendOptions): Promise<SendOutcome> => sendAndConfirm(following, signed, opts),
   };
 }
 
 export type MintChain = ReturnType<typeof makeMintChain>;
 
+/** The accounts mint_tokens_direct names besides the recipient's token account; null where the IDL has none. */
+export interface MintAccounts {
+  tokenInfo: PublicKey;
+  mint: PublicKey;
+  authority: PublicKey;
+  /** 0.1.1 on: token_info's registry_authority. */
+  registryAuthority?: PublicKey | null;
+  /** 0.1.1 on: the co-signing REC validator. */
+  recValidator?: PublicKey | null;
+}
+
 /**
  * mint_tokens_direct for one token account and amount: its accounts in the IDL's order with the IDL's flags,
  * its data from anchor's coder. Only the token account and the amount differ between instructions, so anchor's
  * method builder (which resolves the accounts anew, asynchronously, on every call) is not needed per mint;
- * a unit test checks the two give the same instruction.
+ * a unit test checks the two give the same instruction for each IDL in programs-idl/.
  */
-export function mintInstructionOf(program: Program, fixed: { tokenInfo: PublicKey; mint: PublicKey; authority: PublicKey }) {
+export function mintInstructionOf(program: Program, fixed: MintAccounts) {
   // Anchor's view of the IDL (names in camelCase), which its coder uses too.
   const ix = program.idl.instructions.find((i) => i.name === 'mintTokensDirect');
   if (!ix) throw new Error('the IDL has no mint_tokens_direct');
-  const named: Record<string, PublicKey | null> = { tokenInfo: fixed.tokenInfo, mint: fixed.mint, userTokenAccount: null, authority: fixed.authority, tokenProgram: TOKEN_2022_PROGRAM_ID };
+  const named: Record<string, PublicKey | 'recipient' | null | undefined> = {
+    tokenInfo: fixed.tokenInfo,
+    mint: fixed.mint,
+    userTokenAccount: 'recipient',
+    authority: fixed.authority,
+    registryAuthority: fixed.registryAuthority,
+    recValidator: fixed.recValidator,
+    tokenProgram: TOKEN_2022_PROGRAM_ID,
+  };
   const layout = ix.accounts.map((a) => {
     if ('accounts' in a || !(a.name in named)) throw new Error(`mint_tokens_direct: account ${a.name} is not one this service knows`);
-    return { key: named[a.name] ?? null, isWritable: !!a.writable, isSigner: !!a.signer };
+    const key = named[a.name];
+    if (!key) throw new Error(`mint_tokens_direct: this IDL names the account ${a.name}, which was not given`);
+    return { key, isWritable: !!a.writable, isSigner: !!a.signer };
   });
   return (tokenAccount: PublicKey, amount: bigint): TransactionInstruction =>
     new TransactionInstruction({
       programId: program.programId,
-      keys: layout.map((a) => ({ pubkey: a.key ?? tokenAccount, isWritable: a.isWritable, isSigner: a.isSigner })),
+      keys: layout.map((a) => ({ pubkey: a.key === 'recipient' ? tokenAccount : a.key, isWritable: a.isWritable, isSigner: a.isSigner })),
       data: program.coder.instruction.encode(ix.name, { amount: new BN(amount.toString()) }),
     });
 }

@@ -1,22 +1,10 @@
 // Turns a transaction error into the name and code a person can act on: the program's own errors from
 // the IDL, Anchor's framework errors, Token-2022's (they surface through the mint CPI), or a builtin.
-import type { Idl } from '@coral-xyz/anchor';
+import { type Idl, LangErrorCode } from '@coral-xyz/anchor';
 import type { TransactionErrorJson } from './rpcClient.js';
 
-const ANCHOR_ERRORS: Record<number, string> = {
-  100: 'InstructionMissing',
-  101: 'InstructionFallbackNotFound',
-  102: 'InstructionDidNotDeserialize',
-  2000: 'ConstraintMut',
-  2006: 'ConstraintSeeds',
-  2012: 'ConstraintAddress',
-  3001: 'AccountDiscriminatorNotFound',
-  3002: 'AccountDiscriminatorMismatch',
-  3005: 'AccountNotEnoughKeys',
-  3007: 'AccountOwnedByWrongProgram',
-  3008: 'InvalidProgramId',
-  3010: 'AccountNotSigner',
-};
+/** Anchor's framework errors by number (its own table: LangErrorCode, name → number). */
+const ANCHOR_ERRORS: Record<number, string> = Object.fromEntries(Object.entries(LangErrorCode).map(([name, code]) => [code, name]));
 
 const TOKEN_ERRORS = [
   'NotRentExempt', 'InsufficientFunds', 'InvalidMint', 'MintMismatch', 'OwnerMismatch', 'FixedSupply', 'AlreadyInUse',
@@ -69,6 +57,12 @@ export function decodeTransactionError(err: TransactionErrorJson, idl: Idl, orig
   const detail = idlError?.msg ? `: ${idlError.msg}` : '';
   return { instruction: index, name, code, source, message: `${source} ${name} (custom error ${code}) in instruction ${index}${detail}` };
 }
+
+/**
+ * The program refused the REC validator that co-signed (energy_token 0.1.1's RecValidatorNotFound, 6008): not
+ * the recipient's fault and not the readings', but the service's key, so no reading is failed for it.
+ */
+export const refusesCoSigner = (d: DecodedError): boolean => d.source === 'energy_token' && d.name === 'RecValidatorNotFound';
 
 /** The one-line reason for a landed transaction's error, when the failing instruction's program is ours. */
 export const explainTransactionError = (idl: Idl) => (err: TransactionErrorJson): string => decodeTransactionError(err, idl, () => 'program').message;

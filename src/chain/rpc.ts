@@ -1,10 +1,8 @@
 // The RPC connection the service uses: the configured validator, or the project's own local chain.
 import { resolve } from 'node:path';
 import { Connection } from '@solana/web3.js';
-import { startLocalnet, type Localnet } from '../../anchor-localnet/server.js';
-import { AUTHORITY_KEYPAIR_PATH } from '../../anchor-localnet/paths.js';
 import { type Config, deriveWsUrl } from '../config.js';
-import { ChainSetupError } from '../errors.js';
+import { ChainSetupError, ConfigError } from '../errors.js';
 import { displayUrl } from '../log.js';
 
 export interface ChainEndpoint {
@@ -12,14 +10,21 @@ export interface ChainEndpoint {
   rpcUrl: string;
   wsUrl: string;
   authorityKeypairPath: string;
-  /** The committed localnet key in embedded mode: exempt from the key file's permission check (README). */
-  committedLocalnetKey: boolean;
+  /** The REC validator's key file (null: none configured; the program's interface says whether one is needed). */
+  recValidatorKeypairPath: string | null;
+  /** The committed localnet keys in embedded mode: exempt from the key files' permission check (README). */
+  committedLocalnetKey: { authority: boolean; recValidator: boolean };
   /** Set when the service started its own chain. */
-  localnet: Localnet | null;
+  localnet: { createdFresh: boolean } | null;
   close(): Promise<void>;
 }
 
-export async function connectChain(config: Config): Promise<ChainEndpoint> {
+/**
+ * The configured RPC, or (without SOLANA_RPC_URL) the embedded local chain running `programVersion` of the
+ * energy_token program, the version of the IDL the service was given. The local chain is loaded only here,
+ * and only then: a deployment with SOLANA_RPC_URL never loads it.
+ */
+export async function connectChain(config: Config, programVersion: string): Promise<ChainEndpoint> {
   if (config.SOLANA_RPC_URL) {
     const wsUrl = config.SOLANA_WS_URL ?? deriveWsUrl(config.SOLANA_RPC_URL);
     return {
@@ -27,19 +32,33 @@ export async function connectChain(config: Config): Promise<ChainEndpoint> {
       rpcUrl: config.SOLANA_RPC_URL,
       wsUrl,
       authorityKeypairPath: config.AUTHORITY_KEYPAIR_PATH!,
-      committedLocalnetKey: false,
+      recValidatorKeypairPath: config.REC_VALIDATOR_KEYPAIR_PATH ?? null,
+      committedLocalnetKey: { authority: false, recValidator: false },
       localnet: null,
       close: async () => {},
     };
   }
-  const localnet = await startLocalnet({ port: 0, slotMs: config.LOCALNET_SLOT_MS, ledger: config.LOCALNET_LEDGER_DIR });
+  const [{ startLocalnet }, paths] = await Promise.all([import('../../anchor-localnet/server.js'), import('../../anchor-localnet/paths.js')]);
+  const version = paths.PROGRAM_VERSIONS.find((v) => v === programVersion);
+  if (!version) {
+    throw new ConfigError(
+      `ENERGY_TOKEN_IDL: the embedded local chain runs energy_token ${paths.PROGRAM_VERSIONS.join(' or ')}, not ${programVersion}: use one of programs-idl/, or set SOLANA_RPC_URL to a chain that runs it`,
+    );
+  }
+  const localnet = await startLocalnet({ port: 0, slotMs: config.LOCALNET_SLOT_MS, ledger: config.LOCALNET_LEDGER_DIR, programVersion: version });
+  const authorityPath = config.AUTHORITY_KEYPAIR_PATH ?? paths.AUTHORITY_KEYPAIR_PATH;
+  const recValidatorPath = config.REC_VALIDATOR_KEYPAIR_PATH ?? paths.REC_VALIDATOR_KEYPAIR_PATH;
   return {
     connection: new Connection(localnet.url, { commitment: 'confirmed', wsEndpoint: localnet.wsUrl }),
     rpcUrl: localnet.url,
     wsUrl: localnet.wsUrl,
-    authorityKeypairPath: config.AUTHORITY_KEYPAIR_PATH ?? AUTHORITY_KEYPAIR_PATH,
-    committedLocalnetKey: resolve(config.AUTHORITY_KEYPAIR_PATH ?? AUTHORITY_KEYPAIR_PATH) === resolve(AUTHORITY_KEYPAIR_PATH),
-    localnet,
+    authorityKeypairPath: authorityPath,
+    recValidatorKeypairPath: recValidatorPath,
+    committedLocalnetKey: {
+      authority: resolve(authorityPath) === resolve(paths.AUTHORITY_KEYPAIR_PATH),
+      recValidator: resolve(recValidatorPath) === resolve(paths.REC_VALIDATOR_KEYPAIR_PATH),
+    },
+    localnet: localnet.chain,
     close: () => localnet.stop(),
   };
 }

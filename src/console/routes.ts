@@ -195,9 +195,10 @@ export function consoleRoutes(d: ConsoleDeps): Hono {
     return html`<div class="cards">
 ${READING_STATUSES.map((st) => html`<div class="card"><h2>${st}</h2><div class="big" id="count-${st}" data-count="${statusCounts[st] ?? 0}">${(statusCounts[st] ?? 0).toLocaleString('en')}</div>${st === 'pending' ? html`<div>oldest: ${when(stats.oldestPending)}</div>` : ''}</div>`)}
 <div class="card"><h2>Transactions in flight</h2><div class="big" id="tx-in-flight">${inFlight}</div></div>
-<div class="card"><h2>Worker</h2><div id="worker-state">${workerText}</div>${details.fee_payer.below_floor ? html`<div role="alert">Fee payer below MIN_FEE_PAYER_LAMPORTS</div>` : ''}</div>
+<div class="card"><h2>Worker</h2><div id="worker-state">${workerText}</div>${details.fee_payer.below_floor ? html`<div role="alert">Fee payer below MIN_FEE_PAYER_LAMPORTS</div>` : ''}${details.rec_validator?.registered === false ? html`<div role="alert">REC validator ${details.rec_validator.address} is not registered: minting waits</div>` : ''}</div>
 <div class="card"><h2>Fee payer</h2><div class="big">${lamportsText(details.fee_payer.lamports)}</div><div class="mono">${details.fee_payer.address}</div></div>
 <div class="card"><h2>Rent budget today</h2><div class="big">${details.rent_budget.new_token_accounts_left_today ?? '?'}</div><div>new token accounts left of ${details.rent_budget.per_day}</div></div>
+<div class="card"><h2>Fee budget today</h2><div class="big">${lamportsText(details.fee_budget.lamports_left_today)}</div><div>left of ${lamportsText(details.fee_budget.per_day)}</div></div>
 <div class="card"><h2>Chain</h2><div>RPC: ${details.rpc.url} (${details.rpc.status})</div><div>genesis <span class="mono">${d.chain.genesisHash}</span></div><div>program <span class="mono">${details.program.id}</span></div><div>mint <span class="mono">${details.mint.address}</span></div></div>
 <div class="card"><h2>Database</h2><div>${d.chain.database} (${details.db.status})</div></div>
 </div>

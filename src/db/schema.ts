@@ -1,7 +1,7 @@
 // The service's tables. Postgres is the source of truth: what the API accepted is a row here, and every
 // state a reading passes through is a row change made by whoever holds its claim.
 import { sql } from 'drizzle-orm';
-import { bigint, check, customType, date, index, integer, jsonb, numeric, pgSequence, pgTable, pgView, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, customType, date, index, integer, jsonb, numeric, pgSequence, pgTable, pgView, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
 // Millisecond precision, so that a timestamp survives a round trip through a JS Date (keyset cursors).
@@ -185,6 +185,14 @@ export const tokenAccountBudget = pgTable('token_account_budget', {
   reserved: integer().notNull(),
   /** What the last reservation granted (read back by that same statement). */
   lastGranted: integer('last_granted').notNull(),
+});
+
+/** Lamports of fees reserved per UTC day (MAX_FEE_LAMPORTS_PER_DAY), before each transaction is signed. */
+export const feeBudget = pgTable('fee_budget', {
+  day: date().primaryKey(),
+  reserved: bigint({ mode: 'bigint' }).notNull(),
+  /** Whether the last reservation was granted (read back by that same statement). */
+  lastGranted: boolean('last_granted').notNull(),
 });
 
 export const mintTransactions = pgTable(

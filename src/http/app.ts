@@ -25,14 +25,22 @@ export interface HealthStatus {
 
 /** GET /health/details (operators): every dependency with the age of its last check. URLs as displayUrl gives them. */
 export interface HealthDetails {
-  /** ok; degraded: the RPC is away (minting waits, the API works); unavailable: the database is away. */
+  /**
+   * ok; degraded: the RPC is away, or the REC validator is no longer registered (minting waits, the API
+   * works); unavailable: the database is away.
+   */
   status: 'ok' | 'degraded' | 'unavailable';
   db: CheckReport;
   rpc: CheckReport & { url: string };
-  program: { id: string; age_ms: number };
+  /** The energy_token program and the version of its interface (its IDL). */
+  program: { id: string; version: string; age_ms: number };
+  /** The REC validator that co-signs every mint (0.1.1 on; null on 0.1.0): registered in token_info or not (null: not seen yet). */
+  rec_validator: { address: string; registered: boolean | null; age_ms: number | null } | null;
   mint: { address: string; age_ms: number };
   fee_payer: { address: string; lamports: string | null; below_floor: boolean | null; age_ms: number | null };
   rent_budget: { new_token_accounts_left_today: number | null; per_day: number; age_ms: number | null };
+  /** MAX_FEE_LAMPORTS_PER_DAY and what is left of it today (lamports, as strings). */
+  fee_budget: { lamports_left_today: string | null; per_day: string; age_ms: number | null };
   worker: {
     running: boolean;
     paused: boolean;

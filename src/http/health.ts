@@ -23,6 +23,8 @@ export interface HealthMonitor<K extends string> {
   last(name: K): CheckResult;
   /** The age of a check's result in milliseconds (null before the first). */
   ageMs(name: K): number | null;
+  /** Run one check now, besides its interval (evidence elsewhere says its result may have changed). */
+  runNow(name: K): Promise<void>;
   stop(): void;
 }
 
@@ -76,6 +78,7 @@ export function makeHealthMonitor<K extends string>(
       const at = results.get(name)!.checkedAt;
       return at === null ? null : now() - at;
     },
+    runNow: (name) => runOne(name),
     stop() {
       started = false;
       if (timer) clearInterval(timer);

@@ -9,9 +9,10 @@ import { isWalletAddress, remembered } from '../chain/addresses.js';
 import { type BuiltTransaction, type ChainMint, type IxRole, MAX_CU, type MintChain, RENT_TOKEN_2022_ACCOUNT } from '../chain/mintTransaction.js';
 import type { LookupTable, LookupTables, TableView } from '../chain/lookupTables.js';
 import type { SendOptions, SignedTransaction } from '../chain/sendAndConfirm.js';
+import { refusesCoSigner } from '../chain/programErrors.js';
 import type { InFlightLimiter } from './inFlight.js';
-import { estimateBatchFee, type FeeEstimate, optimizeBatch, type PackLimits, type PlannedMint } from './optimizeBatch.js';
-import type { MintBatchData, MintResult } from './types.js';
+import { estimateBatchFee, type FeeEstimate, optimizeBatch, type PackLimits, type PlannedMint, transactionFee } from './optimizeBatch.js';
+import type { MintBatchData, MintResult, ReadingWait } from './types.js';
 
 /** Recipients per round of lookup-table upkeep: 256 token accounts, one full table, about nine extends. */
 const UPKEEP_ROUND = 256;
@@ -33,6 +34,14 @@ export interface MintEngineDeps {
   send: Omit<SendOptions, 'log'>;
   /** New transactions built for the same readings after provable expiries, before giving up. */
   maxExpiries?: number;
+  /**
+   * The daily fee budget (MAX_FEE_LAMPORTS_PER_DAY): reserves a transaction's whole fee before it is recorded
+   * and sent; false means it is spent, and the transaction's readings wait for the next day. Without it fees
+   * are not bounded.
+   */
+  reserveFee?: (lamports: bigint) => Promise<boolean>;
+  /** Told when the program refused the co-signing REC validator (RecValidatorNotFound): the service checks it again at once. */
+  onCoSignerRefused?: () => void;
   /** Called with every signed transaction before its first send; a throw means it is never sent. */
   onSigned?: (record: SignedRecord) => Promise<void>;
   /**
@@ -66,11 +75,38 @@ export interface MintOptions {
   onPlanned?: () => void;
 }
 
+/** Wallets whose token account the engine remembers as existing (oldest forgotten first past it). */
+const KNOWN_ACCOUNTS_REMEMBERED = 200_000;
+
+/**
+ * A set that forgets its oldest entries past `max`: for facts about the chain kept as hints (a forgotten one is
+ * read again from the chain, never assumed).
+ */
+export function boundedSet(max: number) {
+  const set = new Set<string>();
+  return {
+    has: (k: string) => set.has(k),
+    add(k: string) {
+      set.delete(k);
+      set.add(k);
+      if (set.size > max) set.delete(set.values().next().value!);
+    },
+    delete: (k: string) => set.delete(k),
+    get size() {
+      return set.size;
+    },
+  };
+}
+
 export function makeMintEngine(deps: MintEngineDeps) {
-  // Recipients whose token account is known to exist: no creation is paid or packed for them.
-  const knownAtas = new Set<string>();
+  // Recipients whose token account is known to exist: no creation is paid or packed for them. A hint, not a
+  // fact: an owner may close their token account at any time, so a mint that fails to one is checked against
+  // the chain and the hint dropped (settle); bounded, so a fleet's churn of wallets cannot grow it for ever.
+  const knownAtas = boundedSet(KNOWN_ACCOUNTS_REMEMBERED);
   const ataKnown = (wallet: string) => knownAtas.has(wallet);
   const { chain } = deps;
+  // Planned as the chain builds: its signers and the accounts each mint names come from the program's IDL.
+  const limits: PackLimits = { ...deps.limits, shape: chain.shape };
   // A fleet's wallets come back every cycle; the curve check is worth remembering (chain/addresses.ts).
   const walletOk = remembered(isWalletAddress);
 
@@ -132,8 +168,49 @@ export function makeMintEngine(deps: MintEngineDeps) {
       emit(ms.flatMap((m) => m.readingIds.map((readingId) => ({ readingId, success: false, error, txSignature, outcome }))));
       return null;
     };
+    /** Known not minted through no fault of theirs: these mints wait without losing an attempt. */
+    const defer = (ms: PlannedMint[], wait: ReadingWait, txSignature: string | null = null): null => {
+      emit(ms.flatMap((m) => m.readingIds.map((readingId) => ({ readingId, success: false, error: wait.reason, txSignature, outcome: 'deferred' as const, wait }))));
+      return null;
+    };
+    /** The program refused the co-signing REC validator: the service's key, not these readings, is at fault. */
+    const coSignerRefused = (reason: string, txSignature: string | null = null): null => {
+      log.error({ reason }, 'the REC validator key was refused; readings wait until a registered key is configured');
+      deps.onCoSignerRefused?.();
+      return defer(mints, { until: 'backoff', reason: `waiting for a registered REC validator (REC_VALIDATOR_KEYPAIR_PATH): ${reason}` }, txSignature);
+    };
     const without = (i: number) => mints.filter((_, j) => j !== i);
     if (opts.signal?.aborted) return fail(mints, 'cancelled before signing: not minted');
+
+    /**
+     * Mint `i` failed alone (nothing of its transaction landed): settle it apart, then the others. Its token
+     * account was taken to exist; when the chain says otherwise the hint is dropped: a closed account is created
+     * again (within the rent budget) and the mint goes again at once, without costing its readings an attempt;
+     * a frozen account, or one of another mint or program, is nothing the service can fix: said in words.
+     */
+    const blamed = async (i: number, reason: string, txSignature: string | null): Promise<number | null> => {
+      const m = mints[i]!;
+      let alone: Promise<number | null> | null = null;
+      if (!m.createAta || knownAtas.has(m.walletAddress)) {
+        const state = await chain.inspectTokenAccount(m.walletAddress, opts.signal).catch(() => null);
+        const wallet = m.walletAddress;
+        if (state === 'missing') {
+          knownAtas.delete(wallet);
+          const granted = deps.reserveTokenAccounts ? (await deps.reserveTokenAccounts([wallet]).catch(() => new Set<string>())).has(wallet) : true;
+          log.warn({ wallet, granted }, 'the recipient\'s token account is gone (closed by its owner); creating it again');
+          alone = granted
+            ? settle([{ ...m, createAta: true }], f, expiries, true)
+            : Promise.resolve(defer([m], { until: 'next_utc_day', reason: `the owner's token account was closed; creating it again waits for the token-account budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) until the next UTC midnight` }));
+        } else if (state === 'frozen') {
+          alone = Promise.resolve(fail([m], `the owner's token account ${wallet} is frozen: nothing can be minted to it until its freeze authority thaws it (${reason})`, txSignature));
+        } else if (state === 'foreign') {
+          alone = Promise.resolve(fail([m], `the address of the owner's token account holds an account of another mint or program: nothing can be minted to it (${reason})`, txSignature));
+        }
+      }
+      const first = await (alone ?? Promise.resolve(fail([m], reason, txSignature)));
+      const rest = await settle(without(i), f, expiries, simulate);
+      return rest ?? first;
+    };
 
     let signed: SignedRecord;
     let roles: IxRole[];
@@ -156,10 +233,10 @@ export function makeMintEngine(deps: MintEngineDeps) {
         const probe = chain.build({ mints: onChain, cuLimit: MAX_CU, price: f.price, blockhash, lookupTables: f.lookupTables });
         const sim = await chain.simulate(probe, opts.signal);
         if (sim.err) {
+          if (sim.decoded && refusesCoSigner(sim.decoded)) return coSignerRefused(sim.reason!);
           if (sim.blamedMint === null) return fail(mints, sim.reason!);
           log.warn({ wallet: mints[sim.blamedMint]!.walletAddress, reason: sim.reason }, 'recipient fails alone; retrying the others');
-          fail([mints[sim.blamedMint]!], sim.reason!);
-          return settle(without(sim.blamedMint), f, expiries, simulate);
+          return blamed(sim.blamedMint, sim.reason!, null);
         }
         if (!creates && sim.unitsConsumed) unitsPerKnownMint = Math.max(unitsPerKnownMint, Math.ceil(sim.unitsConsumed / instructions));
         cuLimit = sized(sim.unitsConsumed ?? MAX_CU);
@@ -175,6 +252,12 @@ export function makeMintEngine(deps: MintEngineDeps) {
       }
       signedBefore.add(once.signature);
       if (signedBefore.size > SIGNED_REMEMBERED) signedBefore.delete(signedBefore.values().next().value!);
+      // The daily fee budget: the whole fee of these exact bytes, reserved before they are recorded or sent.
+      // Refused, they are dropped (never recorded, never sent) and the readings wait for the next day's budget.
+      if (deps.reserveFee && !(await deps.reserveFee(transactionFee(chain.shape.signers, f.price, cuLimit)))) {
+        log.warn({ readings: mints.reduce((n, m) => n + m.readingIds.length, 0) }, 'the fee budget for today is spent; readings wait for the next UTC day');
+        return defer(mints, { until: 'next_utc_day', reason: 'waiting for the fee budget (MAX_FEE_LAMPORTS_PER_DAY) until the next UTC midnight' });
+      }
       roles = built.roles;
       signed = { ...once, readingIds: mints.flatMap((m) => m.readingIds) };
     } catch (e) {
@@ -202,8 +285,9 @@ export function makeMintEngine(deps: MintEngineDeps) {
         return outcome.sentSlot === null ? null : outcome.slot - outcome.sentSlot;
       case 'failed': {
         // It landed and failed as a whole, so nothing in it was minted: the others may go again.
-        const { blamedMint, reason } = chain.blame(outcome.err, roles);
+        const { blamedMint, reason, decoded } = chain.blame(outcome.err, roles);
         opts.onTransaction?.(signed.signature, 'failed', reason);
+        if (refusesCoSigner(decoded)) return coSignerRefused(reason, signed.signature);
         // Built without a simulation: all of it goes again, simulated (which names a bad recipient, or finds
         // the compute limit too low, before anything is at stake again).
         if (!simulated) {
@@ -211,8 +295,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
           return settle(mints, f, expiries, true);
         }
         if (blamedMint === null) return fail(mints, reason, signed.signature);
-        fail([mints[blamedMint]!], reason, signed.signature);
-        return settle(without(blamedMint), f, expiries, simulate);
+        return blamed(blamedMint, reason, signed.signature);
       }
       case 'expired':
         opts.onTransaction?.(signed.signature, 'expired');
@@ -270,13 +353,14 @@ export function makeMintEngine(deps: MintEngineDeps) {
           error: 'deferred: the token-account budget for today (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) is spent',
           txSignature: null,
           outcome: 'deferred' as const,
+          wait: { until: 'next_utc_day' as const, reason: 'waiting for the token-account budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) until the next UTC midnight' },
         }));
       }
       batch = all.filter((r) => !waits(r));
       if (batch.length === 0) return;
     }
     const view = await tableView();
-    const plan = optimizeBatch(batch, deps.limits, ataKnown, view?.lookupsFor(walletsOf(batch)));
+    const plan = optimizeBatch(batch, limits, ataKnown, view?.lookupsFor(walletsOf(batch)));
     const price = await chain.priorityFee(deps.maxPriorityMicroLamports, opts.signal);
     const v0 = plan.filter((tx) => tx.lookupTables?.length).length;
     (opts.log ?? deps.log).info({ readings: batch.length, transactions: plan.length, v0, priceMicroLamports: String(price) }, 'batch planned');
@@ -413,8 +497,12 @@ export function makeMintEngine(deps: MintEngineDeps) {
   async function estimateFee(batch: MintBatchData[]): Promise<FeeEstimate> {
     validate(batch);
     await discoverAtas(batch);
-    const plan = optimizeBatch(batch, deps.limits, ataKnown, (await tableView())?.lookupsFor(walletsOf(batch)));
-    return estimateBatchFee(plan, { priorityMicroLamports: await chain.priorityFee(deps.maxPriorityMicroLamports), rentPerTokenAccount: RENT_TOKEN_2022_ACCOUNT });
+    const plan = optimizeBatch(batch, limits, ataKnown, (await tableView())?.lookupsFor(walletsOf(batch)));
+    return estimateBatchFee(plan, {
+      priorityMicroLamports: await chain.priorityFee(deps.maxPriorityMicroLamports),
+      rentPerTokenAccount: RENT_TOKEN_2022_ACCOUNT,
+      signersPerTransaction: chain.shape.signers,
+    });
   }
 
   return {
@@ -423,7 +511,8 @@ export function makeMintEngine(deps: MintEngineDeps) {
     mintEnergyTokensBatch,
     mintOne: (r: MintBatchData, o?: MintOptions) => mintEnergyTokensBatch([r], o),
     estimateFee,
-    knownAtas,
+    /** How many wallets the engine remembers as having a token account (bounded). */
+    knownAccounts: () => knownAtas.size,
     inFlight: deps.inFlight,
     /** Resolves once the lookup-table upkeep due now is done (it runs beside minting). */
     tablesSettled: tableUpkeep.settled,

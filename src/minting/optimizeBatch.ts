@@ -4,6 +4,7 @@
 // instructions of the same planned mint, always in one transaction, so it lands whole or not at all; then as many recipients per transaction as fit the wire size, the account
 // locks, the compute budget and the instruction trace. Pure and deterministic: the same input gives the same plan.
 import type { Lookups } from '../chain/lookupTables.js';
+import { CO_SIGNED, type MintShape } from '../chain/mintTransaction.js';
 import { InvalidBatchData } from '../errors.js';
 import type { MintBatchData } from './types.js';
 
@@ -20,6 +21,8 @@ export interface PackLimits {
   /** Compute units budgeted per mint_tokens_direct, and per ATA created (worst case, for packing). */
   cuPerMint: number;
   cuPerAtaCreate: number;
+  /** What one mint transaction names and who signs it (the chain's `shape`, from the IDL); default: CO_SIGNED. */
+  shape?: MintShape;
 }
 
 /** Limits of the Solana runtime, and compute figures measured on the local chain (README). */
@@ -30,7 +33,7 @@ export const RUNTIME_LIMITS = {
   // Agave's MAX_INSTRUCTION_TRACE_LENGTH: it, not the wire size, bounds a v0 transaction with every account
   // looked up (31 mints: 2 budget instructions + 2 per mint), measured on the local chain.
   maxInstructionTrace: 64,
-  cuPerMint: 7_500, // measured 6,862
+  cuPerMint: 9_000, // measured 6,862 on energy_token 0.1.0, 8,414 on 0.1.1 (one more step of its token_info bump search)
   cuPerAtaCreate: 32_000, // measured ~16,000 + up to ~15,000 for the bump search
 } as const;
 
@@ -60,13 +63,14 @@ export interface PlannedTransaction {
   lookupTables?: string[];
 }
 
-// Wire sizes of a legacy transaction with one signature (the authority pays and signs).
-const SIGNATURES = 1 + 64;
+// Wire sizes of a legacy transaction: its signatures (64 bytes each, the shape says how many), header, keys.
+const signaturesBytes = (shape: MintShape) => 1 + 64 * shape.signers;
 const HEADER = 3;
 const BLOCKHASH = 32;
 const IX_CU_LIMIT = 1 + 1 + 1 + 5;
 const IX_CU_PRICE = 1 + 1 + 1 + 9;
-const IX_MINT = 1 + 1 + 5 + 1 + 16; // 5 accounts, discriminator + u64
+/** One mint instruction: program index, account count and indexes, data length, discriminator + u64. */
+const ixMintBytes = (shape: MintShape) => 1 + 1 + shape.accountsPerMint + 1 + 16;
 const IX_CREATE_ATA = 1 + 1 + 6 + 1 + 1; // 6 accounts, [1]
 /** authority, token_info, mint, Token-2022, the program, ComputeBudget */
 const SHARED_KEYS = ['authority', 'token_info', 'mint', 'token_2022', 'program', 'compute_budget'];
@@ -89,7 +93,7 @@ const compactLen = (n: number) => (n < 0x80 ? 1 : n < 0x4000 ? 2 : 3);
  * The table that holds an account of measure()'s key set, and whether the transaction writes it. Signers and
  * invoked programs (authority, the program, ComputeBudget, the ATA program) are never looked up.
  */
-function lookedUp(key: string, lookups: Lookups): { table: string; writable: boolean } | null {
+function lookedUp(key: string, lookups: Lookups, shape: MintShape): { table: string; writable: boolean } | null {
   const [kind, wallet = ''] = key.split(':');
   const table =
     kind === 'token_info' ? lookups.shared.tokenInfo
@@ -99,7 +103,7 @@ function lookedUp(key: string, lookups: Lookups): { table: string; writable: boo
     : kind === 'ata' ? lookups.ata.get(wallet)
     : kind === 'wallet' ? lookups.wallet.get(wallet)
     : undefined;
-  return table === undefined ? null : { table, writable: kind === 'token_info' || kind === 'mint' || kind === 'ata' };
+  return table === undefined ? null : { table, writable: (kind === 'token_info' && shape.tokenInfoWritable) || kind === 'mint' || kind === 'ata' };
 }
 
 /**
@@ -107,8 +111,9 @@ function lookedUp(key: string, lookups: Lookups): { table: string; writable: boo
  * given tables when that is smaller (every account a table holds is then looked up: one index byte instead
  * of 32, plus 34 bytes or more per table used).
  */
-export function measure(mints: PlannedMint[], lookups?: Lookups): Omit<PlannedTransaction, 'mints'> {
-  const keys = new Set(SHARED_KEYS);
+export function measure(mints: PlannedMint[], lookups?: Lookups, shape: MintShape = CO_SIGNED): Omit<PlannedTransaction, 'mints'> {
+  const keys = new Set([...SHARED_KEYS, ...shape.extraShared]);
+  const IX_MINT = ixMintBytes(shape);
   let ixBytes = IX_CU_LIMIT + IX_CU_PRICE;
   let nIx = 2;
   let cu = BUDGET_CU;
@@ -127,14 +132,14 @@ export function measure(mints: PlannedMint[], lookups?: Lookups): Omit<PlannedTr
       trace += TRACE_CREATE_ATA;
     }
   }
-  const body = (staticKeys: number) => SIGNATURES + HEADER + compactLen(staticKeys) + 32 * staticKeys + BLOCKHASH + compactLen(nIx) + ixBytes;
+  const body = (staticKeys: number) => signaturesBytes(shape) + HEADER + compactLen(staticKeys) + 32 * staticKeys + BLOCKHASH + compactLen(nIx) + ixBytes;
   const legacy = { bytes: body(keys.size), accountLocks: keys.size, computeUnits: cu, instructionTrace: trace };
   if (!lookups) return legacy;
 
   const tables = new Map<string, { writable: number; readonly: number }>();
   let staticKeys = 0;
   for (const key of keys) {
-    const at = lookedUp(key, lookups);
+    const at = lookedUp(key, lookups, shape);
     if (!at) {
       staticKeys++;
       continue;
@@ -189,7 +194,7 @@ export function groupByRecipient(batch: MintBatchData[], maxTokensPerInstruction
 }
 
 function fits(mints: PlannedMint[], limits: PackLimits, lookups?: Lookups): boolean {
-  const m = measure(mints, lookups);
+  const m = measure(mints, lookups, limits.shape);
   const recipients = new Set(mints.map((x) => `${x.userId}\u0000${x.walletAddress}`)).size;
   return (
     m.bytes <= limits.maxTxBytes &&
@@ -205,7 +210,7 @@ function pack(mints: PlannedMint[], limits: PackLimits, lookups?: Lookups): Plan
   const plan: PlannedTransaction[] = [];
   let current: PlannedMint[] = [];
   const close = () => {
-    if (current.length) plan.push({ mints: current, ...measure(current, lookups) });
+    if (current.length) plan.push({ mints: current, ...measure(current, lookups, limits.shape) });
     current = [];
   };
   for (const mint of mints) {
@@ -255,21 +260,26 @@ export interface FeeEstimate {
   tokenAccountsCreated: number;
 }
 
+/** Lamports one transaction costs in fees: 5,000 per signature, and the priority fee on its compute-unit limit. */
+export function transactionFee(signatures: number, priceMicroLamports: bigint, cuLimit: number): bigint {
+  return BigInt(signatures) * 5_000n + (priceMicroLamports * BigInt(cuLimit) + 999_999n) / 1_000_000n;
+}
+
 /**
- * The real cost of a plan: 5,000 lamports per signature, the priority fee (µlamports per CU × the CU limit
- * each transaction requests) and the rent of every token account it creates.
+ * The real cost of a plan: 5,000 lamports per signature (every signer of each transaction: the authority, and
+ * the REC validator where it co-signs), the priority fee (µlamports per CU × the CU limit each transaction
+ * requests) and the rent of every token account it creates.
  */
 export function estimateBatchFee(
   plan: PlannedTransaction[],
-  f: { priorityMicroLamports: bigint; rentPerTokenAccount: bigint; cuLimit?: (tx: PlannedTransaction) => number },
+  f: { priorityMicroLamports: bigint; rentPerTokenAccount: bigint; signersPerTransaction: number; cuLimit?: (tx: PlannedTransaction) => number },
 ): FeeEstimate {
-  const signatures = plan.length;
-  const baseFeeLamports = BigInt(signatures) * 5000n;
+  const signatures = plan.length * f.signersPerTransaction;
+  const baseFeeLamports = transactionFee(signatures, 0n, 0);
   let priorityFeeLamports = 0n;
   let created = 0;
   for (const tx of plan) {
-    const limit = BigInt(f.cuLimit ? f.cuLimit(tx) : tx.computeUnits);
-    priorityFeeLamports += (f.priorityMicroLamports * limit + 999_999n) / 1_000_000n;
+    priorityFeeLamports += transactionFee(0, f.priorityMicroLamports, f.cuLimit ? f.cuLimit(tx) : tx.computeUnits);
     created += tx.mints.filter((m) => m.createAta).length;
   }
   const rentLamports = BigInt(created) * f.rentPerTokenAccount;

@@ -3,8 +3,9 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { ClaimLost, DuplicateTransaction } from '../errors.js';
-import { BATCH_STATES, batchEvents, batches, type BatchState, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
+import { BATCH_STATES, batchEvents, batches, type BatchState, feeBudget, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
+import type { ReadingWait } from './types.js';
 
 export interface Claim {
   token: string;
@@ -537,19 +538,87 @@ export async function reserveTokenAccounts(db: Db, wallets: string[], maxPerDay:
   return new Set(wallets.slice(0, row!.granted));
 }
 
+// ---- fee budget ---------------------------------------------------------------------------------
+
+/** The UTC day of `at` (Postgres's now() when absent), as the budgets count days. */
+const utcDayOf = (at?: Date) => (at ? sql`(${at.toISOString()}::timestamptz at time zone 'utc')::date` : utcToday);
+
+/**
+ * Reserve `lamports` of today's fee budget (UTC) within `maxPerDay`, all or nothing: answers whether it was
+ * granted. Called before each transaction is signed, with its whole fee (every signature and the priority fee).
+ * `at`: the clock (tests pass their own; the service uses Postgres's).
+ *
+ * Why this is safe across workers: one INSERT ... ON CONFLICT DO UPDATE on the day's row, as for the rent
+ * budget: a concurrent reservation waits for the row lock and re-evaluates its SET against the committed row,
+ * so the grants of all workers together never pass the budget.
+ */
+export async function reserveFee(db: Db, lamports: bigint, maxPerDay: bigint, at?: Date): Promise<boolean> {
+  const want = sql`${lamports.toString()}::bigint`;
+  const max = sql`${maxPerDay.toString()}::bigint`;
+  const fits = sql`${feeBudget.reserved} + ${want} <= ${max}`;
+  const [row] = await db
+    .insert(feeBudget)
+    .values({ day: utcDayOf(at), reserved: sql`case when ${want} <= ${max} then ${want} else 0 end`, lastGranted: sql`${want} <= ${max}` })
+    .onConflictDoUpdate({ target: feeBudget.day, set: { reserved: sql`case when ${fits} then ${feeBudget.reserved} + ${want} else ${feeBudget.reserved} end`, lastGranted: fits } })
+    .returning({ granted: feeBudget.lastGranted });
+  return row!.granted;
+}
+
+/** Lamports of fees left for today (UTC). */
+export async function feeLeftToday(db: Db, maxPerDay: bigint, at?: Date): Promise<bigint> {
+  const [row] = await db.select({ reserved: feeBudget.reserved }).from(feeBudget).where(eq(feeBudget.day, utcDayOf(at)));
+  const left = maxPerDay - (row?.reserved ?? 0n);
+  return left > 0n ? left : 0n;
+}
+
 /** New token accounts left for today (UTC). */
 export async function tokenAccountsLeftToday(db: Db, maxPerDay: number): Promise<number> {
   const [row] = await db.select({ reserved: tokenAccountBudget.reserved }).from(tokenAccountBudget).where(eq(tokenAccountBudget.day, utcToday));
   return Math.max(0, maxPerDay - (row?.reserved ?? 0));
 }
 
-/** Waiting for the budget: back to pending at the next UTC midnight, the attempt not counted. */
-export async function deferToNextUtcDay(db: Db, token: string, ids: string[]): Promise<void> {
+/**
+ * Known not minted through no fault of the readings (a daily budget is spent, the service's REC validator was
+ * refused): back to pending until the next UTC midnight or after the back-off, the attempt not counted, the
+ * reason in last_error. Under the claim's token, like every change after a claim.
+ */
+export async function deferReadings(db: Db, token: string, ids: string[], wait: ReadingWait, backoffMs: number): Promise<void> {
   if (ids.length === 0) return;
+  const next = wait.until === 'next_utc_day' ? nextUtcMidnight : sql`now() + ${backoffMs} * interval '1 millisecond'`;
   await db
     .update(readings)
-    .set({ status: 'pending', claimToken: null, leaseExpiresAt: null, attempts: sql`greatest(${readings.attempts} - 1, 0)`, nextAttemptAt: nextUtcMidnight, lastError: 'waiting for the token-account budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) until the next UTC midnight', updatedAt: sql`now()` })
+    .set({ status: 'pending', claimToken: null, leaseExpiresAt: null, attempts: sql`greatest(${readings.attempts} - 1, 0)`, nextAttemptAt: next, lastError: wait.reason, updatedAt: sql`now()` })
     .where(and(inArray(readings.id, ids), eq(readings.claimToken, token), eq(readings.status, 'processing')));
+}
+
+/**
+ * A wallet's claimed readings that sum to less than the minimum worth a mint instruction (MIN_MINT_TOKENS): back
+ * to pending to be summed with the wallet's later readings, the attempt not counted. They wait with the wallet's
+ * readings already waiting (until the earliest of their due times, or `deadline`: the longest wait of the oldest
+ * here); once all of them together reach the minimum, they are all due now, so one claim takes them together.
+ * Answers whether they were released (enough now) or wait.
+ *
+ * Why this is safe beside other workers: it only moves due times of pending readings and gives back this claim's
+ * own rows (under its token); two workers doing so for one wallet at once can at worst leave the wallet's readings
+ * waiting until the earlier deadline, never mint one twice or lose one.
+ */
+export async function waitForSum(db: Db, token: string, wallet: string, ids: string[], groupTokens: bigint, minTokens: bigint, deadline: Date, reason: string): Promise<'released' | 'waiting'> {
+  return db.transaction(async (tx) => {
+    const waiting = and(eq(readings.walletAddress, wallet), eq(readings.status, 'pending'), gt(readings.nextAttemptAt, sql`now()`));
+    const [pool] = await tx
+      .select({ total: sql<string>`coalesce(sum(${readings.tokensToMint}), 0)::text`, dueMs: sql<string | null>`(extract(epoch from min(${readings.nextAttemptAt})) * 1000)::bigint::text` })
+      .from(readings)
+      .where(waiting);
+    const enough = BigInt(pool!.total) + groupTokens >= minTokens;
+    const poolDue = pool!.dueMs ? new Date(Number(pool!.dueMs)) : null;
+    const due = enough ? sql`now()` : poolDue && poolDue < deadline ? poolDue : deadline;
+    if (enough) await tx.update(readings).set({ nextAttemptAt: sql`now()`, updatedAt: sql`now()` }).where(waiting);
+    await tx
+      .update(readings)
+      .set({ status: 'pending', claimToken: null, leaseExpiresAt: null, attempts: sql`greatest(${readings.attempts} - 1, 0)`, nextAttemptAt: due, lastError: enough ? null : reason, updatedAt: sql`now()` })
+      .where(and(inArray(readings.id, ids), eq(readings.claimToken, token), eq(readings.status, 'processing')));
+    return enough ? 'released' : 'waiting';
+  });
 }
 
 // ---- operator control: void, retry by filter, pause, settings -------------------------------------

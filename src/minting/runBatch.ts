@@ -15,10 +15,11 @@ import type { MintEngine, SignedRecord } from './engine.js';
 import type { MintBatchData, MintResult } from './types.js';
 import type { BatchEvents } from './events.js';
 import {
+  batchOutcome,
   claimReadings,
   completeTransaction,
   createBatch,
-  deferToNextUtcDay,
+  deferReadings,
   extendLease,
   markTransaction,
   readSettings,
@@ -28,15 +29,16 @@ import {
   releaseUnsent,
   type Settings,
   updateBatch,
+  waitForSum,
 } from './repo.js';
 
 export interface BatchSummary {
   batch_id: string;
-  state: 'completed' | 'cancelled';
+  state: 'completed' | 'completed_with_failures' | 'failed' | 'cancelled';
   total_readings: number;
   successful_mints: number;
   failed_mints: number;
-  /** Readings that wait for the next day's token-account budget (back in the queue, not failed). */
+  /** Readings that wait, not failed (back in the queue): a daily budget is spent, or the REC validator was refused. */
   deferred: number;
   results: ResultJson[];
 }
@@ -52,6 +54,13 @@ export interface BatchRunnerDeps {
   onResult?: (r: MintResult) => void;
   /** How long drain() lets database writes keep retrying before leaving them to the rescuer; default 15 s. */
   drainGraceMs?: number;
+  /**
+   * MIN_MINT_TOKENS (base units) and MAX_MINT_WAIT_MINUTES: a wallet's claimed readings summing to less wait to
+   * be summed with its later ones, unless the oldest of them has waited `maxWaitMs` since it was accepted.
+   */
+  minMint?: { tokens: bigint; maxWaitMs: number };
+  /** The clock for the minimum-amount wait (tests pass their own). */
+  now?: () => number;
 }
 
 export interface RunningBatch {
@@ -93,6 +102,48 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
       onRetry: (e, attempt) => log.warn({ err: describeError(e), attempt, write: what }, 'database write failed; retrying'),
     });
 
+  /**
+   * Of a claimed batch, the wallets whose readings sum to less than MIN_MINT_TOKENS (one mint instruction's fee
+   * for a few base units is not worth it) go back to wait for their later readings (repo waitForSum), reported
+   * as deferred; unless the oldest of them has waited MAX_MINT_WAIT_MINUTES. Answers what is minted now.
+   */
+  async function holdSmallAmounts(
+    batch: MintBatchData[],
+    token: string,
+    log: Log,
+    settle: (group: MintResult[]) => Promise<void>,
+    acceptedAt: Map<string, Date>,
+  ): Promise<MintBatchData[]> {
+    const min = deps.minMint;
+    if (!min || min.tokens <= 1n) return batch;
+    const byWallet = new Map<string, MintBatchData[]>();
+    for (const r of batch) byWallet.set(r.walletAddress, [...(byWallet.get(r.walletAddress) ?? []), r]);
+    const now = (deps.now ?? Date.now)();
+    const held = new Set<string>();
+    for (const [wallet, rs] of byWallet) {
+      const total = rs.reduce((sum, r) => sum + r.tokensToMint, 0n);
+      if (total >= min.tokens) continue;
+      const oldest = Math.min(...rs.map((r) => acceptedAt.get(r.readingId)?.getTime() ?? now));
+      const deadline = oldest + min.maxWaitMs;
+      if (deadline <= now) continue; // waited long enough: minted as it is
+      const reason = `waiting to be summed with later readings of its wallet: ${total} base units is below MIN_MINT_TOKENS; at most MAX_MINT_WAIT_MINUTES`;
+      const ids = rs.map((r) => r.readingId);
+      let outcome: 'released' | 'waiting';
+      try {
+        outcome = await durable(log, 'hold a small amount', () => waitForSum(deps.db, token, wallet, ids, total, min.tokens, new Date(deadline), reason));
+      } catch (e) {
+        // Not held: minted now instead (if the hold did commit after all, the claim no longer holds them and
+        // recording their transaction refuses it, so nothing is sent for them).
+        log.warn({ err: describeError(e), wallet }, 'could not hold a small amount; minting it now');
+        continue;
+      }
+      for (const id of ids) held.add(id);
+      // Reported as deferred (the attempt not counted); recorded already, so settle writes nothing more for them.
+      await settle(rs.map((r) => ({ readingId: r.readingId, success: false, error: outcome === 'released' ? 'released: the wallet\'s readings now reach MIN_MINT_TOKENS together' : reason, txSignature: null, outcome: 'deferred' as const, wait: { until: 'held' as const, reason } })));
+    }
+    return held.size ? batch.filter((r) => !held.has(r.readingId)) : batch;
+  }
+
   /** Start a batch; `id`: the batch id reserved for it beforehand (an Idempotency-Key's). */
   async function start(source: 'poll' | 'operator', requestedBy: string | null, readingIds?: string[], id?: string): Promise<RunningBatch> {
     const settings = await readSettings(deps.db, deps.defaults);
@@ -124,7 +175,7 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
       );
       try {
         if (claimed.length) {
-          const batch: MintBatchData[] = claimed.map((r) => ({
+          let batch: MintBatchData[] = claimed.map((r) => ({
             readingId: r.id,
             userId: r.userId,
             walletAddress: r.walletAddress,
@@ -145,8 +196,11 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
             try {
               if (first.outcome === 'minted') {
                 await durable(glog, 'complete the transaction', () => completeTransaction(deps.db, token, first.txSignature!));
+              } else if (first.outcome === 'deferred' && first.wait?.until === 'held') {
+                // Held to be summed: waitForSum has already given them back.
               } else if (first.outcome === 'deferred') {
-                await durable(glog, 'defer to the next day', () => deferToNextUtcDay(deps.db, token, ids));
+                const wait = first.wait ?? { until: 'backoff' as const, reason: first.error ?? 'deferred' };
+                await durable(glog, 'defer the readings', () => deferReadings(deps.db, token, ids, wait, policy.backoffMs));
               } else if (first.outcome === 'failed' && controller.signal.aborted && !first.txSignature && !ids.some((id) => signed.has(id))) {
                 await durable(glog, 'release unsent readings', () => releaseUnsent(deps.db, token, ids));
               } else if (first.outcome === 'failed') {
@@ -167,8 +221,11 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
             );
           };
 
+          // A wallet whose readings sum to less than MIN_MINT_TOKENS waits for its later ones (not minted now).
+          batch = await holdSmallAmounts(batch, token, log, settle, new Map(claimed.map((r) => [r.id, r.createdAt])));
           try {
-            for await (const group of deps.engine.mintGroups(batch, {
+            // All held: nothing for the engine (it refuses an empty batch).
+            const groups = batch.length === 0 ? [] : deps.engine.mintGroups(batch, {
               signal: controller.signal,
               log,
               onPlanned: markPlanned,
@@ -184,9 +241,8 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
                 void durable(log.child({ signature }), `mark the transaction ${status}`, () => markTransaction(deps.db, signature, status, error)).catch((e: unknown) =>
                   log.warn({ signature, err: describeError(e) }, 'could not record a transaction status'),
                 ),
-            })) {
-              await settle(group);
-            }
+            });
+            for await (const group of groups) await settle(group);
           } catch (e) {
             // The engine stopped before settling everything (it refused the batch before signing, or failed
             // unexpectedly): only what was never signed is "not sent"; the rest stays for the rescuer.
@@ -205,7 +261,8 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
         // Deferred readings (the day's token-account budget is spent) did not fail: they wait in the queue.
         const deferred = results.filter((r) => r.outcome === 'deferred').length;
         const failed = results.length - ok - deferred;
-        const state = controller.signal.aborted ? 'cancelled' : 'completed';
+        // How it ended: completed (nothing failed), completed_with_failures, failed (nothing minted), cancelled.
+        const state = batchOutcome(controller.signal.aborted ? 'cancelled' : 'completed', ok, failed);
         await durable(log, 'finish the batch', () => updateBatch(deps.db, batchId, { state, successfulMints: ok, failedMints: failed, finished: true })).catch(
           (e: unknown) => log.error({ err: describeError(e) }, 'could not record the end of the batch; the rescuer closes it'),
         );

@@ -17,7 +17,20 @@ export interface MintResult {
   /**
    * minted: confirmed on chain. failed: known not minted (never sent, or its transaction failed or
    * provably expired). unknown: signed and sent, outcome not yet known — never to be retried blindly.
-   * deferred: its wallet needs a new token account and today's budget is spent; nothing was signed.
+   * deferred: known not minted, and not the reading's fault: it waits (`wait`) without losing an attempt.
    */
   outcome: 'minted' | 'failed' | 'unknown' | 'deferred';
+  /** deferred only: until when and why (stored as the reading's last_error). */
+  wait?: ReadingWait;
+}
+
+/**
+ * Why a deferred reading waits, and until when: the next UTC day (a daily budget is spent), the retry back-off
+ * (the service's own key was refused: the worker pauses until it is fixed, see /health/details), or held to be
+ * summed with its wallet's later readings.
+ */
+export interface ReadingWait {
+  /** held: given back already, to be summed with the wallet's later readings (MIN_MINT_TOKENS). */
+  until: 'next_utc_day' | 'backoff' | 'held';
+  reason: string;
 }

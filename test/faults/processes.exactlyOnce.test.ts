@@ -7,14 +7,16 @@ import { TOKEN_2022_PROGRAM_ID, getAccount } from '@solana/spl-token';
 import { arrayOverlaps, eq, inArray, sql } from 'drizzle-orm';
 import { batches, mintTransactions, readings } from '../../src/db/schema.js';
 import { REPO_ROOT } from '../../anchor-localnet/paths.js';
-import { privateAuthorityKey } from '../support/localnet.js';
+import { privateAuthorityKey, privateRecValidatorKey } from '../support/localnet.js';
 
 const AUTHORITY_KEYPAIR_PATH = privateAuthorityKey();
+const REC_VALIDATOR_KEYPAIR_PATH = privateRecValidatorKey();
 import { freshPostgres, postgresAvailable, seedReadings, type TestDatabase, waitCompleted, waitFor } from '../support/db.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
 import { ataOf, MINT, TOKEN_INFO } from '../support/energyToken.js';
 import { PublicKey } from '@solana/web3.js';
 import { reconcileWith } from '../support/ledger.js';
+import { recValidator, registryAuthority } from '../support/engine.js';
 import { registerMeters } from '../support/meters.js';
 import { makeRpcClient } from '../../src/chain/rpcClient.js';
 
@@ -44,12 +46,15 @@ function start(role: 'worker' | 'api', env: Record<string, string> = {}): Promis
       SOLANA_RPC_URL: chain.url,
       SOLANA_WS_URL: chain.wsUrl,
       AUTHORITY_KEYPAIR_PATH,
+      REC_VALIDATOR_KEYPAIR_PATH,
       GATEWAY_API_KEYS: 'gw:gw',
       OPERATOR_TOKEN: 'op',
       BATCH_INTERVAL_MS: '100',
       BLOCKCHAIN_MAX_BATCH_SIZE: '250',
       LEASE_MS: '3000',
       LOG_LEVEL: 'warn',
+      // The readings here are a few base units each: minted as they are, not held to be summed.
+      MIN_MINT_TOKENS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -245,7 +250,7 @@ it('npm run reconcile prints no differences, and exits 1 when the chain disagree
     new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/reconcile.ts'], {
         cwd: REPO_ROOT,
-        env: { PATH: process.env.PATH, DATABASE_URL: t!.url!, SOLANA_RPC_URL: chain.url, AUTHORITY_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o' },
+        env: { PATH: process.env.PATH, DATABASE_URL: t!.url!, SOLANA_RPC_URL: chain.url, AUTHORITY_KEYPAIR_PATH, REC_VALIDATOR_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o' },
       });
       let out = '';
       child.stdout.on('data', (d) => (out += String(d)));
@@ -261,7 +266,8 @@ it('npm run reconcile prints no differences, and exits 1 when the chain disagree
   const program = (await import('../support/energyToken.js')).anchorProgram(chain.connection, auth);
   const BN = (await import('bn.js')).default;
   await program.methods.mintTokensDirect!(new BN(1))
-    .accountsStrict({ tokenInfo: TOKEN_INFO, mint: MINT, userTokenAccount: ataOf(new PublicKey(row!.walletAddress)), authority: auth.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+    .accountsStrict({ tokenInfo: TOKEN_INFO, mint: MINT, userTokenAccount: ataOf(new PublicKey(row!.walletAddress)), authority: auth.publicKey, registryAuthority: registryAuthority(), recValidator: recValidator().publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+    .signers([recValidator()])
     .rpc();
   const bad = await run();
   expect(bad.out).toMatch(/DIFF unrecorded_mint \w+: mint_tokens_direct of 1 base units not in the ledger/);

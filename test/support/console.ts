@@ -21,10 +21,12 @@ export const FIXED_HEALTH: HealthDetails = {
   status: 'ok',
   db: { status: 'ok', age_ms: 0 },
   rpc: { status: 'ok', age_ms: 0, url: 'http://127.0.0.1:8899' },
-  program: { id: 'prog', age_ms: 0 },
+  program: { id: 'prog', version: '0.1.1', age_ms: 0 },
+  rec_validator: { address: 'validator', registered: true, age_ms: 0 },
   mint: { address: 'mint', age_ms: 0 },
   fee_payer: { address: 'payer', lamports: '5000000000', below_floor: false, age_ms: 0 },
   rent_budget: { new_token_accounts_left_today: 1000, per_day: 1000, age_ms: 0 },
+  fee_budget: { lamports_left_today: '10000000000', per_day: '10000000000', age_ms: 0 },
   worker: null,
 };
 

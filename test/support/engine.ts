@@ -1,6 +1,8 @@
-// A minting engine wired to a test chain, with the localnet authority and the committed program.
+// A minting engine wired to a test chain, with the localnet authority and the committed program (0.1.1: the
+// committed REC validator co-signs, and every mint names the genesis registry authority).
 import { Writable } from 'node:stream';
-import { PublicKey } from '@solana/web3.js';
+import type { Keypair, PublicKey } from '@solana/web3.js';
+import { localnetRecValidator, localnetRegistryAuthority } from '../../anchor-localnet/fixtures.js';
 import { makeMintChain, type MintChainDeps } from '../../src/chain/mintTransaction.js';
 import { loadIdl } from '../../src/chain/energyToken.js';
 import { makeRpcClient } from '../../src/chain/rpcClient.js';
@@ -16,16 +18,24 @@ export const logLines: string[] = [];
 export const testLog = makeLog('info', new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }));
 
 /** Overrides of the engine's or its chain primitives' dependencies; `concurrency`: a fixed in-flight limit. */
-export type TestEngineOptions = Partial<Omit<MintEngineDeps, 'chain'>> & Partial<Pick<MintChainDeps, 'rpc' | 'readRetries'>> & { concurrency?: number };
+export type TestEngineOptions = Partial<Omit<MintEngineDeps, 'chain'>> & Partial<Pick<MintChainDeps, 'rpc' | 'readRetries' | 'recValidator'>> & { concurrency?: number };
+
+/** The REC validator the 0.1.1 genesis registers, and token_info's registry authority there. */
+export const recValidator = (): Keypair => localnetRecValidator();
+export const registryAuthority = (): PublicKey => localnetRegistryAuthority().publicKey;
+/** What makeMintChain needs to sign and name the co-signed mints of the local chain's 0.1.1. */
+export const coSigning = () => ({ recValidator: recValidator(), registryAuthority: registryAuthority() });
 
 export function testEngine(chain: TestChain, over: TestEngineOptions = {}) {
   const signed: SignedRecord[] = [];
-  const { rpc, readRetries, concurrency = 8, ...engineOver } = over;
+  const { rpc, readRetries, recValidator: validator, concurrency = 8, ...engineOver } = over;
   const inFlight = engineOver.inFlight ?? makeInFlightLimiter({ initial: concurrency, ceiling: concurrency });
   const engine = makeMintEngine({
     chain: makeMintChain({
       rpc: rpc ?? makeRpcClient({ url: chain.url, timeoutMs: 2_000 }),
       authority: authority(),
+      ...coSigning(),
+      ...(validator !== undefined ? { recValidator: validator } : {}),
       programId: PROGRAM_ID,
       mint: MINT,
       idl: loadIdl(),

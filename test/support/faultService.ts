@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair } from '@solana/web3.js';
-import { privateAuthorityKey } from './localnet.js';
+import { privateAuthorityKey, privateRecValidatorKey } from './localnet.js';
 import { loadConfig } from '../../src/config.js';
 import type { Log } from '../../src/log.js';
 import { startService } from '../../src/service.js';
@@ -15,10 +15,13 @@ export function startFaultService(env: Record<string, string>, log: Log) {
     loadConfig({
       PORT: '0',
       AUTHORITY_KEYPAIR_PATH: privateAuthorityKey(),
+      REC_VALIDATOR_KEYPAIR_PATH: privateRecValidatorKey(),
       GATEWAY_API_KEYS: 'g',
       OPERATOR_TOKEN: 'o',
       PGLITE_DIR: join(mkdtempSync(join(tmpdir(), 'faults-')), 'pg'),
       BATCH_INTERVAL_MS: '100',
+      // The queued readings are a few base units each: minted as they are, not held to be summed.
+      MIN_MINT_TOKENS: '0',
       ...env,
     }),
     log,

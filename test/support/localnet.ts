@@ -5,7 +5,7 @@ import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@solana/web3.js';
-import { AUTHORITY_KEYPAIR_PATH } from '../../anchor-localnet/paths.js';
+import { AUTHORITY_KEYPAIR_PATH, REC_VALIDATOR_KEYPAIR_PATH } from '../../anchor-localnet/paths.js';
 import { startLocalnet, type Localnet, type LocalnetOptions } from '../../anchor-localnet/server.js';
 
 export interface TestChain {
@@ -50,9 +50,15 @@ export function hooksOrSkip(chain: TestChain, what: string): Localnet | null {
  * The committed localnet authority key, copied to a private file (mode 600): outside embedded mode the
  * service refuses a key file that others can read, and the committed one is checked out 644.
  */
-export function privateAuthorityKey(): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'authority-')), 'authority.json');
-  copyFileSync(AUTHORITY_KEYPAIR_PATH, path);
+export const privateAuthorityKey = (): string => privateCopy(AUTHORITY_KEYPAIR_PATH);
+
+/** The committed localnet REC validator key (registered in the 0.1.1 genesis), copied to a private file. */
+export const privateRecValidatorKey = (): string => privateCopy(REC_VALIDATOR_KEYPAIR_PATH);
+
+/** A key file copied to a private file (mode 600), as the service wants its keys outside embedded mode. */
+export function privateCopy(keyPath: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'key-')), 'key.json');
+  copyFileSync(keyPath, path);
   chmodSync(path, 0o600);
   return path;
 }

@@ -6,7 +6,7 @@ import { makeMintChain } from '../../../src/chain/mintTransaction.js';
 import { loadIdl } from '../../../src/chain/energyToken.js';
 import { makeRpcClient } from '../../../src/chain/rpcClient.js';
 import { ataOf, authority, MINT, PROGRAM_ID } from '../../support/energyToken.js';
-import { testLog } from '../../support/engine.js';
+import { coSigning, testLog } from '../../support/engine.js';
 import { startTestChain, type TestChain } from '../../support/localnet.js';
 
 let chain: TestChain;
@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => chain.stop());
 
-const primitives = () => makeMintChain({ rpc: makeRpcClient({ url: chain.url, timeoutMs: 2_000 }), authority: authority(), programId: PROGRAM_ID, mint: MINT, idl: loadIdl(), log: testLog });
+const primitives = () => makeMintChain({ rpc: makeRpcClient({ url: chain.url, timeoutMs: 2_000 }), authority: authority(), ...coSigning(), programId: PROGRAM_ID, mint: MINT, idl: loadIdl(), log: testLog });
 const balanceOf = async (owner: Keypair['publicKey']) => (await getAccount(chain.connection, ataOf(owner), 'confirmed', TOKEN_2022_PROGRAM_ID)).amount;
 const send = { pollMs: 20, rebroadcastMs: 500, followTimeoutMs: 30_000, log: testLog };
 

@@ -18,7 +18,7 @@ import { seedReadings, freshPglite, type TestDatabase } from '../../support/db.j
 import { anchorProgram, ataOf, authority, MINT, PROGRAM_ID, TOKEN_INFO, idl } from '../../support/energyToken.js';
 import { reconcileWith } from '../../support/ledger.js';
 import { startTestChain, type TestChain } from '../../support/localnet.js';
-import { testLog, testEngine } from '../../support/engine.js';
+import { recValidator, registryAuthority, testLog, testEngine } from '../../support/engine.js';
 
 let chain: TestChain;
 let t: TestDatabase;
@@ -35,7 +35,8 @@ const mintOutside = async (owner: PublicKey, amount: number) => {
   const auth = authority();
   await anchorProgram(chain.connection, auth)
     .methods.mintTokensDirect!(new BN(amount))
-    .accountsStrict({ tokenInfo: TOKEN_INFO, mint: MINT, userTokenAccount: ataOf(owner), authority: auth.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+    .accountsStrict({ tokenInfo: TOKEN_INFO, mint: MINT, userTokenAccount: ataOf(owner), authority: auth.publicKey, registryAuthority: registryAuthority(), recValidator: recValidator().publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+    .signers([recValidator()])
     .rpc();
 };
 

@@ -1,6 +1,7 @@
-// The whole service on the embedded chain, against a real Postgres server and against PGlite: readings
-// a gateway posts for the meters the operator registered are minted (by the operator's batch and by the polling worker), and each reading
-// ends completed with the signature whose balance change matches it.
+// The whole service on the embedded chain, against a real Postgres server and against PGlite, on both
+// interfaces of the energy_token program (0.1.1, the default, whose mints a REC validator co-signs; and
+// 0.1.0): readings a gateway posts for the meters the operator registered are minted (by the operator's batch
+// and by the polling worker), and each reading ends completed with the signature whose balance change matches it.
 import { Writable } from 'node:stream';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,14 @@ const log = makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() }));
 const G = { authorization: 'Bearer gw', 'content-type': 'application/json' };
 const O = { authorization: 'Bearer op', 'content-type': 'application/json' };
 
-describe.each(DATABASES)('end to end on %s', (kind, open) => {
+const VERSIONS = [
+  // The default: no ENERGY_TOKEN_IDL; two signatures per transaction (the authority and the REC validator).
+  { version: '0.1.1', env: {}, signers: 2 },
+  { version: '0.1.0', env: { ENERGY_TOKEN_IDL: 'programs-idl/energy_token-0.1.0.json' }, signers: 1 },
+] as const;
+const CASES = DATABASES.flatMap(([kind, open]) => VERSIONS.map((v) => [`${kind}, energy_token ${v.version}`, kind, open, v] as const));
+
+describe.each(CASES)('end to end on %s', (_name, kind, open, program) => {
   let t: TestDatabase | null = null;
   let svc: RunningService;
   let connection: Connection;
@@ -48,6 +56,7 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
       SYNC_WINDOW_MS: '20000',
       BATCH_INTERVAL_MS: '100',
       LOCALNET_LEDGER_DIR: join(mkdtempSync(join(tmpdir(), 'e2e-ledger-')), 'ledger'),
+      ...program.env,
     };
     if (kind === 'postgres') {
       t = await open();
@@ -58,7 +67,10 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
     }
     svc = await startService(loadConfig({ ...env, WORKER: 'off' }), log);
     connection = new Connection(svc.rpcUrl, { commitment: 'confirmed', wsEndpoint: svc.wsUrl });
-    mint = new PublicKey(((await (await api('/health/details', { headers: { authorization: 'Bearer op' } })).json()) as any).mint.address);
+    const details = (await (await api('/health/details', { headers: { authorization: 'Bearer op' } })).json()) as any;
+    expect(details.program.version).toBe(program.version);
+    expect(details.rec_validator === null).toBe(program.signers === 1);
+    mint = new PublicKey(details.mint.address);
     await registerMeters(api, 'op', [0, 1, 2].map((u) => ({ meter_id: `m-${kind}-${u}`, user_id: `user-${u}`, wallet_address: users[u]!.toBase58() })));
   });
   afterAll(async () => {
@@ -87,6 +99,9 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
       expect(tx?.meta?.err).toBeNull();
       const change = (tx!.meta!.postTokenBalances ?? []).find((b) => b.owner === got.wallet_address);
       expect(change).toBeDefined();
+      // Signed once by every signer the program wants: the authority, and on 0.1.1 the REC validator.
+      expect(tx!.transaction.signatures).toHaveLength(program.signers);
+      expect(tx!.meta!.fee).toBeGreaterThanOrEqual(5000 * program.signers);
     }
     const after = await Promise.all([0, 1, 2].map(balance));
     expect(after.map((a, i) => a - before[i]!)).toEqual([1_750_000_000n, 2_000_000_000n, 7_000_000_000n]);
@@ -150,7 +165,7 @@ describe.each(DATABASES)('end to end on %s', (kind, open) => {
     const accepted = (await (await post('/readings', { ...reading(0, '1'), meter_id: `m-${kind}-fresh`, user_id: undefined, wallet_address: undefined }, G)).json()) as any;
     const id = accepted.readings[0].reading_id;
     const fee = (await (await post('/estimate-fee', { reading_ids: [id] })).json()) as any;
-    expect(fee).toMatchObject({ transactions: 1, signatures: 1, token_accounts_created: 1, base_fee_lamports: '5000' });
+    expect(fee).toMatchObject({ transactions: 1, signatures: program.signers, token_accounts_created: 1, base_fee_lamports: String(5000 * program.signers) });
     expect(BigInt(fee.total_lamports)).toBe(BigInt(fee.base_fee_lamports) + BigInt(fee.priority_fee_lamports) + BigInt(fee.rent_lamports));
 
     const item = (await (await api(`/queue/item/${id}`, { headers: G })).json()) as any; // the gateway posted it

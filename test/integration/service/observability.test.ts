@@ -11,7 +11,7 @@ import { openApiDocument } from '../../../src/http/openapi.js';
 import { makeLog } from '../../../src/log.js';
 import { startService, type RunningService } from '../../../src/service.js';
 import { startLocalnet } from '../../../anchor-localnet/server.js';
-import { privateAuthorityKey } from '../../support/localnet.js';
+import { privateAuthorityKey, privateRecValidatorKey } from '../../support/localnet.js';
 import { nonLoopbackAddress } from '../../support/network.js';
 import { ChainSetupError } from '../../../src/errors.js';
 import { freshPostgres, postgresAvailable, waitFor } from '../../support/db.js';
@@ -79,7 +79,7 @@ it('refuses to run a database against another chain, saying so', async () => {
   const [a, b] = [await startLocalnet({ slotMs: 50 }), await startLocalnet({ slotMs: 50 })];
   const AUTHORITY_KEYPAIR_PATH = privateAuthorityKey();
   const cfg = (net: typeof a) =>
-    loadConfig({ PORT: '0', DATABASE_URL: db.url!, SOLANA_RPC_URL: net.url, SOLANA_WS_URL: net.wsUrl, AUTHORITY_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o', WORKER: 'off' });
+    loadConfig({ PORT: '0', DATABASE_URL: db.url!, SOLANA_RPC_URL: net.url, SOLANA_WS_URL: net.wsUrl, AUTHORITY_KEYPAIR_PATH, REC_VALIDATOR_KEYPAIR_PATH: privateRecValidatorKey(), GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o', WORKER: 'off' });
   try {
     const first = await startService(cfg(a), log);
     await first.stop();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../../anchor-localnet/paths.js';
 import { startLocalnet, type Localnet } from '../../../anchor-localnet/server.js';
-import { privateAuthorityKey } from '../../support/localnet.js';
+import { privateAuthorityKey, privateRecValidatorKey } from '../../support/localnet.js';
 
 /** Run src/main.ts until it prints its API line (then stop it) or exits; its whole output. */
 function run(env: Record<string, string>): Promise<{ out: string; code: number | null }> {
@@ -66,6 +66,7 @@ it('a provider RPC URL is printed as scheme, host and port only', async () => {
     SOLANA_RPC_URL: `${net.url}/v2/RPC-SECRET?api-key=RPC-SECRET`,
     SOLANA_WS_URL: `${net.wsUrl}/?api-key=RPC-SECRET`,
     AUTHORITY_KEYPAIR_PATH: privateAuthorityKey(),
+    REC_VALIDATOR_KEYPAIR_PATH: privateRecValidatorKey(),
     GATEWAY_API_KEYS: 'g:GATEWAY-SECRET',
     OPERATOR_TOKEN: 'OPERATOR-SECRET',
   });

@@ -13,10 +13,11 @@ import { makeLog } from '../../../src/log.js';
 import { startService } from '../../../src/service.js';
 import { startLocalnet } from '../../../anchor-localnet/server.js';
 import { AUTHORITY_KEYPAIR_PATH as COMMITTED_KEY } from '../../../anchor-localnet/paths.js';
-import { privateAuthorityKey } from '../../support/localnet.js';
+import { privateAuthorityKey, privateRecValidatorKey } from '../../support/localnet.js';
 import { nonLoopbackAddress } from '../../support/network.js';
 
 const AUTHORITY_KEYPAIR_PATH = privateAuthorityKey();
+const REC_VALIDATOR_KEYPAIR_PATH = privateRecValidatorKey();
 
 const lines: string[] = [];
 const sink = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } });
@@ -40,7 +41,8 @@ it('starts on embedded defaults (the committed key exempt from the mode check), 
       status: 'ok',
       db: { status: 'ok' },
       rpc: { status: 'ok', url: service.rpcUrl.replace(/\/$/, '') },
-      program: { id: '5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi' },
+      program: { id: '6FZKcVKCLFSNLMxypFJGU4K14xUBnxNW9VAuKGhmqjGX', version: '0.1.1' },
+      rec_validator: { address: expect.any(String), registered: true },
       rent_budget: { per_day: 1000 },
       worker: { running: true, paused: false, reason: null, in_flight_limit: expect.any(Number), open_batches: expect.any(Number), in_flight: expect.any(Number) },
     });
@@ -76,7 +78,7 @@ describe('refuses to start against the wrong chain, saying which', () => {
   });
   afterAll(() => net.stop());
   const cfg = (over: Record<string, string>) =>
-    loadConfig({ PORT: '0', SOLANA_RPC_URL: net.url, SOLANA_WS_URL: net.wsUrl, AUTHORITY_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o', PGLITE_DIR: join(dir, 'pg-ext'), ...over });
+    loadConfig({ PORT: '0', SOLANA_RPC_URL: net.url, SOLANA_WS_URL: net.wsUrl, AUTHORITY_KEYPAIR_PATH, REC_VALIDATOR_KEYPAIR_PATH, GATEWAY_API_KEYS: 'g', OPERATOR_TOKEN: 'o', PGLITE_DIR: join(dir, 'pg-ext'), ...over });
 
   it('an authority that is not token_info\'s', async () => {
     const path = join(dir, 'other.json');

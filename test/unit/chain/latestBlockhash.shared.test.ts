@@ -9,6 +9,7 @@ import type { RpcClient } from '../../../src/chain/rpcClient.js';
 import { RpcFailure } from '../../../src/errors.js';
 import { makeLog } from '../../../src/log.js';
 import { authority, MINT, PROGRAM_ID } from '../../support/energyToken.js';
+import { coSigning } from '../../support/engine.js';
 
 function chainWith(answer: (n: number) => unknown) {
   let n = 0;
@@ -22,7 +23,7 @@ function chainWith(answer: (n: number) => unknown) {
     },
     abandonInFlight: () => 0,
   };
-  const chain = makeMintChain({ rpc, authority: authority(), programId: PROGRAM_ID, mint: MINT, idl: loadIdl(), log: makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() })), readRetries: 0, now: () => clock.t });
+  const chain = makeMintChain({ rpc, authority: authority(), ...coSigning(), programId: PROGRAM_ID, mint: MINT, idl: loadIdl(), log: makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() })), readRetries: 0, now: () => clock.t });
   return { chain, reads: () => n, clock };
 }
 const hash = (n: number) => ({ context: { slot: n }, value: { blockhash: `hash-${n}`, lastValidBlockHeight: 150 + n } });

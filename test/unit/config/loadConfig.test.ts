@@ -1,14 +1,35 @@
 // Configuration is checked once at start, and a bad one says exactly which variable to fix.
 import { deriveWsUrl, loadConfig } from '../../../src/config.js';
 import { ConfigError } from '../../../src/errors.js';
+import { deployedProgram } from '../../../src/chain/energyToken.js';
 
 describe('loadConfig', () => {
   it('runs on embedded defaults with an empty environment', () => {
     const c = loadConfig({});
     expect(c.embeddedChain).toBe(true);
     expect(c.PORT).toBe(8080);
-    expect(c.ENERGY_TOKEN_PROGRAM_ID).toBe('5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi');
+    // The program and its interface come from the IDL (programs-idl/energy_token-0.1.1.json by default).
+    expect(c.ENERGY_TOKEN_PROGRAM_ID).toBeUndefined();
+    expect(c.ENERGY_TOKEN_IDL).toBeUndefined();
+    const deployed = deployedProgram(c);
+    expect(deployed.programId.toBase58()).toBe('6FZKcVKCLFSNLMxypFJGU4K14xUBnxNW9VAuKGhmqjGX');
+    expect(deployed.program).toMatchObject({ version: '0.1.1', tokenInfoSize: 320, coSigned: true });
     expect(c.devCredentials).toBe(true);
+  });
+
+  it('takes the 0.1.0 interface from its IDL, and a program id over the IDL\'s address', () => {
+    const v010 = deployedProgram(loadConfig({ ENERGY_TOKEN_IDL: 'programs-idl/energy_token-0.1.0.json' }));
+    expect(v010.programId.toBase58()).toBe('5DJCWKo5cXt3PXRsrpH1xixra4wXWbNzxZ1p4FHqSxvi');
+    expect(v010.program).toMatchObject({ version: '0.1.0', tokenInfoSize: 288, coSigned: false });
+    expect(v010.program.mintAccounts.map((a) => a.name)).toEqual(['token_info', 'mint', 'user_token_account', 'authority', 'token_program']);
+    const elsewhere = deployedProgram(loadConfig({ ENERGY_TOKEN_PROGRAM_ID: '11111111111111111111111111111111' }));
+    expect(elsewhere.programId.toBase58()).toBe('11111111111111111111111111111111');
+    expect(elsewhere.program.idl.address).toBe('11111111111111111111111111111111');
+  });
+
+  it('names ENERGY_TOKEN_IDL when the file is missing or is not an energy_token IDL', () => {
+    expect(() => deployedProgram(loadConfig({ ENERGY_TOKEN_IDL: '/nonexistent/idl.json' }))).toThrow(/^ENERGY_TOKEN_IDL: cannot read the IDL \/nonexistent\/idl\.json \(ENOENT\)$/);
+    expect(() => deployedProgram(loadConfig({ ENERGY_TOKEN_IDL: 'package.json' }))).toThrow(/^ENERGY_TOKEN_IDL: .*package\.json is not an energy_token IDL/);
   });
 
   it('never falls back to development credentials for a real chain', () => {

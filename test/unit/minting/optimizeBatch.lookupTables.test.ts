@@ -9,17 +9,26 @@ import { AddressLookupTableAccount, ComputeBudgetProgram, Keypair, PublicKey, Tr
 import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
 import { lookupAddresses, type Lookups } from '../../../src/chain/lookupTables.js';
 import { loadIdl, tokenInfoAddress } from '../../../src/chain/energyToken.js';
+import { AUTHORITY_ONLY, CO_SIGNED } from '../../../src/chain/mintTransaction.js';
 import { groupByRecipient, measure, optimizeBatch, RUNTIME_LIMITS, type PackLimits, type PlannedMint } from '../../../src/minting/optimizeBatch.js';
 import type { MintBatchData } from '../../../src/minting/types.js';
 
 const CAP = 10n ** 12n;
-const limits = (over: Partial<PackLimits> = {}): PackLimits => ({ ...RUNTIME_LIMITS, maxTokensPerInstruction: CAP, usersPerTx: 64, ...over });
-const idl: Idl = loadIdl();
+// The figures below are of energy_token 0.1.0's transactions (the authority alone signs, 5 accounts per mint);
+// measure()'s exactness is checked for both interfaces.
+const limits = (over: Partial<PackLimits> = {}): PackLimits => ({ ...RUNTIME_LIMITS, maxTokensPerInstruction: CAP, usersPerTx: 64, shape: AUTHORITY_ONLY, ...over });
+const idl: Idl = loadIdl('programs-idl/energy_token-0.1.0.json');
 const PROGRAM_ID = new PublicKey(idl.address);
 const TOKEN_INFO = tokenInfoAddress(PROGRAM_ID);
 const MINT = Keypair.generate().publicKey;
 const AUTHORITY = Keypair.generate();
-const program = new Program(idl, { connection: {} } as never);
+const VALIDATOR = Keypair.generate();
+const REGISTRY = Keypair.generate().publicKey;
+/** Each interface: its IDL and the shape measure() takes for it. */
+const INTERFACES = [
+  { version: '0.1.0', program: new Program(idl, { connection: {} } as never), shape: AUTHORITY_ONLY },
+  { version: '0.1.1', program: new Program(loadIdl('programs-idl/energy_token-0.1.1.json', PROGRAM_ID.toBase58()), { connection: {} } as never), shape: CO_SIGNED },
+] as const;
 const wallets = Array.from({ length: 120 }, () => Keypair.generate().publicKey.toBase58());
 const ataOf = (w: string) => getAssociatedTokenAddressSync(MINT, new PublicKey(w), false, TOKEN_2022_PROGRAM_ID);
 
@@ -47,17 +56,19 @@ function lookupsOf(tables: AddressLookupTableAccount[]): Lookups {
   };
 }
 
-/** The instructions the minter builds for these planned mints. */
-async function instructions(mints: PlannedMint[]): Promise<TransactionInstruction[]> {
+/** The instructions the minter builds for these planned mints (anchor's builder, not the engine's own layout). */
+async function instructions(mints: PlannedMint[], iface: (typeof INTERFACES)[number] = INTERFACES[0]): Promise<TransactionInstruction[]> {
   const ixs = [ComputeBudgetProgram.setComputeUnitLimit({ units: 200_000 }), ComputeBudgetProgram.setComputeUnitPrice({ microLamports: 1n })];
+  const coSigned = iface.shape.signers > 1;
   for (const m of mints) {
     const ata = ataOf(m.walletAddress);
     if (m.createAta) ixs.push(createAssociatedTokenAccountIdempotentInstruction(AUTHORITY.publicKey, ata, new PublicKey(m.walletAddress), MINT, TOKEN_2022_PROGRAM_ID));
     for (const part of m.parts) {
+      const accounts = { tokenInfo: TOKEN_INFO, mint: MINT, userTokenAccount: ata, authority: AUTHORITY.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID };
       ixs.push(
-        await program.methods
+        await iface.program.methods
           .mintTokensDirect!(new BN(part.toString()))
-          .accountsStrict({ tokenInfo: TOKEN_INFO, mint: MINT, userTokenAccount: ata, authority: AUTHORITY.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+          .accountsStrict(coSigned ? { ...accounts, registryAuthority: REGISTRY, recValidator: VALIDATOR.publicKey } : accounts)
           .instruction(),
       );
     }
@@ -66,21 +77,21 @@ async function instructions(mints: PlannedMint[]): Promise<TransactionInstructio
 }
 
 /** Serialized bytes of the transaction as web3.js builds it: legacy without tables, v0 with the tables named. */
-async function wireBytes(mints: PlannedMint[], tables: AddressLookupTableAccount[], use: string[] | undefined): Promise<number> {
-  const ixs = await instructions(mints);
+async function wireBytes(mints: PlannedMint[], tables: AddressLookupTableAccount[], use: string[] | undefined, iface: (typeof INTERFACES)[number] = INTERFACES[0]): Promise<number> {
+  const ixs = await instructions(mints, iface);
   const recentBlockhash = Keypair.generate().publicKey.toBase58();
+  const signatures = 1 + 64 * iface.shape.signers;
   if (!use?.length) {
     // The message alone: serialize() refuses a transaction over 1,232 bytes, and these sizes are what is checked.
-    return 1 + 64 + new Transaction({ feePayer: AUTHORITY.publicKey, recentBlockhash }).add(...ixs).serializeMessage().length;
+    return signatures + new Transaction({ feePayer: AUTHORITY.publicKey, recentBlockhash }).add(...ixs).serializeMessage().length;
   }
   const chosen = tables.filter((t) => use.includes(t.key.toBase58()));
   const tx = new VersionedTransaction(new TransactionMessage({ payerKey: AUTHORITY.publicKey, recentBlockhash, instructions: ixs }).compileToV0Message(chosen));
-  tx.sign([AUTHORITY]);
-  return tx.serialize().length;
+  return signatures + tx.message.serialize().length;
 }
 
 describe('optimizeBatch with lookup tables', () => {
-  it('measures exactly the bytes web3.js serializes, legacy and v0, with and without token-account creations', async () => {
+  it.each(INTERFACES)('energy_token $version: measures exactly the bytes web3.js serializes, legacy and v0, with and without token-account creations', async (iface) => {
     const tables = tablesFor([{ wallets: wallets.slice(0, 30) }, { wallets: wallets.slice(30, 50), createAta: true }]);
     const lookups = lookupsOf(tables);
     const cases: PlannedMint[][] = [
@@ -91,9 +102,9 @@ describe('optimizeBatch with lookup tables', () => {
       groupByRecipient(readingsOf(wallets.slice(70, 72)), CAP, () => false), // no table holds them: legacy
     ];
     for (const mints of cases) {
-      const m = measure(mints, lookups);
-      expect(m.bytes).toBe(await wireBytes(mints, tables, m.lookupTables));
-      expect(measure(mints).bytes).toBe(await wireBytes(mints, tables, undefined));
+      const m = measure(mints, lookups, iface.shape);
+      expect(m.bytes).toBe(await wireBytes(mints, tables, m.lookupTables, iface));
+      expect(measure(mints, undefined, iface.shape).bytes).toBe(await wireBytes(mints, tables, undefined, iface));
     }
   });
 

@@ -2,9 +2,10 @@
 // within size, lock, compute and token limits, per-user sums exact; and the seed's shape at 1 user per tx.
 import fc from 'fast-check';
 import { Keypair } from '@solana/web3.js';
-import { estimateBatchFee, maxTokensPerReadingInOneTx, optimizeBatch, RUNTIME_LIMITS, type PackLimits } from '../../../src/minting/optimizeBatch.js';
+import { estimateBatchFee, maxTokensPerReadingInOneTx, measure, optimizeBatch, RUNTIME_LIMITS, type PackLimits } from '../../../src/minting/optimizeBatch.js';
 import type { MintBatchData } from '../../../src/minting/types.js';
 import { InvalidBatchData } from '../../../src/errors.js';
+import { AUTHORITY_ONLY, CO_SIGNED } from '../../../src/chain/mintTransaction.js';
 
 const CAP = 10n ** 12n; // 1,000 tokens at 9 decimals
 const limits = (over: Partial<PackLimits> = {}): PackLimits => ({ ...RUNTIME_LIMITS, maxTokensPerInstruction: CAP, usersPerTx: 64, ...over });
@@ -71,11 +72,19 @@ describe('optimizeBatch', () => {
     expect(plan.map((t) => t.mints.map((m) => m.amount))).toEqual([[10n], [10n], [5n]]);
   });
 
-  it('packs many recipients with existing accounts into one transaction until the locks or bytes bind', () => {
+  it.each([
+    // 0.1.0: one signature, 5 accounts per mint: 314 bytes + 56 per mint (a token account and the instruction).
+    ['energy_token 0.1.0', AUTHORITY_ONLY, 16],
+    // 0.1.1: a second signature and two more shared accounts (registry authority, REC validator), 7 per mint.
+    ['energy_token 0.1.1', CO_SIGNED, 13],
+  ] as const)('%s: packs recipients with existing accounts into one transaction until the bytes bind', (_name, shape, most) => {
     const batch = wallets.map((w, i): MintBatchData => ({ readingId: `r${i}`, userId: `u${i}`, walletAddress: w, kwhAmount: '1', tokensToMint: 1n, meterId: null }));
-    const packed = optimizeBatch(batch, limits(), () => true);
-    expect(packed[0]!.mints.length).toBeGreaterThan(15);
-    const withCreates = optimizeBatch(batch, limits(), () => false);
+    const packed = optimizeBatch(batch, limits({ shape }), () => true);
+    expect(packed[0]!.mints.length).toBe(most);
+    expect(packed[0]!.bytes).toBeLessThanOrEqual(1232);
+    // One more would not fit: the bytes bind.
+    expect(measure([...packed[0]!.mints, packed[1]!.mints[0]!], undefined, shape).bytes).toBeGreaterThan(1232);
+    const withCreates = optimizeBatch(batch, limits({ shape }), () => false);
     expect(withCreates.length).toBeGreaterThan(packed.length);
   });
 
@@ -109,7 +118,7 @@ describe('estimateBatchFee', () => {
   it('adds signatures, priority fee on the CU limit, and rent for created accounts', () => {
     const batch = [0, 1].map((u, i): MintBatchData => ({ readingId: `r${i}`, userId: `u${u}`, walletAddress: wallets[u]!, kwhAmount: '1', tokensToMint: 5n, meterId: null }));
     const plan = optimizeBatch(batch, limits({ usersPerTx: 1 }), (w) => w === wallets[0]);
-    const fee = estimateBatchFee(plan, { priorityMicroLamports: 1_000n, rentPerTokenAccount: 2_074_080n, cuLimit: () => 50_000 });
+    const fee = estimateBatchFee(plan, { priorityMicroLamports: 1_000n, rentPerTokenAccount: 2_074_080n, signersPerTransaction: 1, cuLimit: () => 50_000 });
     expect(fee).toEqual({
       transactions: 2,
       signatures: 2,
@@ -119,5 +128,14 @@ describe('estimateBatchFee', () => {
       totalLamports: 2_084_180n,
       tokenAccountsCreated: 1,
     });
+  });
+
+  it('counts every signer of each transaction: a co-signing REC validator adds 5,000 lamports per transaction', () => {
+    const batch = [0, 1].map((u, i): MintBatchData => ({ readingId: `r${i}`, userId: `u${u}`, walletAddress: wallets[u]!, kwhAmount: '1', tokensToMint: 5n, meterId: null }));
+    const plan = optimizeBatch(batch, limits({ usersPerTx: 1 }), () => true);
+    const one = estimateBatchFee(plan, { priorityMicroLamports: 0n, rentPerTokenAccount: 0n, signersPerTransaction: 1 });
+    const two = estimateBatchFee(plan, { priorityMicroLamports: 0n, rentPerTokenAccount: 0n, signersPerTransaction: 2 });
+    expect([one.signatures, two.signatures]).toEqual([2, 4]);
+    expect(two.baseFeeLamports - one.baseFeeLamports).toBe(BigInt(plan.length) * 5_000n);
   });
 });
