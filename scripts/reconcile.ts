@@ -10,11 +10,15 @@ import { makeChainHistory } from '../src/chain/history.js';
 import { makeRpcClient } from '../src/chain/rpcClient.js';
 import { reconcile } from '../src/minting/reconcile.js';
 
-const config = loadConfig(process.env);
-if (!config.DATABASE_URL || !config.SOLANA_RPC_URL) {
-  process.stderr.write('reconcile compares a database with a chain: set DATABASE_URL and SOLANA_RPC_URL\n');
+// Only what reconciling reads: DATABASE_URL and SOLANA_RPC_URL (and the program's IDL and id); no credentials.
+let config;
+try {
+  config = loadConfig(process.env, 'reconcile');
+} catch (e) {
+  process.stderr.write(`reconcile: ${(e as Error).message}\n`);
   process.exit(2);
 }
+if (!config.DATABASE_URL || !config.SOLANA_RPC_URL) process.exit(2); // refused by loadConfig above
 const database = await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR });
 try {
   // The program and its interface as the service takes them (ENERGY_TOKEN_IDL, ENERGY_TOKEN_PROGRAM_ID).

@@ -153,12 +153,33 @@ const schema = z
           return parsed;
         }),
     ),
-  })
-  .superRefine((c, ctx) => {
+  });
+
+/**
+ * What a process runs as: the whole service (`all`), one of its roles apart, or a tool. Each asks only for what it
+ * uses: credentials for the HTTP API (gateway keys, operator tokens) where the API is served; the authority key
+ * where transactions are signed; nothing of either for `reconcile`, which only reads the database and the chain.
+ */
+export type ConfigRole = 'all' | 'api' | 'worker' | 'reconcile';
+
+const checked = (role: ConfigRole) =>
+  schema.superRefine((c, ctx) => {
+    if (role === 'reconcile') {
+      for (const name of ['DATABASE_URL', 'SOLANA_RPC_URL'] as const) {
+        if (!c[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required: reconcile compares the database with the chain' });
+      }
+      return;
+    }
+    refineService(c, ctx, role);
+  });
+
+function refineService(c: z.infer<typeof schema>, ctx: z.RefinementCtx, role: ConfigRole): void {
     const hasOperators = Boolean(c.OPERATOR_TOKEN || c.OPERATOR_TOKENS);
+    // A worker apart serves no HTTP: it authenticates nobody, so it asks for no credentials (and never syncs any).
+    const servesApi = role !== 'worker';
     // Development credentials only in embedded mode and only when neither kind is set: set one, set both.
     const why = c.SOLANA_RPC_URL ? 'when SOLANA_RPC_URL is set' : hasOperators ? 'when OPERATOR_TOKEN or OPERATOR_TOKENS is set' : 'when GATEWAY_API_KEYS is set';
-    if ((c.SOLANA_RPC_URL || hasOperators) && !c.GATEWAY_API_KEYS) {
+    if (servesApi && (c.SOLANA_RPC_URL || hasOperators) && !c.GATEWAY_API_KEYS) {
       ctx.addIssue({ code: 'custom', path: ['GATEWAY_API_KEYS'], message: `is required ${why} (name:key,... or bare keys)` });
     }
     let gateways: EnvGateway[] = [];
@@ -169,7 +190,7 @@ const schema = z
         ctx.addIssue({ code: 'custom', path: ['GATEWAY_API_KEYS'], message: (e as Error).message });
       }
     }
-    if ((c.SOLANA_RPC_URL || c.GATEWAY_API_KEYS) && !hasOperators) {
+    if (servesApi && (c.SOLANA_RPC_URL || c.GATEWAY_API_KEYS) && !hasOperators) {
       ctx.addIssue({ code: 'custom', path: ['OPERATOR_TOKEN'], message: `is required ${why} (or OPERATOR_TOKENS=name:token,... for named operators)` });
     }
     if (hasOperators) {
@@ -198,7 +219,7 @@ const schema = z
         message: 'is required when SOLANA_RPC_URL is set (a Solana CLI JSON keypair file of token_info\'s authority)',
       });
     }
-  });
+}
 
 export type Config = z.infer<typeof schema> & {
   /** True when no SOLANA_RPC_URL is set: the service starts its own local chain. */
@@ -298,8 +319,8 @@ export function parseTrustProxy(text: string): Exclude<TrustProxy, null> | strin
 }
 
 /** Parse the environment; on failure, one message that names every variable to fix. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = schema.safeParse(env);
+export function loadConfig(env: Record<string, string | undefined>, role: ConfigRole = 'all'): Config {
+  const parsed = checked(role).safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
@@ -308,10 +329,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     ...c,
     embeddedChain: !c.SOLANA_RPC_URL,
-    envGateways: c.GATEWAY_API_KEYS ? parseGatewayKeys(c.GATEWAY_API_KEYS) : [{ gatewayId: DEV_GATEWAY_ID, key: DEV_GATEWAY_KEY }],
-    operators: c.OPERATOR_TOKEN || c.OPERATOR_TOKENS ? parseOperatorTokens(c.OPERATOR_TOKEN, c.OPERATOR_TOKENS) : [{ name: DEFAULT_OPERATOR_NAME, token: DEV_OPERATOR_TOKEN }],
+    // The development gateway only in embedded mode: a process on a real chain without keys (a worker, a tool)
+    // has none, and never syncs the registry's gateways.
+    envGateways: c.GATEWAY_API_KEYS ? parseGatewayKeys(c.GATEWAY_API_KEYS) : c.SOLANA_RPC_URL ? [] : [{ gatewayId: DEV_GATEWAY_ID, key: DEV_GATEWAY_KEY }],
+    operators: c.OPERATOR_TOKEN || c.OPERATOR_TOKENS ? parseOperatorTokens(c.OPERATOR_TOKEN, c.OPERATOR_TOKENS) : c.SOLANA_RPC_URL ? [] : [{ name: DEFAULT_OPERATOR_NAME, token: DEV_OPERATOR_TOKEN }],
     // The schema refuses one kind without the other, and both missing outside embedded mode.
-    devCredentials: !c.GATEWAY_API_KEYS,
+    devCredentials: !c.GATEWAY_API_KEYS && !c.SOLANA_RPC_URL,
   };
 }
 

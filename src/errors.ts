@@ -50,6 +50,13 @@ export class ChainSetupError extends AppError {
   }
 }
 
+/** The database named by DATABASE_URL cannot be used (unreachable, refused); the message says what to fix. */
+export class DatabaseSetupError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DATABASE_SETUP_ERROR', message, 503, true, options);
+  }
+}
+
 // ---- minting ------------------------------------------------------------------------------------
 
 export class EmptyBatch extends AppError {

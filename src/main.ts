@@ -7,7 +7,7 @@ import { type Role, startService } from './service.js';
 
 export async function main(role: Role): Promise<void> {
   try {
-    const config = loadConfig(process.env);
+    const config = loadConfig(process.env, role);
     const log = makeLog(config.LOG_LEVEL).child({ role });
     const service = await startService(config, log, role);
     if (service.apiUrl) process.stdout.write(`API: ${service.apiUrl}\nConsole: ${service.apiUrl}/console (sign in with an operator token)\n`);

@@ -129,7 +129,8 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     }
     refuseOtherChain(stored, identity.genesisHash);
     const db = database.db;
-    await syncGatewaysFromEnv(db, config.envGateways);
+    // The registry's gateways follow GATEWAY_API_KEYS where the API is served; a worker apart has none to give.
+    if (role !== 'worker') await syncGatewaysFromEnv(db, config.envGateways);
     // Only with the development gateway key (its `demo` gateway), never next to real keys.
     const demo = config.embeddedChain && config.devCredentials ? await registerDemoSet(db) : null;
     const credentials = makeAuth({ db, operators: config.operators, metricsToken: config.METRICS_TOKEN });

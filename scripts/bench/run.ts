@@ -22,8 +22,8 @@ import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountInstruction, createA
 import { Keypair as Kp } from '@solana/web3.js';
 import pLimit from 'p-limit';
 import { startLocalnet, type Localnet } from '../../anchor-localnet/server.js';
-import { localnetAuthority, mintAddress, tokenInfoAddress } from '../../anchor-localnet/fixtures.js';
-import { loadIdl } from '../../src/chain/energyToken.js';
+import { localnetAuthority, localnetRecValidator, localnetRegistryAuthority, mintAddress, tokenInfoAddress } from '../../anchor-localnet/fixtures.js';
+import { loadIdl, programInterface } from '../../src/chain/energyToken.js';
 import { makeMintChain } from '../../src/chain/mintTransaction.js';
 import { makeMintEngine } from '../../src/minting/engine.js';
 import { makeLookupTables } from '../../src/chain/lookupTables.js';
@@ -37,7 +37,7 @@ import { readFileSync } from 'node:fs';
 import { address, getTransactionDecoder } from '@solana/kit';
 import { LiteSVM } from 'litesvm';
 import { readFixtures } from '../../anchor-localnet/fixtures.js';
-import { accountsDir, programSoPath, versionOfIdl } from '../../anchor-localnet/paths.js';
+import { accountsDir, idlPath, PROGRAM_VERSIONS, programSoPath, type ProgramVersion, versionOfIdl } from '../../anchor-localnet/paths.js';
 import type { MintBatchData } from '../../src/minting/types.js';
 import { hardware, progress, table } from './support.js';
 import { ingestion, ingestionAtScale, printIngestionScale } from './ingest.js';
@@ -61,15 +61,36 @@ const READINGS = Number(values.readings ?? (values.quick ? 100 : 1000));
 const USERS = Number(values.users ?? (values.quick ? 20 : 200));
 const SLOT_MS = Number(values['slot-ms']);
 
-const idl = loadIdl();
-/** The chain runs the program version the service speaks. */
-const programVersion = versionOfIdl(idl as { metadata?: { version?: unknown } });
-const programId = new PublicKey(idl.address);
-const mint = mintAddress(programId);
-const tokenInfo = tokenInfoAddress(programId);
+/**
+ * One version of the energy_token program as the strategies use it: its IDL, addresses, and (0.1.1) the REC
+ * validator that co-signs every mint and the registry authority every mint names.
+ */
+function programContext(version: ProgramVersion) {
+  const idl = loadIdl(idlPath(version));
+  const programId = new PublicKey(idl.address);
+  const coSigned = programInterface(idl).coSigned;
+  return {
+    version,
+    idl,
+    programId,
+    mint: mintAddress(programId),
+    tokenInfo: tokenInfoAddress(programId),
+    coSigned,
+    recValidator: coSigned ? localnetRecValidator() : null,
+    registryAuthority: coSigned ? localnetRegistryAuthority().publicKey : null,
+    /** Who signs a mint transaction besides the authority (the fee payer). */
+    coSigners: coSigned ? [localnetRecValidator()] : [],
+  };
+}
+type ProgramContext = ReturnType<typeof programContext>;
+
+/** The strategies run on the version the service speaks by default (its IDL); the engine also on the other. */
+const main = programContext(versionOfIdl(loadIdl() as { metadata?: { version?: unknown } }));
+const { idl, programId, mint, tokenInfo } = main;
+const programVersion = main.version;
 const authority = localnetAuthority();
 const users = Array.from({ length: USERS }, () => Kp.generate().publicKey);
-const ataOf = (w: PublicKey) => getAssociatedTokenAddressSync(mint, w, false, TOKEN_2022_PROGRAM_ID);
+const ataOf = (w: PublicKey, m = mint) => getAssociatedTokenAddressSync(m, w, false, TOKEN_2022_PROGRAM_ID);
 const workload: MintBatchData[] = Array.from({ length: READINGS }, (_, i) => ({
   readingId: `r${i}`,
   userId: `u${(i * 7) % USERS}`,
@@ -86,31 +107,33 @@ interface Run {
   seconds: number;
 }
 
-async function fresh(): Promise<{ net: Localnet; connection: Connection; program: Program }> {
-  const net = await startLocalnet({ slotMs: SLOT_MS, programVersion });
+async function fresh(p: ProgramContext = main): Promise<{ net: Localnet; connection: Connection; program: Program; p: ProgramContext }> {
+  const net = await startLocalnet({ slotMs: SLOT_MS, programVersion: p.version });
   const connection = new Connection(net.url, { commitment: 'confirmed', wsEndpoint: net.wsUrl });
   // Half the users already have a token account.
   for (let i = 0; i < USERS / 2; i += 10) {
-    await sendConfirm(connection, users.slice(i, Math.min(i + 10, USERS / 2)).map((u) => createAssociatedTokenAccountIdempotentInstruction(authority.publicKey, ataOf(u), u, mint, TOKEN_2022_PROGRAM_ID)), authority);
+    await sendConfirm(connection, users.slice(i, Math.min(i + 10, USERS / 2)).map((u) => createAssociatedTokenAccountIdempotentInstruction(authority.publicKey, ataOf(u, p.mint), u, p.mint, TOKEN_2022_PROGRAM_ID)), authority);
   }
-  return { net, connection, program: new Program(idl, { connection } as never) };
+  return { net, connection, program: new Program(p.idl, { connection } as never), p };
 }
 
-async function sendConfirm(connection: Connection, ixs: TransactionInstruction[], signer: Keypair): Promise<string> {
+async function sendConfirm(connection: Connection, ixs: TransactionInstruction[], signer: Keypair, coSigners: Keypair[] = []): Promise<string> {
   const { blockhash, lastValidBlockHeight } = await connection.getLatestBlockhash('confirmed');
   const tx = new Transaction({ feePayer: signer.publicKey, blockhash, lastValidBlockHeight }).add(...ixs);
-  tx.sign(signer);
+  tx.sign(signer, ...coSigners);
   const signature = await connection.sendRawTransaction(tx.serialize());
   const res = await connection.confirmTransaction({ signature, blockhash, lastValidBlockHeight }, 'confirmed');
   if (res.value.err) throw new Error(`transaction failed: ${JSON.stringify(res.value.err)}`);
   return signature;
 }
 
-const mintIx = (program: Program, wallet: PublicKey, amount: bigint) =>
-  program.methods
+const mintIx = (program: Program, wallet: PublicKey, amount: bigint) => {
+  const accounts = { tokenInfo, mint, userTokenAccount: ataOf(wallet), authority: authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID };
+  return program.methods
     .mintTokensDirect!(new BN(amount.toString()))
-    .accountsStrict({ tokenInfo, mint, userTokenAccount: ataOf(wallet), authority: authority.publicKey, tokenProgram: TOKEN_2022_PROGRAM_ID })
+    .accountsStrict(main.coSigned ? { ...accounts, registryAuthority: main.registryAuthority!, recValidator: main.recValidator!.publicKey } : accounts)
     .instruction();
+};
 
 /** Check-then-create in its own transaction, as the GridTokenX gateway and the seed do. */
 async function ensureAta(connection: Connection, wallet: PublicKey, signatures: string[]): Promise<void> {
@@ -125,7 +148,7 @@ async function perReading(connection: Connection, program: Program): Promise<Run
   for (const [i, r] of workload.entries()) {
     const wallet = new PublicKey(r.walletAddress);
     await ensureAta(connection, wallet, signatures);
-    signatures.push(await sendConfirm(connection, [await mintIx(program, wallet, r.tokensToMint)], authority));
+    signatures.push(await sendConfirm(connection, [await mintIx(program, wallet, r.tokensToMint)], authority, main.coSigners));
     latencies.push(performance.now() - start);
     progress('per_reading', i + 1, READINGS);
   }
@@ -146,7 +169,7 @@ async function perUser(connection: Connection, program: Program): Promise<Run> {
         const wallet = new PublicKey(rs[0]!.walletAddress);
         await ensureAta(connection, wallet, signatures);
         const total = rs.reduce((s, r) => s + r.tokensToMint, 0n);
-        signatures.push(await sendConfirm(connection, [await mintIx(program, wallet, total)], authority));
+        signatures.push(await sendConfirm(connection, [await mintIx(program, wallet, total)], authority, main.coSigners));
         for (const _ of rs) latencies.push(performance.now() - start);
         progress('per_user', (done += rs.length), READINGS);
       }),
@@ -160,7 +183,7 @@ async function perUser(connection: Connection, program: Program): Promise<Run> {
  * batch), 'off' (legacy only), or 'all' (every recipient minted to and put in the table before the clock
  * starts: the table's rent and the setup's fees are not counted, see the README).
  */
-async function engine(net: Localnet, tables: 'default' | 'off' | 'all' = 'default'): Promise<Run> {
+async function engine(net: Localnet, tables: 'default' | 'off' | 'all' = 'default', p: ProgramContext = main): Promise<Run> {
   const signatures: string[] = [];
   const latencies: number[] = [];
   // A fixed in-flight limit of 8, as the engine had before its adaptive limiter: the figures stay comparable.
@@ -168,12 +191,22 @@ async function engine(net: Localnet, tables: 'default' | 'off' | 'all' = 'defaul
   const rpc = makeRpcClient({ url: net.url, timeoutMs: 10_000 });
   const send = { pollMs: 100, rebroadcastMs: 2_000, followTimeoutMs: 120_000 };
   const database = await openDatabase({ pgliteDir: 'memory://' });
-  const lookups = makeLookupTables({ rpc, authority, log: makeLog('silent'), store: makeLookupTableStore(database), send, shared: { tokenInfo, mint } });
+  const lookups = makeLookupTables({ rpc, authority, log: makeLog('silent'), store: makeLookupTableStore(database), send, shared: { tokenInfo: p.tokenInfo, mint: p.mint } });
   // The transactions that minted to each wallet, as the service counts them (db/lookupTables' mintCounts).
   const counts = new Map<string, Set<string>>();
   const make = (recorded: string[]) =>
     makeMintEngine({
-      chain: makeMintChain({ rpc, authority, programId, mint, idl, log: makeLog('silent'), onRateLimited: inFlight.rateLimited }),
+      chain: makeMintChain({
+        rpc,
+        authority,
+        recValidator: p.recValidator,
+        registryAuthority: p.registryAuthority,
+        programId: p.programId,
+        mint: p.mint,
+        idl: p.idl,
+        log: makeLog('silent'),
+        onRateLimited: inFlight.rateLimited,
+      }),
       log: makeLog('silent'),
       limits: { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 },
       maxBatchSize: () => READINGS,
@@ -211,23 +244,30 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
 
-async function measure(name: string, run: (f: Awaited<ReturnType<typeof fresh>>) => Promise<Run>) {
-  const f = await fresh();
+async function measure(name: string, run: (f: Awaited<ReturnType<typeof fresh>>) => Promise<Run>, p: ProgramContext = main) {
+  const f = await fresh(p);
   try {
     const r = await run(f);
     let fee = 0;
     let cu = 0;
+    let rent = 0;
+    let signatures = 0;
     for (const sig of r.signatures) {
       const tx = await f.connection.getTransaction(sig, { commitment: 'confirmed', maxSupportedTransactionVersion: 0 });
       fee += tx?.meta?.fee ?? 0;
       cu += tx?.meta?.computeUnitsConsumed ?? 0;
+      signatures += tx?.transaction.signatures.length ?? 0;
+      // What the fee payer spent besides the fee: the rent of the token accounts the transaction created.
+      if (tx?.meta) rent += tx.meta.preBalances[0]! - tx.meta.postBalances[0]! - tx.meta.fee;
     }
     return {
       name,
+      transactions: r.signatures.length,
       readings_per_s: READINGS / r.seconds,
       tx_per_reading: r.signatures.length / READINGS,
-      signatures_per_reading: r.signatures.length / READINGS,
+      signatures_per_reading: signatures / READINGS,
       fee_lamports_per_reading: fee / READINGS,
+      rent_lamports_per_reading: rent / READINGS,
       cu_per_reading: cu / READINGS,
       p50_ms: pct(r.latencies, 50),
       p95_ms: pct(r.latencies, 95),
@@ -251,7 +291,7 @@ async function prebuilt(program: Program, blockhash: string): Promise<Buffer[]> 
       ixs.push(await mintIx(program, wallet, m.amount));
     }
     const t = new Transaction({ feePayer: authority.publicKey, recentBlockhash: blockhash }).add(...ixs);
-    t.sign(authority);
+    t.sign(authority, ...main.coSigners);
     out.push(t.serialize({ verifySignatures: false }));
   }
   return out;
@@ -318,10 +358,12 @@ async function chainCeiling(program: Program) {
   progress('chain_ceiling', READINGS, READINGS);
   return {
     name: 'chain_ceiling',
+    transactions: wires.length,
     readings_per_s: READINGS / seconds,
     tx_per_reading: wires.length / READINGS,
-    signatures_per_reading: wires.length / READINGS,
-    fee_lamports_per_reading: (wires.length * 5000) / READINGS,
+    signatures_per_reading: (wires.length * (1 + main.coSigners.length)) / READINGS,
+    fee_lamports_per_reading: (wires.length * 5000 * (1 + main.coSigners.length)) / READINGS,
+    rent_lamports_per_reading: 0,
     cu_per_reading: cu / READINGS,
     p50_ms: null as number | null,
     p95_ms: null as number | null,
@@ -353,6 +395,21 @@ process.stdout.write(
 );
 process.stdout.write(`${table(['ratio (engine readings/s ÷ other)', 'value'], Object.entries(ratios).map(([k, v]) => [k, v.toFixed(3)]))}\n`);
 
+// The program's versions: the same workload through the engine (its defaults) on each, each on a fresh chain.
+// 0.1.1 co-signs every mint (a second signature: 5,000 lamports more per transaction) and names two more
+// accounts, so a transaction holds fewer recipients.
+const versions = [];
+for (const version of PROGRAM_VERSIONS) {
+  const p = version === main.version ? main : programContext(version);
+  versions.push({ version, ...(await measure(`engine ${version}`, (f) => engine(f.net, 'default', p), p)) });
+}
+process.stdout.write(
+  `\n${table(
+    ['energy_token (engine, same workload)', 'readings/s', 'transactions', 'signatures/reading', 'fee lamports/reading', 'rent lamports/reading', 'CU/reading'],
+    versions.map((v) => [v.version, v.readings_per_s.toFixed(1), String(v.transactions), v.signatures_per_reading.toFixed(3), v.fee_lamports_per_reading.toFixed(0), v.rent_lamports_per_reading.toFixed(0), v.cu_per_reading.toFixed(0)]),
+  )}\n`,
+);
+
 const ingest = await ingestion({ requests: values.quick ? 50 : 300, clients: 8, serverUrl: process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test' });
 process.stdout.write(
   `\n${table(
@@ -369,7 +426,13 @@ mkdirSync('bench-results', { recursive: true });
 const strategies = Object.fromEntries(
   all.map((r) => [r.name, { readings_per_s: r.readings_per_s, tx_per_reading: r.tx_per_reading, signatures_per_reading: r.signatures_per_reading, fee_lamports_per_reading: r.fee_lamports_per_reading, cu_per_reading: r.cu_per_reading, ...(r.p50_ms !== null ? { p50_ms: r.p50_ms, p95_ms: r.p95_ms } : {}) }]),
 );
-writeFileSync(values.out!, JSON.stringify({ hardware: hardware(), slot_ms: SLOT_MS, workload: { readings: READINGS, users: USERS, without_token_account: USERS / 2 }, strategies, ratios, ingestion: ingest }, null, 2));
+const programVersions = Object.fromEntries(
+  versions.map((v) => [v.version, { readings_per_s: v.readings_per_s, transactions: v.transactions, signatures_per_reading: v.signatures_per_reading, fee_lamports_per_reading: v.fee_lamports_per_reading, rent_lamports_per_reading: v.rent_lamports_per_reading, cu_per_reading: v.cu_per_reading }]),
+);
+writeFileSync(
+  values.out!,
+  JSON.stringify({ hardware: hardware(), slot_ms: SLOT_MS, program_version: main.version, workload: { readings: READINGS, users: USERS, without_token_account: USERS / 2 }, strategies, ratios, program_versions: programVersions, ingestion: ingest }, null, 2),
+);
 // A bar chart of readings/s on a log scale, beside the JSON.
 const maxLog = Math.log10(Math.max(...all.map((r) => r.readings_per_s)) * 1.5);
 const bars = all

@@ -4,6 +4,9 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.js';
+import { DatabaseSetupError } from '../errors.js';
+import { displayUrl } from '../log.js';
+import { describeConnectFailure } from './errors.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -38,6 +41,14 @@ export async function openDatabase(opts: { url?: string; pgliteDir: string }): P
       fetch_types: false,
     });
     const db = drizzle(sql, { schema });
+    // A first contact of its own, so a wrong or dead DATABASE_URL stops the start with one line that names the
+    // server (without its credentials) and why, not a failed migration statement and a stack trace.
+    try {
+      await sql`select 1`;
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => undefined);
+      throw new DatabaseSetupError(`cannot reach Postgres at ${displayUrl(opts.url)}: ${describeConnectFailure(e)} (DATABASE_URL)`, { cause: e });
+    }
     await migrate(db, { migrationsFolder: MIGRATIONS });
     return {
       db: db as unknown as Db,

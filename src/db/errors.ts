@@ -118,3 +118,25 @@ function answerWithin<T>(p: Promise<T>, ms: number): Promise<T> {
   const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NoAnswer(ms)), ms)));
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
+
+/** Why a first connection failed, in words (by code): what start-up says after "cannot reach Postgres at …". */
+const CONNECT_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'no answer (timed out)',
+  CONNECT_TIMEOUT: 'no answer within 5 s',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
+  '28P01': 'password authentication failed',
+  '28000': 'authentication refused',
+  '3D000': 'the database does not exist',
+  '57P03': 'the server is starting up or in recovery',
+  '53300': 'too many connections',
+};
+
+export function describeConnectFailure(e: unknown): string {
+  const code = dbErrorCode(e);
+  return (code && CONNECT_FAILURES[code]) ?? (code ? `error ${code}` : 'the connection failed');
+}

@@ -32,6 +32,20 @@ describe('loadConfig', () => {
     expect(() => deployedProgram(loadConfig({ ENERGY_TOKEN_IDL: 'package.json' }))).toThrow(/^ENERGY_TOKEN_IDL: .*package\.json is not an energy_token IDL/);
   });
 
+  it('asks each role only for what it uses: a worker apart no credentials, reconcile only the database and the chain', () => {
+    const chain = { SOLANA_RPC_URL: 'http://127.0.0.1:8899', DATABASE_URL: 'postgres://db.internal/energy' };
+    const worker = loadConfig({ ...chain, AUTHORITY_KEYPAIR_PATH: '/k.json' }, 'worker');
+    // No development gateway or operator on a real chain: a worker has none, and syncs none into the registry.
+    expect(worker.envGateways).toEqual([]);
+    expect(worker.operators).toEqual([]);
+    expect(worker.devCredentials).toBe(false);
+    expect(() => loadConfig(chain, 'worker')).toThrow(/AUTHORITY_KEYPAIR_PATH: is required when SOLANA_RPC_URL is set/);
+    expect(loadConfig(chain, 'reconcile').DATABASE_URL).toBe(chain.DATABASE_URL);
+    expect(() => loadConfig({ SOLANA_RPC_URL: chain.SOLANA_RPC_URL }, 'reconcile')).toThrow(/DATABASE_URL: is required: reconcile compares the database with the chain/);
+    // The API still wants its credentials.
+    expect(() => loadConfig({ ...chain, AUTHORITY_KEYPAIR_PATH: '/k.json' }, 'api')).toThrow(/GATEWAY_API_KEYS: is required/);
+  });
+
   it('never falls back to development credentials for a real chain', () => {
     expect(() => loadConfig({ SOLANA_RPC_URL: 'http://127.0.0.1:8899', AUTHORITY_KEYPAIR_PATH: '/k.json' })).toThrow(/GATEWAY_API_KEYS: is required[\s\S]*OPERATOR_TOKEN: is required/);
   });
