@@ -69,6 +69,7 @@ describe.each(DATABASES)('on %s', (kind, open) => {
 
     await removeRecValidator(connection, recValidator().publicKey);
     await waitFor(async () => (await details()).rec_validator.registered === false, 10_000, 'the health check to see the validator removed');
+    await waitFor(async () => (await details()).worker.paused === true, 10_000, 'the worker to pause');
     const seen = await details();
     expect(seen.status).toBe('degraded');
     expect(seen.worker).toMatchObject({ paused: true, reason: expect.stringMatching(/REC validator \S+ is not registered in token_info.*REC_VALIDATOR_KEYPAIR_PATH/) });
