@@ -18,67 +18,20 @@
  * or .bss; every helper that holds a sizeable buffer is NOINLINE so that no BPF frame exceeds 512 bytes.
  */
 
-typedef unsigned char u8;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-typedef long long i64;
+/* Shared with 0.1.0: types, syscalls, the Token-2022 id, the common Anchor names, NOINLINE / LOG and the
+ * small helpers (key_eq, bytes8_eq, read_u64, write_u64, copy_bytes, log_compared). */
+#include "energy_token_common.h"
 
-#define SUCCESS 0ULL
 #define MAX_ACCOUNTS 7
-#define REALLOC_ROOM 10240
 #define LOG_CAP 320
 
-typedef struct { u8 x[32]; } Pubkey;
-
-/* Layouts of the C ABI of sol_invoke_signed_c (see ../shared/docs/sbpf-format-notes.md). */
-typedef struct { const Pubkey *pubkey; u8 is_writable; u8 is_signer; } SolAccountMeta;
-typedef struct {
-  const Pubkey *program_id;
-  const SolAccountMeta *accounts;
-  u64 account_len;
-  const u8 *data;
-  u64 data_len;
-} SolInstruction;
-typedef struct {
-  const Pubkey *key;
-  u64 *lamports;
-  u64 data_len;
-  u8 *data;
-  const Pubkey *owner;
-  u64 rent_epoch;
-  u8 is_signer;
-  u8 is_writable;
-  u8 executable;
-} SolAccountInfo;
-typedef struct { const u8 *addr; u64 len; } SolSignerSeed;
-typedef struct { const SolSignerSeed *addr; u64 len; } SolSignerSeeds;
-typedef struct { const u8 *addr; u64 len; } SolBytes;
-typedef struct {
-  u64 slot;
-  i64 epoch_start_timestamp;
-  u64 epoch;
-  u64 leader_schedule_epoch;
-  i64 unix_timestamp;
-} SolClock;
-
-extern void sol_log_(const char *message, u64 len);
-extern void sol_log_pubkey(const Pubkey *pubkey);
-extern void sol_log_data(const SolBytes *data, u64 len);
-extern u64 sol_try_find_program_address(const SolSignerSeed *seeds, u64 seeds_len,
-                                        const Pubkey *program_id, Pubkey *address, u8 *bump);
-extern u64 sol_invoke_signed_c(const SolInstruction *instruction, const SolAccountInfo *account_infos,
-                               int account_infos_len, const SolSignerSeeds *signers_seeds,
-                               int signers_seeds_len);
-extern u64 sol_get_clock_sysvar(void *clock);
+/* The syscall only 0.1.1 needs (the others are in energy_token_common.h). */
 extern u64 sol_get_rent_sysvar(void *rent);
 
 static const Pubkey SYSTEM_ID = {{0}};
 static const Pubkey TOKEN_ID = {{0x06, 0xdd, 0xf6, 0xe1, 0xd7, 0x65, 0xa1, 0x93, 0xd9, 0xcb, 0xe1, 0x46, 0xce,
                                  0xeb, 0x79, 0xac, 0x1c, 0xb4, 0x85, 0xed, 0x5f, 0x5b, 0x37, 0x91, 0x3a, 0x8c,
                                  0xf5, 0x85, 0x7e, 0xff, 0x00, 0xa9}};
-static const Pubkey TOKEN_2022_ID = {{0x06, 0xdd, 0xf6, 0xe1, 0xee, 0x75, 0x8f, 0xde, 0x18, 0x42, 0x5d,
-                                      0xbc, 0xe4, 0x6c, 0xcd, 0xda, 0xb6, 0x1a, 0xfc, 0x4d, 0x83, 0xb9,
-                                      0x0d, 0x27, 0xfe, 0xbd, 0xf9, 0x28, 0xd8, 0xa1, 0x8b, 0xfc}};
 static const Pubkey RENT_SYSVAR_ID = {{0x06, 0xa7, 0xd5, 0x17, 0x19, 0x2c, 0x5c, 0x51, 0x21, 0x8c, 0xc9,
                                        0x4c, 0x3d, 0x4a, 0xf1, 0x7f, 0x58, 0xda, 0xee, 0x08, 0x9b, 0xa1,
                                        0xfd, 0x44, 0xe3, 0xdb, 0xd9, 0x8a, 0x00, 0x00, 0x00, 0x00}};
@@ -92,19 +45,16 @@ static const Pubkey GOVERNANCE_PROGRAM_ID = {{0xdb, 0xfd, 0x84, 0x90, 0xf6, 0xa5
                                               0x77, 0xd2, 0x19, 0x58, 0x95, 0xd5, 0x4e, 0xbd, 0xaf, 0x73,
                                               0xe3, 0xa1}};
 
-static const u8 IX_MINT_TOKENS_DIRECT[8] = {13, 246, 31, 237, 99, 19, 88, 226};
+/* Besides mint_tokens_direct, TokenInfo, GridTokensMinted and the token_info seed (energy_token_common.h). */
 static const u8 IX_INITIALIZE_TOKEN[8] = {38, 209, 150, 50, 190, 117, 16, 54};
 static const u8 IX_ADD_REC_VALIDATOR[8] = {73, 235, 183, 190, 157, 85, 246, 2};
 static const u8 IX_REMOVE_REC_VALIDATOR[8] = {72, 241, 240, 121, 61, 205, 221, 16};
 static const u8 IX_SET_REGISTRY_AUTHORITY[8] = {140, 214, 166, 246, 135, 116, 20, 37};
 static const u8 IX_SYNC_TOTAL_SUPPLY[8] = {253, 7, 48, 185, 242, 72, 94, 11};
 static const u8 IX_MINT_GENERATION[8] = {111, 104, 39, 191, 209, 179, 195, 66};
-static const u8 ACCOUNT_TOKEN_INFO[8] = {109, 162, 52, 125, 77, 166, 37, 202};
 static const u8 ACCOUNT_GENERATION_MINT_RECORD[8] = {180, 156, 98, 22, 4, 164, 210, 185};
-static const u8 EVENT_GRID_TOKENS_MINTED[8] = {178, 171, 9, 157, 21, 247, 211, 210};
 static const u8 EVENT_TOTAL_SUPPLY_SYNCED[8] = {13, 216, 243, 166, 4, 249, 94, 229};
 static const u8 EVENT_TOKENS_MINTED[8] = {207, 212, 128, 194, 175, 54, 64, 24};
-static const char TOKEN_INFO_SEED[] = "token_info_2022";
 static const char MINT_SEED[] = "mint_2022";
 static const char GOVERNANCE_CONFIG_SEED[] = "governance_config";
 static const char GEN_MINT_SEED[] = "gen_mint";
@@ -143,8 +93,6 @@ static const char GEN_MINT_SEED[] = "gen_mint";
 #define ACCOUNT_TYPE_OFFSET 165
 #define DECIMALS 9
 
-#define NOINLINE __attribute__((noinline))
-#define LOG(s) sol_log_((s), sizeof(s) - 1)
 #define PK(data, offset) ((const Pubkey *)((data) + (offset)))
 
 /* Error (name, number, message) triples, as Anchor and the program's error.rs name them. */
@@ -188,35 +136,6 @@ static const char GEN_MINT_SEED[] = "gen_mint";
 #define P_CAUSED "ProgramError caused by account: "
 #define SRC "programs/energy-token/src/"
 
-static int key_eq(const Pubkey *a, const Pubkey *b) {
-  const u64 *x = (const u64 *)a;
-  const u64 *y = (const u64 *)b;
-  return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
-}
-
-static int bytes8_eq(const u8 *a, const u8 *b) {
-  for (int i = 0; i < 8; i++)
-    if (a[i] != b[i]) return 0;
-  return 1;
-}
-
-static u64 read_u64(const u8 *p) {
-  u64 v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-
-static void write_u64(u8 *p, u64 v) {
-  for (int i = 0; i < 8; i++) {
-    p[i] = (u8)v;
-    v >>= 8;
-  }
-}
-
-static void copy_bytes(u8 *dst, const u8 *src, u64 n) {
-  for (u64 i = 0; i < n; i++) dst[i] = src[i];
-}
-
 static int is_token_program(const Pubkey *k) { return key_eq(k, &TOKEN_2022_ID) || key_eq(k, &TOKEN_ID); }
 
 static u64 append(u8 *line, u64 at, const char *s) {
@@ -246,14 +165,6 @@ NOINLINE static u64 fail(const char *head, const char *origin, const char *name,
   at = append(line, at, ".");
   sol_log_((const char *)line, at);
   return number;
-}
-
-/* Anchor logs Left/Right pubkeys after an error with compared values. */
-NOINLINE static void log_compared(const Pubkey *left, const Pubkey *right) {
-  LOG("Left:");
-  sol_log_pubkey(left);
-  LOG("Right:");
-  sol_log_pubkey(right);
 }
 
 /* fail(...) for the errors after which Anchor also logs the compared keys. */
