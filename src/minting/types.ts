@@ -1,3 +1,4 @@
+import type { GenerationWindow } from '../chain/mintTransaction.js';
 // The data the engine works on, as the seed names it. Amounts are bigint base units end to end.
 export interface MintBatchData {
   readingId: string;
@@ -7,6 +8,8 @@ export interface MintBatchData {
   kwhAmount: string;
   tokensToMint: bigint;
   meterId: string | null;
+  /** MINT_INSTRUCTION=mint_generation: the (meter, window) the reading is summed into; its readings mint as one instruction. */
+  window?: GenerationWindow;
 }
 
 export interface MintResult {
