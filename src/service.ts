@@ -23,7 +23,9 @@ import { maxTokensPerReading, parseDecimal, tokensOf } from './minting/amounts.j
 import { ConfigError } from './errors.js';
 import { describeError } from './db/errors.js';
 import { makeLookupTables } from './chain/lookupTables.js';
-import { makeMintChain } from './chain/mintTransaction.js';
+import { makeMintChain, readGenerationRecords } from './chain/mintTransaction.js';
+import { generationMeterIdOf } from './minting/windows.js';
+import { fillGenerationMeterIds } from './meters/repo.js';
 import { makeLookupTableStore, mintCounts } from './db/lookupTables.js';
 import { makeMintEngine, type MintEngine } from './minting/engine.js';
 import { makeInFlightLimiter } from './minting/inFlight.js';
@@ -34,7 +36,7 @@ import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { batchStateCounts, feeLeftToday, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
+import { batchStateCounts, feeLeftToday, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, reserveMintRecords, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
 import { controlRoutes } from './minting/controlRoutes.js';
@@ -88,6 +90,12 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
   const deployed = deployedProgram(config);
   const { program } = deployed;
   const idl = program.idl;
+  const generation = config.MINT_INSTRUCTION === 'mint_generation';
+  if (generation && !idl.instructions.some((i) => i.name === 'mint_generation')) {
+    throw new ConfigError(
+      `MINT_INSTRUCTION=mint_generation: the IDL ${deployed.idlPath} (energy_token ${program.version}) has no mint_generation instruction; use energy_token 0.1.1 or later, or MINT_INSTRUCTION=mint_tokens_direct`,
+    );
+  }
   const chain = await connectChain(config, program.version);
   let database: Database | null = null;
   let stopMonitor = () => {};
@@ -130,6 +138,8 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     refuseOtherChain(stored, identity.genesisHash);
     const db = database.db;
     await syncGatewaysFromEnv(db, config.envGateways);
+    // Meters registered before generation_meter_id existed get theirs (derived as GridTokenX's aggregator does).
+    await fillGenerationMeterIds(db, generationMeterIdOf);
     // Only with the development gateway key (its `demo` gateway), never next to real keys.
     const demo = config.embeddedChain && config.devCredentials ? await registerDemoSet(db) : null;
     const credentials = makeAuth({ db, operators: config.operators, metricsToken: config.METRICS_TOKEN });
@@ -276,6 +286,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       tolerance: config.PLAUSIBILITY_TOLERANCE,
       requireSigned: config.REQUIRE_SIGNED_READINGS,
       maxTokensPerReading: maxTokensPerReadingInOneTx(limits),
+      refuseSettledWindows: generation,
     };
     const engine = makeMintEngine({
       chain: makeMintChain({
@@ -298,10 +309,12 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       send: { pollMs: 250, rebroadcastMs: 2_000, followTimeoutMs: 180_000 },
       reserveTokenAccounts: (wallets) => reserveTokenAccounts(db, wallets, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
       reserveFee: (lamports) => reserveFee(db, lamports, config.MAX_FEE_LAMPORTS_PER_DAY),
+      reserveMintRecords: (count) => reserveMintRecords(db, count, config.MAX_NEW_MINT_RECORDS_PER_DAY),
       // The chain's own word that the validator is no longer registered: /health and the worker's pause see it now.
       onCoSignerRefused: () => void monitor.runNow('coSigner'),
+      // mint_generation plans legacy transactions only (each window's record is a new account): no tables to keep.
       lookupTables:
-        config.LOOKUP_TABLE_MIN_MINTS > 0
+        config.LOOKUP_TABLE_MIN_MINTS > 0 && !generation
           ? {
               tables: makeLookupTables({
                 rpc,
@@ -332,6 +345,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       leaseMs: config.LEASE_MS,
       events,
       onResult: (r) => metrics.recordResult(r.outcome),
+      windows: generation ? { graceMs: config.MINT_WINDOW_GRACE_MS } : undefined,
       minMint: { tokens: tokensOf(parseDecimal(config.MIN_MINT_TOKENS, 'MIN_MINT_TOKENS'), { tokensPerKwh: '1', decimals: 9 }), maxWaitMs: config.MAX_MINT_WAIT_MINUTES * 60_000 },
     });
     const policy = { maxAttempts: config.MAX_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS };
@@ -340,7 +354,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       await Promise.all([purgeIdempotencyKeys(db, config.IDEMPOTENCY_TTL_HOURS), purgeStreamTickets(db), purgeSessions(db)]).catch((e: unknown) =>
         log.warn({ err: describeError(e) }, 'could not purge expired idempotency keys and stream tickets'),
       );
-      return rescue({ db, rpc, explain: explainTransactionError(idl), log, policy, events });
+      return rescue({ db, rpc, explain: explainTransactionError(idl), log, policy, events, records: (windows) => readGenerationRecords(rpc, identity.programId, windows) });
     };
     await rescueNow();
     const worker =

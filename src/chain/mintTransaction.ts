@@ -62,6 +62,20 @@ export function generationRecordAddress(programId: PublicKey, w: GenerationWindo
   return PublicKey.findProgramAddressSync([Buffer.from('gen_mint'), Buffer.from(w.meterId, 'hex'), start], programId)[0];
 }
 
+/** The records of these windows as the chain holds them now (confirmed), in their order; for the rescuer. */
+export async function readGenerationRecords(rpc: RpcClient, programId: PublicKey, windows: GenerationWindow[]): Promise<(GenerationRecord | null)[]> {
+  const out: (GenerationRecord | null)[] = [];
+  for (let k = 0; k < windows.length; k += 100) {
+    const chunk = windows.slice(k, k + 100);
+    const res = await rpc.call<Context<({ owner: string; data: [string, string] } | null)[]>>('getMultipleAccounts', [
+      chunk.map((w) => generationRecordAddress(programId, w).toBase58()),
+      { encoding: 'base64', commitment: 'confirmed' },
+    ]);
+    for (const acc of res.value) out.push(acc && acc.owner === programId.toBase58() ? decodeGenerationRecord(Buffer.from(acc.data[0], 'base64')) : null);
+  }
+  return out;
+}
+
 /** A record's data: discriminator, meter_id, window_start_ms, amount, minted, bump. */
 export function decodeGenerationRecord(data: Buffer): GenerationRecord | null {
   if (data.length < GENERATION_RECORD_SIZE) return null;

@@ -23,6 +23,11 @@ export interface MintResult {
    * deferred: known not minted, and not the reading's fault: it waits (`wait`) without losing an attempt.
    */
   outcome: 'minted' | 'failed' | 'unknown' | 'deferred';
+  /**
+   * minted without a signature: mint_generation found the window's record on chain saying minted, with the sum
+   * of these readings, before signing anything for them (the record is the proof).
+   */
+  proof?: 'record';
   /** deferred only: until when and why (stored as the reading's last_error). */
   wait?: ReadingWait;
 }
