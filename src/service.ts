@@ -23,7 +23,7 @@ import { maxTokensPerReading, parseDecimal, tokensOf } from './minting/amounts.j
 import { ConfigError } from './errors.js';
 import { describeError } from './db/errors.js';
 import { makeLookupTables } from './chain/lookupTables.js';
-import { makeMintChain, readGenerationRecords } from './chain/mintTransaction.js';
+import { makeMintChain, readGenerationRecords, RENT_GENERATION_RECORD } from './chain/mintTransaction.js';
 import { generationMeterIdOf } from './minting/windows.js';
 import { fillGenerationMeterIds } from './meters/repo.js';
 import { makeLookupTableStore, mintCounts } from './db/lookupTables.js';
@@ -36,7 +36,7 @@ import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { batchStateCounts, feeLeftToday, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, reserveMintRecords, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
+import { batchStateCounts, feeLeftToday, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, mintRecordsReservedToday, reserveMintRecords, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
 import { controlRoutes } from './minting/controlRoutes.js';
@@ -187,6 +187,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
         },
         rentBudget: { run: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY), timeoutMs: 1_500 },
         feeBudget: { run: () => feeLeftToday(db, config.MAX_FEE_LAMPORTS_PER_DAY), timeoutMs: 1_500 },
+        mintRecords: { run: () => (generation ? mintRecordsReservedToday(db) : Promise.resolve(0)), timeoutMs: 1_500 },
         // Whether token_info still registers the REC validator (the governance authority may remove it at any
         // time): while it does not, mints would fail with RecValidatorNotFound, so the worker waits.
         coSigner: {
@@ -255,6 +256,18 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
           new_token_accounts_left_today: (budget.value as number | null) ?? null,
           per_day: config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY,
           age_ms: monitor.ageMs('rentBudget'),
+          ...(generation
+            ? (() => {
+                const reserved = monitor.last('mintRecords').value as number | null;
+                return {
+                  mint_records: {
+                    reserved_today: reserved ?? null,
+                    per_day: config.MAX_NEW_MINT_RECORDS_PER_DAY,
+                    rent_lamports_today: reserved === null || reserved === undefined ? null : (BigInt(reserved) * RENT_GENERATION_RECORD).toString(),
+                  },
+                };
+              })()
+            : {}),
         },
         fee_budget: {
           lamports_left_today: monitor.last('feeBudget').value === null ? null : String(monitor.last('feeBudget').value),
@@ -335,6 +348,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       queueCounts: async () => (await queueStats(db)).counts,
       batchStates: () => batchStateCounts(db),
       tokenAccountsLeft: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
+      mintRecords: generation ? { reservedToday: () => mintRecordsReservedToday(db), perDay: config.MAX_NEW_MINT_RECORDS_PER_DAY, rentLamports: RENT_GENERATION_RECORD } : undefined,
     });
     const events = makeBatchEvents(opened);
     const runner = makeBatchRunner({
@@ -404,6 +418,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
         }),
         mintRoutes({
           db,
+          windows: generation,
           runner,
           engine,
           defaults,
