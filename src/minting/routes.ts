@@ -19,6 +19,7 @@ import { jsonBody, readingJson } from '../readings/routes.js';
 import {
   batchReadings,
   type BatchEventRow,
+  generationMeterIds,
   getBatch,
   lastBatchEvent,
   mintingPause,
@@ -33,7 +34,8 @@ import {
   saveStreamTicket,
   streamTicketOperator,
   type Settings,
-  withOutcome, generationMeterIds } from './repo.js';
+  withOutcome,
+} from './repo.js';
 import type { BatchRunner, BatchSummary } from './runBatch.js';
 import type { BatchEvents } from './events.js';
 import { ENDED_BATCH_STATES } from '../db/schema.js';
