@@ -209,19 +209,23 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[]): P
     const o = others[0]!;
     throw new WindowChanged(`meter ${o.meterId}'s window ${o.windowStart!.toISOString()} holds reading ${o.id}, which this transaction does not carry`);
   }
-  const windows = await tx
-    .select({
-      meterId: readings.meterId,
-      windowStart: readings.windowStart,
-      amount: sql<string>`sum(${readings.tokensToMint})::text`,
-      ids: sql<string[]>`array_agg(${readings.id} order by ${readings.id})`,
-      wallet: sql<string>`(array_agg(${readings.walletAddress} order by ${readings.readingTimestamp} desc))[1]`,
-      generationMeterId: meters.generationMeterId,
-    })
+  // Summed here, not with array_agg: the postgres.js client runs without type lookup and would hand arrays back as text.
+  const carried = await tx
+    .select({ id: readings.id, meterId: readings.meterId, windowStart: readings.windowStart, tokens: readings.tokensToMint, wallet: readings.walletAddress, at: readings.readingTimestamp, generationMeterId: meters.generationMeterId })
     .from(readings)
     .innerJoin(meters, eq(meters.meterId, readings.meterId))
     .where(inArray(readings.id, readingIds))
-    .groupBy(readings.meterId, readings.windowStart, meters.generationMeterId);
+    .orderBy(asc(readings.readingTimestamp));
+  const byWindow = new Map<string, { meterId: string; windowStart: Date; generationMeterId: string; amount: bigint; ids: string[]; wallet: string }>();
+  for (const r of carried) {
+    const key = `${r.meterId}\u0000${r.windowStart!.getTime()}`;
+    const w = byWindow.get(key) ?? { meterId: r.meterId, windowStart: r.windowStart!, generationMeterId: r.generationMeterId!, amount: 0n, ids: [], wallet: r.wallet };
+    w.amount += BigInt(r.tokens);
+    w.ids.push(r.id);
+    w.wallet = r.wallet; // the window's last reading's wallet, as the planner mints it
+    byWindow.set(key, w);
+  }
+  const windows = [...byWindow.values()].map((w) => ({ ...w, amount: w.amount.toString(), ids: w.ids.sort() }));
   for (const w of windows) {
     const [stored] = await tx
       .insert(mintWindows)
