@@ -3,7 +3,7 @@
 // The chain primitives (chain/mintTransaction.ts) do the building, signing and sending; this decides what to
 // build and what an outcome means. Transactions in flight are bounded by one limiter shared by every batch
 // of the engine (inFlight.ts), so concurrent batches share one budget.
-import { BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful } from '../errors.js';
+import { AppError, BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful } from '../errors.js';
 import type { Log } from '../log.js';
 import { isWalletAddress, remembered } from '../chain/addresses.js';
 import { type BuiltTransaction, type ChainMint, type GenerationWindow, type IxRole, MAX_CU, type MintChain, RENT_GENERATION_RECORD, RENT_TOKEN_2022_ACCOUNT } from '../chain/mintTransaction.js';
@@ -275,6 +275,9 @@ export function makeMintEngine(deps: MintEngineDeps) {
     try {
       await (opts.onSigned ?? deps.onSigned)?.(signed);
     } catch (e) {
+      // mint_generation: a window gained a reading between its claim and its freeze. Not the readings' fault, and
+      // nothing was sent: they wait a back-off without losing an attempt, then the window goes whole.
+      if (e instanceof AppError && e.code === 'WINDOW_CHANGED') return defer(mints, { until: 'backoff', reason: `not sent: ${e.message}` });
       return fail(mints, `not sent: the signed transaction could not be recorded (${(e as Error).message})`);
     }
 
