@@ -18,7 +18,7 @@ import { makeRpcClient } from '../../../src/chain/rpcClient.js';
 import { readGenerationRecords } from '../../../src/chain/mintTransaction.js';
 import { mintTransactions, mintWindows, readings as readingsTable } from '../../../src/db/schema.js';
 import { generationMeterIdOf, WINDOW_MS } from '../../../src/minting/windows.js';
-import { DATABASES, postgresAvailable, type TestDatabase } from '../../support/db.js';
+import { DATABASES, postgresAvailable, waitFor, type TestDatabase } from '../../support/db.js';
 import { registerMeters } from '../../support/meters.js';
 
 const log = makeLog('silent', new Writable({ write: (_c, _e, cb) => cb() }));
@@ -127,6 +127,20 @@ describe.each(DATABASES)('mint_generation end to end on %s', (kind, open) => {
     expect([await balance(0), await balance(1)]).toEqual([6_750_000_000n, 4_500_000_000n]);
     const windows = await svc.database.db.select().from(mintWindows);
     expect(windows.filter((w) => meterIds.includes(w.meterId)).map((w) => w.status)).toEqual(['minted', 'minted', 'minted', 'minted']);
+
+    // The console's overview shows today's record rent (read by the health checks every 2 s).
+    const login = await api('/console/login', { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=op' });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    let card = '';
+    await waitFor(
+      async () => /Mint-record rent today<\/h2><div class="big">[1-9]\d* lamports/.test((card = await (await api('/console/fragments/overview', { headers: { cookie } })).text())),
+      10_000,
+      "the overview to show today's record rent",
+    );
+    const shown = card.match(/Mint-record rent today<\/h2><div class="big">(\d+) lamports<\/div><div>(\d+) window records of 10000/);
+    expect(shown).not.toBeNull();
+    expect(BigInt(shown![1]!)).toBe(BigInt(shown![2]!) * 1_183_200n);
+    expect(Number(shown![2])).toBeGreaterThanOrEqual(4);
 
     const metrics = await (await api('/metrics', { headers: { authorization: 'Bearer op' } })).text();
     expect(metrics).toMatch(/energy_mint_record_rent_lamports_today (\d+)/);
