@@ -380,6 +380,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
             log,
             defaults,
             pipelineDepth: config.WORKER_PIPELINE_DEPTH,
+            windowGraceMs: generation ? config.MINT_WINDOW_GRACE_MS : undefined,
             // Read each cycle by every worker process: an operator's pause (POST /minting/pause) holds across
             // processes and restarts; the rescuer still follows signed transactions to the end while paused.
             paused: async () => {

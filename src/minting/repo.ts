@@ -130,8 +130,10 @@ export async function releaseClaim(db: Db, token: string): Promise<number> {
 }
 
 /** Whether a claim would find anything: an idle worker then makes no batch (no empty rows, no log lines). */
-export async function anythingClaimable(db: Db): Promise<boolean> {
-  const rows = await db.select({ id: readings.id }).from(readings).where(claimable).limit(1);
+export async function anythingClaimable(db: Db, windowGraceMs?: number): Promise<boolean> {
+  // mint_generation: only readings of windows that have closed (plus the grace) are claimable.
+  const closed = windowGraceMs === undefined ? undefined : sql`${readings.windowStart} + interval '15 minutes' + ${windowGraceMs} * interval '1 millisecond' <= now()`;
+  const rows = await db.select({ id: readings.id }).from(readings).where(and(claimable, closed)).limit(1);
   return rows.length > 0;
 }
 
