@@ -193,7 +193,9 @@ export async function putMeters<P>(
     merged.forEach((m, n) => {
       if (m && !known.has(m.gatewayId)) refused.push(unknownGateway(n, m.gatewayId));
     });
-    await checkGenerationMeterIds(tx, merged, existing, refused);
+    // Where an entry's fields are named in errors ('' for one meter, `[i].` in a list), as its gateway_id is.
+    const fieldOf = (n: number) => `${unknownGateway(n, '').field?.replace(/gateway_id$/, '') ?? `[${n}].`}generation_meter_id`;
+    await checkGenerationMeterIds(tx, merged, existing, refused, fieldOf);
     if (refused.length === 1) throw refused[0];
     if (refused.length > 1) throw new ManyErrors(refused);
     const rows = merged.map((m) => ({ ...m!, updatedAt: sql`now()` }));
@@ -223,13 +225,13 @@ export async function putMeters<P>(
  * window of the meter was frozen under them (a new value would make its windows mintable again under new records).
  * The unique index is the last word; this names the entry that breaks it. Runs under the meters' locks.
  */
-async function checkGenerationMeterIds(tx: Db, merged: (MeterValues | null)[], existing: Map<string, MeterRow>, refused: AppError[]): Promise<void> {
+async function checkGenerationMeterIds(tx: Db, merged: (MeterValues | null)[], existing: Map<string, MeterRow>, refused: AppError[], fieldOf: (n: number) => string): Promise<void> {
   const wanted = merged.flatMap((m, n) => (m?.generationMeterId ? [{ n, meterId: m.meterId, id: m.generationMeterId }] : []));
   if (wanted.length === 0) return;
   const seen = new Map<string, string>();
   for (const w of wanted) {
     const other = seen.get(w.id);
-    if (other !== undefined && other !== w.meterId) refused.push(new StateConflict('GENERATION_METER_ID_TAKEN', `generation_meter_id ${w.id} is given to meters ${other} and ${w.meterId}: each meter needs its own`, `[${w.n}].generation_meter_id`));
+    if (other !== undefined && other !== w.meterId) refused.push(new StateConflict('GENERATION_METER_ID_TAKEN', `generation_meter_id ${w.id} is given to meters ${other} and ${w.meterId}: each meter needs its own`, fieldOf(w.n)));
     seen.set(w.id, w.meterId);
   }
   const holders = await tx
@@ -238,7 +240,7 @@ async function checkGenerationMeterIds(tx: Db, merged: (MeterValues | null)[], e
     .where(sql`${meters.generationMeterId} = any(${textArray(wanted.map((w) => w.id))})`);
   for (const h of holders) {
     const w = wanted.find((x) => x.id === h.id && x.meterId !== h.meterId);
-    if (w) refused.push(new StateConflict('GENERATION_METER_ID_TAKEN', `generation_meter_id ${w.id} belongs to meter ${h.meterId}: two meters never share it`, `[${w.n}].generation_meter_id`));
+    if (w) refused.push(new StateConflict('GENERATION_METER_ID_TAKEN', `generation_meter_id ${w.id} belongs to meter ${h.meterId}: two meters never share it`, fieldOf(w.n)));
   }
   const changed = wanted.filter((w) => {
     const before = existing.get(w.meterId)?.generationMeterId;
@@ -251,7 +253,7 @@ async function checkGenerationMeterIds(tx: Db, merged: (MeterValues | null)[], e
     .where(sql`${mintWindows.meterId} = any(${textArray(changed.map((w) => w.meterId))})`);
   for (const f of frozen) {
     const w = changed.find((x) => x.meterId === f.meterId)!;
-    refused.push(new StateConflict('GENERATION_METER_ID_FIXED', `meter ${w.meterId} has windows minted under generation_meter_id ${existing.get(w.meterId)!.generationMeterId}: it cannot change`, `[${w.n}].generation_meter_id`));
+    refused.push(new StateConflict('GENERATION_METER_ID_FIXED', `meter ${w.meterId} has windows minted under generation_meter_id ${existing.get(w.meterId)!.generationMeterId}: it cannot change`, fieldOf(w.n)));
   }
 }
 

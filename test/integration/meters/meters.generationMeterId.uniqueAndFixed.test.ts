@@ -35,11 +35,11 @@ describe.each(DATABASES)('on %s', (_kind, open) => {
     if (!t) return;
     const taken = await put('g-4', { ...meterSpec({ meter_id: 'g-4' }), generation_meter_id: generationMeterIdOf('g-1') });
     expect(taken.status).toBe(409);
-    expect(((await taken.json()) as any).error).toMatchObject({ code: 'GENERATION_METER_ID_TAKEN', message: expect.stringMatching(/belongs to meter g-1/) });
+    expect(((await taken.json()) as any).error).toMatchObject({ code: 'GENERATION_METER_ID_TAKEN', field: 'generation_meter_id', message: expect.stringMatching(/belongs to meter g-1/) });
     const same = 'aa'.repeat(16);
     const both = await request('/meters', { method: 'PUT', headers: O, body: JSON.stringify([{ ...meterSpec({ meter_id: 'g-5' }), generation_meter_id: same }, { ...meterSpec({ meter_id: 'g-6' }), generation_meter_id: same }]) });
     expect(both.status).toBe(409);
-    expect(((await both.json()) as any).error.code).toBe('GENERATION_METER_ID_TAKEN');
+    expect(((await both.json()) as any).error).toMatchObject({ code: 'GENERATION_METER_ID_TAKEN', field: '[1].generation_meter_id' });
   });
 
   it('fixed once a window of the meter was frozen: 409 GENERATION_METER_ID_FIXED; before that it may change', async () => {
