@@ -102,6 +102,16 @@ const schema = z
     MIN_MINT_TOKENS: z.string().regex(/^\d{1,12}(\.\d{1,9})?$/, 'must be a decimal number of tokens with at most 9 decimals (e.g. 0.01)').default('0.01'),
     /** The longest a reading waits to be summed under MIN_MINT_TOKENS before it is minted alone. */
     MAX_MINT_WAIT_MINUTES: count('minutes', 7 * 24 * 60, 0).default(60),
+    /**
+     * The instruction that mints: mint_tokens_direct (a wallet's readings summed, the service's ledger the only
+     * record) or mint_generation (a meter's readings summed per 15-minute window, each window recorded on chain
+     * once by the program; energy_token 0.1.1 on). Start-up refuses mint_generation with an IDL that lacks it.
+     */
+    MINT_INSTRUCTION: z.enum(['mint_tokens_direct', 'mint_generation']).default('mint_tokens_direct'),
+    /** mint_generation: how long after a window closes its readings are summed and minted (a later reading of it is refused). */
+    MINT_WINDOW_GRACE_MS: count('milliseconds', 24 * 3_600_000, 0).default(120_000),
+    /** mint_generation: new mint records (1,183,200 lamports of rent each, never returned) per UTC day. */
+    MAX_NEW_MINT_RECORDS_PER_DAY: count('mint records', 100_000_000, 0).default(10_000),
     /** Slack on the energy-fits-in-time bound (0.05 = 5 % above max_kw × hours). */
     PLAUSIBILITY_TOLERANCE: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal number').default('0.05'),
     /** true: every reading must carry a valid ed25519 signature of its meter's public_key. */

@@ -253,3 +253,10 @@ export class Overloaded extends AppError {
     super('OVERLOADED', message, 503, true, options);
   }
 }
+
+/** mint_generation: a window's readings changed between its claim and its freeze; its transaction is not sent. */
+export class WindowChanged extends AppError {
+  constructor(detail: string) {
+    super('WINDOW_CHANGED', `${detail}; the window is minted later with every reading it holds`, 409, true);
+  }
+}

@@ -23,7 +23,9 @@ import { maxTokensPerReading, parseDecimal, tokensOf } from './minting/amounts.j
 import { ConfigError } from './errors.js';
 import { describeError } from './db/errors.js';
 import { makeLookupTables } from './chain/lookupTables.js';
-import { makeMintChain } from './chain/mintTransaction.js';
+import { makeMintChain, readGenerationRecords, RENT_GENERATION_RECORD } from './chain/mintTransaction.js';
+import { generationMeterIdOf } from './minting/windows.js';
+import { fillGenerationMeterIds } from './meters/repo.js';
 import { makeLookupTableStore, mintCounts } from './db/lookupTables.js';
 import { makeMintEngine, type MintEngine } from './minting/engine.js';
 import { makeInFlightLimiter } from './minting/inFlight.js';
@@ -34,7 +36,7 @@ import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { batchStateCounts, feeLeftToday, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
+import { batchStateCounts, feeLeftToday, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, mintRecordsReservedToday, reserveMintRecords, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
 import { controlRoutes } from './minting/controlRoutes.js';
@@ -88,6 +90,12 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
   const deployed = deployedProgram(config);
   const { program } = deployed;
   const idl = program.idl;
+  const generation = config.MINT_INSTRUCTION === 'mint_generation';
+  if (generation && !idl.instructions.some((i) => i.name === 'mint_generation')) {
+    throw new ConfigError(
+      `MINT_INSTRUCTION=mint_generation: the IDL ${deployed.idlPath} (energy_token ${program.version}) has no mint_generation instruction; use energy_token 0.1.1 or later, or MINT_INSTRUCTION=mint_tokens_direct`,
+    );
+  }
   const chain = await connectChain(config, program.version);
   let database: Database | null = null;
   let stopMonitor = () => {};
@@ -131,6 +139,8 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
     const db = database.db;
     // The registry's gateways follow GATEWAY_API_KEYS where the API is served; a worker apart has none to give.
     if (role !== 'worker') await syncGatewaysFromEnv(db, config.envGateways);
+    // Meters registered before generation_meter_id existed get theirs (derived as GridTokenX's aggregator does).
+    await fillGenerationMeterIds(db, generationMeterIdOf);
     // Only with the development gateway key (its `demo` gateway), never next to real keys.
     const demo = config.embeddedChain && config.devCredentials ? await registerDemoSet(db) : null;
     const credentials = makeAuth({ db, operators: config.operators, metricsToken: config.METRICS_TOKEN });
@@ -178,6 +188,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
         },
         rentBudget: { run: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY), timeoutMs: 1_500 },
         feeBudget: { run: () => feeLeftToday(db, config.MAX_FEE_LAMPORTS_PER_DAY), timeoutMs: 1_500 },
+        mintRecords: { run: () => (generation ? mintRecordsReservedToday(db) : Promise.resolve(0)), timeoutMs: 1_500 },
         // Whether token_info still registers the REC validator (the governance authority may remove it at any
         // time): while it does not, mints would fail with RecValidatorNotFound, so the worker waits.
         coSigner: {
@@ -246,6 +257,18 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
           new_token_accounts_left_today: (budget.value as number | null) ?? null,
           per_day: config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY,
           age_ms: monitor.ageMs('rentBudget'),
+          ...(generation
+            ? (() => {
+                const reserved = monitor.last('mintRecords').value as number | null;
+                return {
+                  mint_records: {
+                    reserved_today: reserved ?? null,
+                    per_day: config.MAX_NEW_MINT_RECORDS_PER_DAY,
+                    rent_lamports_today: reserved === null || reserved === undefined ? null : (BigInt(reserved) * RENT_GENERATION_RECORD).toString(),
+                  },
+                };
+              })()
+            : {}),
         },
         fee_budget: {
           lamports_left_today: monitor.last('feeBudget').value === null ? null : String(monitor.last('feeBudget').value),
@@ -277,6 +300,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       tolerance: config.PLAUSIBILITY_TOLERANCE,
       requireSigned: config.REQUIRE_SIGNED_READINGS,
       maxTokensPerReading: maxTokensPerReadingInOneTx(limits),
+      refuseSettledWindows: generation,
     };
     const engine = makeMintEngine({
       chain: makeMintChain({
@@ -299,10 +323,12 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       send: { pollMs: 250, rebroadcastMs: 2_000, followTimeoutMs: 180_000 },
       reserveTokenAccounts: (wallets) => reserveTokenAccounts(db, wallets, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
       reserveFee: (lamports) => reserveFee(db, lamports, config.MAX_FEE_LAMPORTS_PER_DAY),
+      reserveMintRecords: (count) => reserveMintRecords(db, count, config.MAX_NEW_MINT_RECORDS_PER_DAY),
       // The chain's own word that the validator is no longer registered: /health and the worker's pause see it now.
       onCoSignerRefused: () => void monitor.runNow('coSigner'),
+      // mint_generation plans legacy transactions only (each window's record is a new account): no tables to keep.
       lookupTables:
-        config.LOOKUP_TABLE_MIN_MINTS > 0
+        config.LOOKUP_TABLE_MIN_MINTS > 0 && !generation
           ? {
               tables: makeLookupTables({
                 rpc,
@@ -323,6 +349,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       queueCounts: async () => (await queueStats(db)).counts,
       batchStates: () => batchStateCounts(db),
       tokenAccountsLeft: () => tokenAccountsLeftToday(db, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
+      mintRecords: generation ? { reservedToday: () => mintRecordsReservedToday(db), perDay: config.MAX_NEW_MINT_RECORDS_PER_DAY, rentLamports: RENT_GENERATION_RECORD } : undefined,
     });
     const events = makeBatchEvents(opened);
     const runner = makeBatchRunner({
@@ -333,6 +360,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       leaseMs: config.LEASE_MS,
       events,
       onResult: (r) => metrics.recordResult(r.outcome),
+      windows: generation ? { graceMs: config.MINT_WINDOW_GRACE_MS } : undefined,
       minMint: { tokens: tokensOf(parseDecimal(config.MIN_MINT_TOKENS, 'MIN_MINT_TOKENS'), { tokensPerKwh: '1', decimals: 9 }), maxWaitMs: config.MAX_MINT_WAIT_MINUTES * 60_000 },
     });
     const policy = { maxAttempts: config.MAX_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS };
@@ -341,7 +369,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       await Promise.all([purgeIdempotencyKeys(db, config.IDEMPOTENCY_TTL_HOURS), purgeStreamTickets(db), purgeSessions(db)]).catch((e: unknown) =>
         log.warn({ err: describeError(e) }, 'could not purge expired idempotency keys and stream tickets'),
       );
-      return rescue({ db, rpc, explain: explainTransactionError(idl), log, policy, events });
+      return rescue({ db, rpc, explain: explainTransactionError(idl), log, policy, events, records: (windows) => readGenerationRecords(rpc, identity.programId, windows) });
     };
     await rescueNow();
     const worker =
@@ -353,6 +381,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
             log,
             defaults,
             pipelineDepth: config.WORKER_PIPELINE_DEPTH,
+            windowGraceMs: generation ? config.MINT_WINDOW_GRACE_MS : undefined,
             // Read each cycle by every worker process: an operator's pause (POST /minting/pause) holds across
             // processes and restarts; the rescuer still follows signed transactions to the end while paused.
             paused: async () => {
@@ -391,6 +420,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
         }),
         mintRoutes({
           db,
+          windows: generation,
           runner,
           engine,
           defaults,

@@ -9,11 +9,12 @@ import {
   ComputeBudgetProgram,
   type Keypair,
   PublicKey,
+  SystemProgram,
   TransactionInstruction,
   TransactionMessage,
   VersionedTransaction,
 } from '@solana/web3.js';
-import { TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction } from '@solana/spl-token';
+import { ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, createAssociatedTokenAccountIdempotentInstruction } from '@solana/spl-token';
 import bs58 from 'bs58';
 import pLimit from 'p-limit';
 import pRetry from 'p-retry';
@@ -32,6 +33,53 @@ export interface ChainMint {
   parts: bigint[];
   /** Put a CreateIdempotent of the recipient's token account before its mints. */
   createAta: boolean;
+  /** mint_generation: the meter's 16 bytes (hex) and the window's start; `parts` is then its one amount. */
+  window?: GenerationWindow;
+}
+
+/** One (meter, window) of mint_generation. */
+export interface GenerationWindow {
+  /** The meter's 16 bytes, 32 hex digits. */
+  meterId: string;
+  /** The window's start, ms since the epoch (a multiple of 900,000). */
+  startMs: number;
+}
+
+/** A window's GenerationMintRecord as the chain holds it (null: none yet). */
+export interface GenerationRecord {
+  minted: boolean;
+  amount: bigint;
+}
+
+/** The rent of one GenerationMintRecord (42 bytes), paid by the authority, never returned. */
+export const RENT_GENERATION_RECORD = 1_183_200n;
+const GENERATION_RECORD_SIZE = 42;
+
+/** The GenerationMintRecord PDA of a window: seeds "gen_mint", the meter's 16 bytes, window_start_ms little-endian. */
+export function generationRecordAddress(programId: PublicKey, w: GenerationWindow): PublicKey {
+  const start = Buffer.alloc(8);
+  start.writeBigInt64LE(BigInt(w.startMs));
+  return PublicKey.findProgramAddressSync([Buffer.from('gen_mint'), Buffer.from(w.meterId, 'hex'), start], programId)[0];
+}
+
+/** The records of these windows as the chain holds them now (confirmed), in their order; for the rescuer. */
+export async function readGenerationRecords(rpc: RpcClient, programId: PublicKey, windows: GenerationWindow[]): Promise<(GenerationRecord | null)[]> {
+  const out: (GenerationRecord | null)[] = [];
+  for (let k = 0; k < windows.length; k += 100) {
+    const chunk = windows.slice(k, k + 100);
+    const res = await rpc.call<Context<({ owner: string; data: [string, string] } | null)[]>>('getMultipleAccounts', [
+      chunk.map((w) => generationRecordAddress(programId, w).toBase58()),
+      { encoding: 'base64', commitment: 'confirmed' },
+    ]);
+    for (const acc of res.value) out.push(acc && acc.owner === programId.toBase58() ? decodeGenerationRecord(Buffer.from(acc.data[0], 'base64')) : null);
+  }
+  return out;
+}
+
+/** A record's data: discriminator, meter_id, window_start_ms, amount, minted, bump. */
+export function decodeGenerationRecord(data: Buffer): GenerationRecord | null {
+  if (data.length < GENERATION_RECORD_SIZE) return null;
+  return { amount: data.readBigUInt64LE(32), minted: data[40] === 1 };
 }
 
 /** What each instruction of a built transaction is for: its position names the mint an error belongs to. */
@@ -159,13 +207,16 @@ export function makeMintChain(deps: MintChainDeps) {
   // Only the instruction coder is used: no provider calls, so no connection is needed.
   const program = new Program({ ...deps.idl, address: deps.programId.toBase58() }, { connection: {} } as never);
   const ataOf = tokenAccounts(deps.mint);
-  const mintInstruction = mintInstructionOf(program, {
+  const fixedAccounts = {
     tokenInfo,
     mint: deps.mint,
     authority: deps.authority.publicKey,
     registryAuthority: deps.registryAuthority ?? null,
     recValidator: deps.recValidator?.publicKey ?? null,
-  });
+  };
+  const mintInstruction = mintInstructionOf(program, fixedAccounts);
+  // Only for an IDL that has it (0.1.1 on); start-up refuses MINT_INSTRUCTION=mint_generation otherwise.
+  const generationInstruction = program.idl.instructions.some((i) => i.name === 'mintGeneration') ? generationInstructionOf(program, fixedAccounts) : null;
   // Every signer the message names, each signing once: the fee payer (the authority) first.
   const signers = [deps.authority, ...(deps.recValidator && !deps.recValidator.publicKey.equals(deps.authority.publicKey) ? [deps.recValidator] : [])];
   // Nothing is at stake before signing: a transient failure there is retried instead of costing the
@@ -255,6 +306,12 @@ export function makeMintChain(deps: MintChainDeps) {
         ixs.push(createAssociatedTokenAccountIdempotentInstruction(deps.authority.publicKey, ata, new PublicKey(m.walletAddress), deps.mint, TOKEN_2022_PROGRAM_ID));
         roles.push({ kind: 'ata', mint: i });
       }
+      if (m.window) {
+        if (!generationInstruction) throw new Error('this IDL has no mint_generation');
+        ixs.push(generationInstruction(m.window, ata, new PublicKey(m.walletAddress), m.parts.reduce((a, b) => a + b, 0n)));
+        roles.push({ kind: 'mint', mint: i });
+        continue;
+      }
       for (const part of m.parts) {
         ixs.push(mintInstruction(ata, part));
         roles.push({ kind: 'mint', mint: i });
@@ -310,9 +367,30 @@ export function makeMintChain(deps: MintChainDeps) {
     return { signature: bs58.encode(tx.signatures[0]!), wire: tx.serialize(), lastValidBlockHeight };
   }
 
+  /**
+   * The GenerationMintRecords of these windows as the chain holds them now (confirmed): reads of 100 each. A
+   * window's record that says minted is proof its window was minted, with the amount it holds.
+   */
+  async function readGenerationRecords(windows: GenerationWindow[], signal?: AbortSignal): Promise<(GenerationRecord | null)[]> {
+    const out: (GenerationRecord | null)[] = [];
+    for (let k = 0; k < windows.length; k += 100) {
+      const chunk = windows.slice(k, k + 100);
+      const res = await read<Context<({ owner: string; data: [string, string] } | null)[]>>(
+        'getMultipleAccounts',
+        [chunk.map((w) => generationRecordAddress(deps.programId, w).toBase58()), { encoding: 'base64', commitment: 'confirmed' }],
+        signal,
+      );
+      for (const acc of res.value) {
+        out.push(acc && acc.owner === deps.programId.toBase58() ? decodeGenerationRecord(Buffer.from(acc.data[0], 'base64')) : null);
+      }
+    }
+    return out;
+  }
+
   return {
     discoverTokenAccounts,
     inspectTokenAccount,
+    readGenerationRecords,
     priorityFee,
     latestBlockhash,
     build,
@@ -370,4 +448,42 @@ export function mintInstructionOf(program: Program, fixed: MintAccounts) {
       keys: layout.map((a) => ({ pubkey: a.key === 'recipient' ? tokenAccount : a.key, isWritable: a.isWritable, isSigner: a.isSigner })),
       data: program.coder.instruction.encode(ix.name, { amount: new BN(amount.toString()) }),
     });
+}
+
+/**
+ * mint_generation for one (meter, window): its 11 accounts in the IDL's order with the IDL's flags (the authority
+ * pays the record's rent), its data from anchor's coder. The REC validator co-signs (the program wants one, and
+ * one other than the authority).
+ */
+export function generationInstructionOf(program: Program, fixed: MintAccounts) {
+  const ix = program.idl.instructions.find((i) => i.name === 'mintGeneration');
+  if (!ix) throw new Error('the IDL has no mint_generation');
+  const named: Record<string, PublicKey | 'destination' | 'owner' | 'record' | null | undefined> = {
+    mint: fixed.mint,
+    tokenInfo: fixed.tokenInfo,
+    destination: 'destination',
+    destinationOwner: 'owner',
+    mintRecord: 'record',
+    authority: fixed.authority,
+    recValidator: fixed.recValidator,
+    payer: fixed.authority,
+    tokenProgram: TOKEN_2022_PROGRAM_ID,
+    associatedTokenProgram: ASSOCIATED_TOKEN_PROGRAM_ID,
+    systemProgram: SystemProgram.programId,
+  };
+  const layout = ix.accounts.map((a) => {
+    if ('accounts' in a || !(a.name in named)) throw new Error(`mint_generation: account ${a.name} is not one this service knows`);
+    const key = named[a.name];
+    if (!key) throw new Error(`mint_generation: this IDL names the account ${a.name}, which was not given`);
+    return { key, isWritable: !!a.writable, isSigner: !!a.signer };
+  });
+  return (w: GenerationWindow, destination: PublicKey, owner: PublicKey, amount: bigint): TransactionInstruction => {
+    const record = generationRecordAddress(program.programId, w);
+    const pick = (k: (typeof layout)[number]['key']) => (k === 'destination' ? destination : k === 'owner' ? owner : k === 'record' ? record : k);
+    return new TransactionInstruction({
+      programId: program.programId,
+      keys: layout.map((a) => ({ pubkey: pick(a.key), isWritable: a.isWritable, isSigner: a.isSigner })),
+      data: program.coder.instruction.encode(ix.name, { meterId: [...Buffer.from(w.meterId, 'hex')], windowStartMs: new BN(w.startMs), amount: new BN(amount.toString()) }),
+    });
+  };
 }

@@ -64,6 +64,11 @@ export const readings = pgTable(
      * O(1) estimate (see readings/repo.ts queuePosition); nothing orders or claims by it.
      */
     queueSeq: bigint('queue_seq', { mode: 'number' }).default(sql`nextval('readings_queue_seq')`),
+    /**
+     * The start of the 15-minute window, (start, start + 15 min], that holds the reading's timestamp
+     * (minting/windows.ts): what MINT_INSTRUCTION=mint_generation sums and mints once per meter.
+     */
+    windowStart: timestamp('window_start', { withTimezone: true, precision: 3 }),
   },
   (t) => [
     check('readings_status_check', sql`${t.status} in (${inList(READING_STATUSES)})`),
@@ -80,6 +85,8 @@ export const readings = pgTable(
     // Pages of readings by (created_at, id), either way (GET /readings, the console's readings page): a
     // keyset page reads 50 index entries, not every reading.
     index('readings_created').on(t.createdAt, t.id),
+    // A meter's readings of one window (mint_generation claims and freezes whole windows).
+    index('readings_window').on(t.meterId, t.windowStart),
   ],
 );
 
@@ -153,10 +160,18 @@ export const meters = pgTable(
     lastRegisterKwh: numeric('last_register_kwh', { precision: 30, scale: 12 }),
     lastRegisterAt: timestamp('last_register_at', { withTimezone: true, precision: 3 }),
     disabledAt: timestamp('disabled_at', { withTimezone: true, precision: 3 }),
+    /**
+     * The meter's 16 bytes in mint_generation's record seeds, as 32 lowercase hex digits: derived from meter_id as
+     * GridTokenX's aggregator derives them, or set by the operator for a meter GridTokenX already knows.
+     */
+    generationMeterId: text('generation_meter_id'),
     createdAt: stamp('created_at'),
     updatedAt: stamp('updated_at'),
   },
   (t) => [
+    // Two meters sharing them would share every window's record: the second's energy would never be minted.
+    uniqueIndex('meters_generation_meter_id').on(t.generationMeterId),
+    check('meters_generation_meter_id_hex', sql`${t.generationMeterId} ~ '^[0-9a-f]{32}$'`),
     check('meters_kind_check', sql`${t.kind} in (${inList(METER_KINDS)})`),
     check('meters_interval_check', sql`(${t.kind} = 'interval') = (${t.intervalMinutes} is not null) and (${t.intervalMinutes} is null or ${t.intervalMinutes} between 1 and 1440)`),
     check('meters_register_check', sql`(${t.kind} = 'register') = (${t.lastRegisterKwh} is not null and ${t.lastRegisterAt} is not null)`),
@@ -194,6 +209,37 @@ export const feeBudget = pgTable('fee_budget', {
   /** Whether the last reservation was granted (read back by that same statement). */
   lastGranted: boolean('last_granted').notNull(),
 });
+
+/** New mint_generation records reserved per UTC day (MAX_NEW_MINT_RECORDS_PER_DAY): 1,183,200 lamports of rent each. */
+export const mintRecordBudget = pgTable('mint_record_budget', {
+  day: date().primaryKey(),
+  reserved: integer().notNull(),
+  /** What the last reservation granted (read back by that same statement). */
+  lastGranted: integer('last_granted').notNull(),
+});
+
+/**
+ * A meter's window as mint_generation settles it: frozen when its transaction is first recorded as signed (its
+ * readings and their sum fixed from then on: a reading for it that comes later is refused), minted once it landed.
+ */
+export const mintWindows = pgTable(
+  'mint_windows',
+  {
+    meterId: text('meter_id').notNull(),
+    windowStart: timestamp('window_start', { withTimezone: true, precision: 3 }).notNull(),
+    generationMeterId: text('generation_meter_id').notNull(),
+    walletAddress: text('wallet_address').notNull(),
+    /** Base units: the frozen sum of its readings, the amount its record on chain must hold. */
+    amount: numeric({ precision: 20, scale: 0 }).notNull(),
+    readingIds: uuid('reading_ids').array().notNull(),
+    /** The latest transaction signed for it. */
+    txSignature: text('tx_signature'),
+    status: text().$type<'frozen' | 'minted'>().notNull().default('frozen'),
+    frozenAt: stamp('frozen_at'),
+    mintedAt: timestamp('minted_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [primaryKey({ columns: [t.meterId, t.windowStart] }), check('mint_windows_status_check', sql`${t.status} in ('frozen', 'minted')`), index('mint_windows_signature').on(t.txSignature)],
+);
 
 export const mintTransactions = pgTable(
   'mint_transactions',

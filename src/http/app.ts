@@ -38,7 +38,13 @@ export interface HealthDetails {
   rec_validator: { address: string; registered: boolean | null; age_ms: number | null } | null;
   mint: { address: string; age_ms: number };
   fee_payer: { address: string; lamports: string | null; below_floor: boolean | null; age_ms: number | null };
-  rent_budget: { new_token_accounts_left_today: number | null; per_day: number; age_ms: number | null };
+  rent_budget: {
+    new_token_accounts_left_today: number | null;
+    per_day: number;
+    age_ms: number | null;
+    /** mint_generation only: window records reserved today, of the day's budget, and their rent. */
+    mint_records?: { reserved_today: number | null; per_day: number; rent_lamports_today: string | null };
+  };
   /** MAX_FEE_LAMPORTS_PER_DAY and what is left of it today (lamports, as strings). */
   fee_budget: { lamports_left_today: string | null; per_day: string; age_ms: number | null };
   worker: {

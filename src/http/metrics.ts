@@ -6,6 +6,8 @@ export interface MetricsSources {
   feePayerLamports: () => Promise<bigint | null>;
   /** New token accounts left in today's budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY). */
   tokenAccountsLeft?: () => Promise<number>;
+  /** mint_generation: window records reserved today (UTC), of MAX_NEW_MINT_RECORDS_PER_DAY, and one record's rent. */
+  mintRecords?: { reservedToday: () => Promise<number>; perDay: number; rentLamports: bigint };
   /** The engine's in-flight limiter: its current limit and the transactions in flight now. */
   inFlight?: { limit: () => number; inFlight: () => number };
   /** Batches by state, ended ones by how they ended (completed, completed_with_failures, failed, cancelled, interrupted). */
@@ -33,6 +35,25 @@ export function makeMetrics(sources: MetricsSources) {
       this.set(l === null ? -1 : Number(l));
     },
   });
+  if (sources.mintRecords) {
+    const { reservedToday, perDay, rentLamports } = sources.mintRecords;
+    new Gauge({
+      name: 'energy_mint_records_budget_left',
+      help: 'New mint_generation window records the authority may still pay rent for today (UTC), of MAX_NEW_MINT_RECORDS_PER_DAY',
+      registers: [registry],
+      async collect() {
+        this.set(Math.max(0, perDay - (await reservedToday())));
+      },
+    });
+    new Gauge({
+      name: 'energy_mint_record_rent_lamports_today',
+      help: 'Lamports of rent reserved today (UTC) for new mint_generation window records (1,183,200 each, never returned)',
+      registers: [registry],
+      async collect() {
+        this.set(Number(BigInt(await reservedToday()) * rentLamports));
+      },
+    });
+  }
   if (sources.tokenAccountsLeft) {
     const left = sources.tokenAccountsLeft;
     new Gauge({

@@ -134,6 +134,10 @@ const meterInput = {
     active_from: stamp,
     public_key: { type: 'string', nullable: true, description: 'ed25519, base58; null removes it' },
     register_baseline: { ...baseline, description: 'register meters: at registration, and after a meter exchange or reset' },
+    generation_meter_id: {
+      type: 'string',
+      description: "mint_generation's 16 bytes for this meter, a UUID or 32 hex digits (shown as 32 hex digits): for a meter GridTokenX already knows; default derived from meter_id as GridTokenX's aggregator derives it. Unique (409 GENERATION_METER_ID_TAKEN); fixed once a window of the meter was frozen (409 GENERATION_METER_ID_FIXED)",
+    },
   },
 };
 const meter = {
@@ -178,7 +182,7 @@ export const openApiDocument = {
     title: 'energy-token-minter',
     version: '0.1.0',
     description:
-      'Smart-meter readings to Solana tokens, in batches and exactly once. Error codes: 400 VALIDATION_ERROR; 401 UNAUTHORIZED; 403 FORBIDDEN, METER_NOT_YOURS; 404 NOT_FOUND; 409 CONFLICTING_READING, STALE_READING, REGISTER_WENT_BACK, GATEWAY_EXISTS, GATEWAY_MANAGED_BY_ENVIRONMENT, GATEWAY_DISABLED, METER_DISABLED, CONFLICT; 413 PAYLOAD_TOO_LARGE; 503 OVERLOADED (GridTokenX routes), DATABASE_UNAVAILABLE; 404 UNKNOWN_METER (GridTokenX routes); 422 INVALID_FIELD, REGISTER_METER (GridTokenX routes), UNKNOWN_METER, WRONG_AMOUNT_FIELD, WALLET_MISMATCH, IMPLAUSIBLE_ENERGY, BAD_SIGNATURE, TIMESTAMP_OUT_OF_RANGE, READING_TOO_LARGE, UNKNOWN_GATEWAY, METER_KIND_FIXED, BASELINE_TOO_EARLY.',
+      'Smart-meter readings to Solana tokens, in batches and exactly once. Error codes: 400 VALIDATION_ERROR; 401 UNAUTHORIZED; 403 FORBIDDEN, METER_NOT_YOURS; 404 NOT_FOUND; 409 CONFLICTING_READING, STALE_READING, REGISTER_WENT_BACK, GATEWAY_EXISTS, GATEWAY_MANAGED_BY_ENVIRONMENT, GATEWAY_DISABLED, METER_DISABLED, GENERATION_METER_ID_TAKEN, GENERATION_METER_ID_FIXED, CONFLICT; 413 PAYLOAD_TOO_LARGE; 503 OVERLOADED (GridTokenX routes), DATABASE_UNAVAILABLE; 404 UNKNOWN_METER (GridTokenX routes); 422 INVALID_FIELD, REGISTER_METER (GridTokenX routes), UNKNOWN_METER, WRONG_AMOUNT_FIELD, WALLET_MISMATCH, IMPLAUSIBLE_ENERGY, BAD_SIGNATURE, TIMESTAMP_OUT_OF_RANGE, READING_TOO_LARGE, UNKNOWN_GATEWAY, METER_KIND_FIXED, BASELINE_TOO_EARLY, WINDOW_SETTLED (MINT_INSTRUCTION=mint_generation: the reading\'s window is frozen or minted).',
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -330,6 +334,6 @@ export const openApiDocument = {
       get: { summary: "The worker's settings (system_settings over the environment's defaults)", security: operator, responses: { '200': { description: 'the settings', ...json(settings) }, ...errors(401, 403) } },
       put: { summary: 'Change some of the settings; the worker reads them on its next cycle (operator)', security: operator, requestBody: json(settings), responses: { '200': { description: 'the settings', ...json(settings) }, ...errors(400, 401, 403) } },
     },
-    '/estimate-fee': { post: { summary: 'Fee of minting the given readings (operator)', security: gateway, requestBody: json(readingIds), responses: { '200': { description: 'lamports breakdown' }, ...errors(400, 401, 403, 404) } } },
+    '/estimate-fee': { post: { summary: 'Fee of minting the given readings (operator)', security: gateway, requestBody: json(readingIds), responses: { '200': { description: 'lamports breakdown: transactions, signatures, token_accounts_created, mint_records_created (mint_generation: one per window, 1,183,200 lamports of rent each), base/priority/rent/total lamports' }, ...errors(400, 401, 403, 404) } } },
   },
 } as const;

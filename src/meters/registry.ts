@@ -1,5 +1,6 @@
 // The meter registry's rules: what a meter's fields may hold, and how a PUT merges into what is stored
 // (only the fields given change; a register meter's baseline only through `register_baseline`).
+import { generationMeterIdOf, parseGenerationMeterId } from '../minting/windows.js';
 import { createPublicKey } from 'node:crypto';
 import bs58 from 'bs58';
 import { isWalletAddress } from '../chain/addresses.js';
@@ -77,9 +78,11 @@ export interface MeterPatch {
   activeFrom?: Date;
   publicKey?: string | null;
   registerBaseline?: { kwh: string; at: Date };
+  /** mint_generation's 16 bytes for this meter (32 hex digits); absent: derived from meter_id (minting/windows.ts). */
+  generationMeterId?: string;
 }
 
-const FIELDS = ['meter_id', 'gateway_id', 'user_id', 'wallet_address', 'kind', 'interval_minutes', 'max_kw', 'active_from', 'public_key', 'register_baseline'];
+const FIELDS = ['meter_id', 'gateway_id', 'user_id', 'wallet_address', 'kind', 'interval_minutes', 'max_kw', 'active_from', 'public_key', 'register_baseline', 'generation_meter_id'];
 
 export function parseMeterPatch(raw: unknown, path: string, rate: Rate): MeterPatch {
   const o = object(raw, path || 'body');
@@ -117,6 +120,12 @@ export function parseMeterPatch(raw: unknown, path: string, rate: Rate): MeterPa
   else if (has('public_key')) {
     p.publicKey = text(o, 'public_key', at(path, 'public_key'));
     if (!ed25519Key(p.publicKey)) throw new ValidationError(`${at(path, 'public_key')} must be an ed25519 public key in base58 (32 bytes)`, at(path, 'public_key'));
+  }
+  if (has('generation_meter_id')) {
+    const field = at(path, 'generation_meter_id');
+    const id = parseGenerationMeterId(text(o, 'generation_meter_id', field));
+    if (id === null) throw new ValidationError(`${field} must be 16 bytes as a UUID or 32 hex digits (the meter id GridTokenX mints its windows under)`, field);
+    p.generationMeterId = id;
   }
   if (has('register_baseline')) {
     const field = at(path, 'register_baseline');
@@ -167,6 +176,8 @@ export function mergeMeter(meterId: string, existing: MeterRow | null, p: MeterP
     // A new baseline (meter exchange or reset) is where the next delta starts.
     lastRegisterKwh: b ? b.kwh : (existing?.lastRegisterKwh ?? null),
     lastRegisterAt: b ? b.at : (existing?.lastRegisterAt ?? null),
+    // Derived once, when first stored: a later derivation rule could otherwise move a meter's windows to new records.
+    generationMeterId: p.generationMeterId ?? existing?.generationMeterId ?? generationMeterIdOf(meterId),
   };
 }
 
@@ -185,6 +196,7 @@ export const meterJson = (m: MeterRow, totals?: MeterTotals) => ({
   public_key: m.publicKey,
   register_baseline: m.registerBaselineKwh === null ? null : { kwh: kwhText(m.registerBaselineKwh), at: m.registerBaselineAt!.toISOString() },
   last_register: m.lastRegisterKwh === null ? null : { kwh: kwhText(m.lastRegisterKwh), at: m.lastRegisterAt!.toISOString() },
+  generation_meter_id: m.generationMeterId,
   disabled_at: m.disabledAt?.toISOString() ?? null,
   created_at: m.createdAt.toISOString(),
   updated_at: m.updatedAt.toISOString(),

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq, gt, inArray, isNull, notInArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { textArray } from '../db/arrays.js';
-import { gatewayKeys, gateways, meterChanges, meters, readings } from '../db/schema.js';
+import { gatewayKeys, gateways, meterChanges, meters, mintWindows, readings } from '../db/schema.js';
 import { AppError, ConfigError, ManyErrors, StateConflict } from '../errors.js';
 
 export type GatewayRow = typeof gateways.$inferSelect;
@@ -193,6 +193,9 @@ export async function putMeters<P>(
     merged.forEach((m, n) => {
       if (m && !known.has(m.gatewayId)) refused.push(unknownGateway(n, m.gatewayId));
     });
+    // Where an entry's fields are named in errors ('' for one meter, `[i].` in a list), as its gateway_id is.
+    const fieldOf = (n: number) => `${unknownGateway(n, '').field?.replace(/gateway_id$/, '') ?? `[${n}].`}generation_meter_id`;
+    await checkGenerationMeterIds(tx, merged, existing, refused, fieldOf);
     if (refused.length === 1) throw refused[0];
     if (refused.length > 1) throw new ManyErrors(refused);
     const rows = merged.map((m) => ({ ...m!, updatedAt: sql`now()` }));
@@ -202,7 +205,7 @@ export async function putMeters<P>(
       .onConflictDoUpdate({
         target: meters.meterId,
         set: Object.fromEntries(
-          (['gatewayId', 'userId', 'walletAddress', 'intervalMinutes', 'maxKw', 'activeFrom', 'publicKey', 'registerBaselineKwh', 'registerBaselineAt', 'lastRegisterKwh', 'lastRegisterAt', 'updatedAt'] as const).map((k) => [
+          (['gatewayId', 'userId', 'walletAddress', 'intervalMinutes', 'maxKw', 'activeFrom', 'publicKey', 'registerBaselineKwh', 'registerBaselineAt', 'lastRegisterKwh', 'lastRegisterAt', 'generationMeterId', 'updatedAt'] as const).map((k) => [
             k,
             sql.raw(`excluded.${meters[k].name}`),
           ]),
@@ -215,6 +218,52 @@ export async function putMeters<P>(
     );
     return inputs.map((i) => ({ row: byId.get(i.meterId)!, created: !existing.has(i.meterId) }));
   });
+}
+
+/**
+ * mint_generation's 16 bytes: never two meters' (each would find the other's windows minted), and fixed once a
+ * window of the meter was frozen under them (a new value would make its windows mintable again under new records).
+ * The unique index is the last word; this names the entry that breaks it. Runs under the meters' locks.
+ */
+async function checkGenerationMeterIds(tx: Db, merged: (MeterValues | null)[], existing: Map<string, MeterRow>, refused: AppError[], fieldOf: (n: number) => string): Promise<void> {
+  const wanted = merged.flatMap((m, n) => (m?.generationMeterId ? [{ n, meterId: m.meterId, id: m.generationMeterId }] : []));
+  if (wanted.length === 0) return;
+  const seen = new Map<string, string>();
+  for (const w of wanted) {
+    const other = seen.get(w.id);
+    if (other !== undefined && other !== w.meterId) refused.push(new StateConflict('GENERATION_METER_ID_TAKEN', `generation_meter_id ${w.id} is given to meters ${other} and ${w.meterId}: each meter needs its own`, fieldOf(w.n)));
+    seen.set(w.id, w.meterId);
+  }
+  const holders = await tx
+    .select({ meterId: meters.meterId, id: meters.generationMeterId })
+    .from(meters)
+    .where(sql`${meters.generationMeterId} = any(${textArray(wanted.map((w) => w.id))})`);
+  for (const h of holders) {
+    const w = wanted.find((x) => x.id === h.id && x.meterId !== h.meterId);
+    if (w) refused.push(new StateConflict('GENERATION_METER_ID_TAKEN', `generation_meter_id ${w.id} belongs to meter ${h.meterId}: two meters never share it`, fieldOf(w.n)));
+  }
+  const changed = wanted.filter((w) => {
+    const before = existing.get(w.meterId)?.generationMeterId;
+    return before && before !== w.id;
+  });
+  if (changed.length === 0) return;
+  const frozen = await tx
+    .selectDistinct({ meterId: mintWindows.meterId })
+    .from(mintWindows)
+    .where(sql`${mintWindows.meterId} = any(${textArray(changed.map((w) => w.meterId))})`);
+  for (const f of frozen) {
+    const w = changed.find((x) => x.meterId === f.meterId)!;
+    refused.push(new StateConflict('GENERATION_METER_ID_FIXED', `meter ${w.meterId} has windows minted under generation_meter_id ${existing.get(w.meterId)!.generationMeterId}: it cannot change`, fieldOf(w.n)));
+  }
+}
+
+/** Meters stored before generation_meter_id existed get theirs derived (at start; a few rows, once). */
+export async function fillGenerationMeterIds(db: Db, derive: (meterId: string) => string): Promise<number> {
+  const missing = await db.select({ meterId: meters.meterId }).from(meters).where(isNull(meters.generationMeterId));
+  for (const m of missing) {
+    await db.update(meters).set({ generationMeterId: derive(m.meterId) }).where(and(eq(meters.meterId, m.meterId), isNull(meters.generationMeterId)));
+  }
+  return missing.length;
 }
 
 /** Disable a meter (its readings are refused from now on); null when there is none. */

@@ -3,10 +3,10 @@
 // The chain primitives (chain/mintTransaction.ts) do the building, signing and sending; this decides what to
 // build and what an outcome means. Transactions in flight are bounded by one limiter shared by every batch
 // of the engine (inFlight.ts), so concurrent batches share one budget.
-import { BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful } from '../errors.js';
+import { AppError, BatchTooLarge, EmptyBatch, InvalidBatchData, PartiallySuccessful } from '../errors.js';
 import type { Log } from '../log.js';
 import { isWalletAddress, remembered } from '../chain/addresses.js';
-import { type BuiltTransaction, type ChainMint, type IxRole, MAX_CU, type MintChain, RENT_TOKEN_2022_ACCOUNT } from '../chain/mintTransaction.js';
+import { type BuiltTransaction, type ChainMint, type GenerationWindow, type IxRole, MAX_CU, type MintChain, RENT_GENERATION_RECORD, RENT_TOKEN_2022_ACCOUNT } from '../chain/mintTransaction.js';
 import type { LookupTable, LookupTables, TableView } from '../chain/lookupTables.js';
 import type { SendOptions, SignedTransaction } from '../chain/sendAndConfirm.js';
 import { refusesCoSigner } from '../chain/programErrors.js';
@@ -50,6 +50,11 @@ export interface MintEngineDeps {
    * nothing is planned or signed for them. Without it every token account is created as needed.
    */
   reserveTokenAccounts?: (wallets: string[]) => Promise<Set<string>>;
+  /**
+   * mint_generation's rent budget (MAX_NEW_MINT_RECORDS_PER_DAY): given how many window records a batch would
+   * create, reserves what is left and answers how many were granted; the other windows are `deferred`.
+   */
+  reserveMintRecords?: (count: number) => Promise<number>;
   /**
    * v0 transactions over the service's lookup tables (LOOKUP_TABLE_MIN_MINTS > 0): every batch is planned with
    * the tables, and after it the recipients it minted to that have now been minted to `minMints` times go into
@@ -129,7 +134,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
 
   /** The chain's view of planned mints: a token account is created only if not known to exist by now. */
   const toChain = (mints: PlannedMint[]): ChainMint[] =>
-    mints.map((m) => ({ walletAddress: m.walletAddress, parts: m.parts, createAta: m.createAta && !knownAtas.has(m.walletAddress) }));
+    mints.map((m) => ({ walletAddress: m.walletAddress, parts: m.parts, createAta: m.createAta && !knownAtas.has(m.walletAddress), ...(m.window ? { window: m.window } : {}) }));
 
   interface Flight {
     price: bigint;
@@ -220,7 +225,9 @@ export function makeMintEngine(deps: MintEngineDeps) {
       const blockhash = await chain.latestBlockhash(opts.signal, expiries > 0);
       const onChain = toChain(mints);
       const instructions = onChain.reduce((n, m) => n + m.parts.length, 0);
-      const creates = onChain.some((m) => m.createAta);
+      // A mint_generation transaction is always simulated: its cost depends on its records' bumps and on whether
+      // they exist, which no earlier transaction tells.
+      const creates = onChain.some((m) => m.createAta || m.window);
       const sized = (units: number) => Math.min(MAX_CU, Math.ceil(units * 1.1) + 1_000);
       let built: BuiltTransaction;
       let cuLimit: number;
@@ -268,6 +275,9 @@ export function makeMintEngine(deps: MintEngineDeps) {
     try {
       await (opts.onSigned ?? deps.onSigned)?.(signed);
     } catch (e) {
+      // mint_generation: a window gained a reading between its claim and its freeze. Not the readings' fault, and
+      // nothing was sent: they wait a back-off without losing an attempt, then the window goes whole.
+      if (e instanceof AppError && e.code === 'WINDOW_CHANGED') return defer(mints, { until: 'backoff', reason: `not sent: ${e.message}` });
       return fail(mints, `not sent: the signed transaction could not be recorded (${(e as Error).message})`);
     }
 
@@ -339,13 +349,39 @@ export function makeMintEngine(deps: MintEngineDeps) {
   async function* groups(all: MintBatchData[], opts: MintOptions, plannedOnce: () => void): AsyncGenerator<MintResult[]> {
     validate(all);
     await discoverAtas(all, opts.signal);
-    // Known now: which recipients need a new token account. Reserve them before anything is planned or signed.
     let batch = all;
-    const newAccounts = [...new Set(all.map((r) => r.walletAddress))].filter((w) => !knownAtas.has(w)).sort();
+    const windowed = windowsOf(batch);
+    if (windowed.size) {
+      // mint_generation: a window the chain already records minted is not minted again (the program would only
+      // skip it); with this batch's sum it was minted (the record is the proof), with another it was someone else's.
+      const keys = [...windowed.keys()];
+      const records = await chain.readGenerationRecords(keys.map((k) => windowed.get(k)!.window), opts.signal);
+      const proven: MintResult[] = [];
+      const foreign: MintResult[] = [];
+      keys.forEach((k, i) => {
+        const rec = records[i];
+        if (!rec?.minted) return;
+        const { window, readings } = windowed.get(k)!;
+        const sum = readings.reduce((a, r) => a + r.tokensToMint, 0n);
+        if (rec.amount === sum) {
+          for (const r of readings) proven.push({ readingId: r.readingId, success: true, error: null, txSignature: null, outcome: 'minted', proof: 'record' });
+        } else {
+          const error = `window ${new Date(window.startMs).toISOString()} of meter bytes ${window.meterId} is already minted on chain with ${rec.amount} base units, not these readings' ${sum}: GridTokenX's record admits one mint per window`;
+          for (const r of readings) foreign.push({ readingId: r.readingId, success: false, error, txSignature: null, outcome: 'failed' });
+        }
+        windowed.delete(k);
+      });
+      if (proven.length) yield proven;
+      if (foreign.length) yield foreign;
+      batch = batch.filter((r) => windowed.has(windowKey(r.window!)));
+      if (batch.length === 0) return;
+    }
+    // Known now: which recipients need a new token account. Reserve them before anything is planned or signed.
+    const newAccounts = [...new Set(batch.map((r) => r.walletAddress))].filter((w) => !knownAtas.has(w)).sort();
     if (deps.reserveTokenAccounts && newAccounts.length) {
       const granted = await deps.reserveTokenAccounts(newAccounts);
       const waits = (r: MintBatchData) => !knownAtas.has(r.walletAddress) && !granted.has(r.walletAddress);
-      const deferred = all.filter(waits);
+      const deferred = batch.filter(waits);
       if (deferred.length) {
         yield deferred.map((r) => ({
           readingId: r.readingId,
@@ -356,8 +392,21 @@ export function makeMintEngine(deps: MintEngineDeps) {
           wait: { until: 'next_utc_day' as const, reason: 'waiting for the token-account budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) until the next UTC midnight' },
         }));
       }
-      batch = all.filter((r) => !waits(r));
+      batch = batch.filter((r) => !waits(r));
       if (batch.length === 0) return;
+    }
+    // mint_generation's rent: every window planned creates its record; past the day's budget, windows wait.
+    const toRecord = windowsOf(batch);
+    if (deps.reserveMintRecords && toRecord.size) {
+      const keys = [...toRecord.keys()].sort();
+      const granted = await deps.reserveMintRecords(keys.length);
+      if (granted < keys.length) {
+        const waiting = new Set(keys.slice(granted));
+        const wait = { until: 'next_utc_day' as const, reason: 'waiting for the mint-record budget (MAX_NEW_MINT_RECORDS_PER_DAY) until the next UTC midnight' };
+        yield batch.filter((r) => waiting.has(windowKey(r.window!))).map((r) => ({ readingId: r.readingId, success: false, error: `deferred: ${wait.reason}`, txSignature: null, outcome: 'deferred' as const, wait }));
+        batch = batch.filter((r) => !waiting.has(windowKey(r.window!)));
+        if (batch.length === 0) return;
+      }
     }
     const view = await tableView();
     const plan = optimizeBatch(batch, limits, ataKnown, view?.lookupsFor(walletsOf(batch)));
@@ -413,6 +462,20 @@ export function makeMintEngine(deps: MintEngineDeps) {
     // Every group has been taken (and recorded by the consumer) by now, so the counts include this batch.
     tableUpkeep.add(minted, opts.log ?? deps.log);
   }
+
+  const windowKey = (w: GenerationWindow) => `${w.meterId}:${w.startMs}`;
+  /** mint_generation: the batch's windows and their readings, by windowKey (empty for mint_tokens_direct). */
+  const windowsOf = (batch: MintBatchData[]) => {
+    const out = new Map<string, { window: GenerationWindow; readings: MintBatchData[] }>();
+    for (const r of batch) {
+      if (!r.window) continue;
+      const k = windowKey(r.window);
+      const w = out.get(k) ?? { window: r.window, readings: [] };
+      w.readings.push(r);
+      out.set(k, w);
+    }
+    return out;
+  };
 
   const walletsOf = (batch: MintBatchData[]) => [...new Set(batch.map((r) => r.walletAddress))];
 
@@ -501,6 +564,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
     return estimateBatchFee(plan, {
       priorityMicroLamports: await chain.priorityFee(deps.maxPriorityMicroLamports),
       rentPerTokenAccount: RENT_TOKEN_2022_ACCOUNT,
+      rentPerMintRecord: RENT_GENERATION_RECORD,
       signersPerTransaction: chain.shape.signers,
     });
   }

@@ -4,7 +4,7 @@
 // instructions of the same planned mint, always in one transaction, so it lands whole or not at all; then as many recipients per transaction as fit the wire size, the account
 // locks, the compute budget and the instruction trace. Pure and deterministic: the same input gives the same plan.
 import type { Lookups } from '../chain/lookupTables.js';
-import { CO_SIGNED, type MintShape } from '../chain/mintTransaction.js';
+import { CO_SIGNED, type GenerationWindow, type MintShape } from '../chain/mintTransaction.js';
 import { InvalidBatchData } from '../errors.js';
 import type { MintBatchData } from './types.js';
 
@@ -35,6 +35,9 @@ export const RUNTIME_LIMITS = {
   maxInstructionTrace: 64,
   cuPerMint: 9_000, // measured 6,862 on energy_token 0.1.0, 8,414 on 0.1.1 (one more step of its token_info bump search)
   cuPerAtaCreate: 32_000, // measured ~16,000 + up to ~15,000 for the bump search
+  // mint_generation: measured 12,918 with its record created at bump 255 (7,928 replayed); each lower bump adds
+  // 1,500, so this covers bumps down to 253 (seven windows in eight); the engine simulates to set the real limit.
+  cuPerGeneration: 16_000,
 } as const;
 
 export interface PlannedMint {
@@ -46,6 +49,8 @@ export interface PlannedMint {
   readingIds: string[];
   /** CreateIdempotent goes before this mint: the recipient's token account is not known to exist. */
   createAta: boolean;
+  /** mint_generation: the (meter, window) this mint settles, in one instruction of `amount`. */
+  window?: GenerationWindow;
 }
 
 export interface PlannedTransaction {
@@ -82,6 +87,14 @@ const BUDGET_CU = 300; // the two compute-budget instructions
 const TRACE_BUDGET = 2;
 const TRACE_MINT = 2;
 const TRACE_CREATE_ATA = 5;
+// mint_generation, measured: 3 when it creates its record (itself, CreateAccount, MintTo), 1 on a replay, 5 when
+// the record's address already held lamports (Transfer, Allocate, Assign instead of CreateAccount). Packed at 5:
+// bytes bind long before the trace does (8 windows a legacy transaction), so the worst case costs nothing.
+const TRACE_GENERATION = 5;
+/** One mint_generation: program index, 11 account indexes and their count, data length, 8 + 16 + 8 + 8 bytes of data. */
+const IX_GENERATION = 1 + 1 + 11 + 1 + 40;
+/** Shared by the windows of a transaction besides SHARED_KEYS: the co-signer, the ATA program, the system program. */
+const GENERATION_SHARED = ['ata_program', 'system'];
 // A v0 message adds its version byte and, per lookup table, the table's address and its writable and
 // read-only index lists (a compact length each, then one byte per index).
 const V0_PREFIX = 1;
@@ -112,13 +125,30 @@ function lookedUp(key: string, lookups: Lookups, shape: MintShape): { table: str
  * of 32, plus 34 bytes or more per table used).
  */
 export function measure(mints: PlannedMint[], lookups?: Lookups, shape: MintShape = CO_SIGNED): Omit<PlannedTransaction, 'mints'> {
-  const keys = new Set([...SHARED_KEYS, ...shape.extraShared]);
+  const generation = mints.some((m) => m.window);
+  // mint_generation names no registry_authority; the REC validator co-signs it as mint_tokens_direct's co-signer does.
+  const keys = new Set(generation ? [...SHARED_KEYS, ...shape.extraShared.filter((k) => k === 'rec_validator'), ...GENERATION_SHARED] : [...SHARED_KEYS, ...shape.extraShared]);
   const IX_MINT = ixMintBytes(shape);
   let ixBytes = IX_CU_LIMIT + IX_CU_PRICE;
   let nIx = 2;
   let cu = BUDGET_CU;
   let trace = TRACE_BUDGET;
   for (const m of mints) {
+    if (m.window) {
+      // Each window brings its record, its token account and that account's owner (destination_owner).
+      keys.add(`ata:${m.walletAddress}`).add(`wallet:${m.walletAddress}`).add(`record:${m.window.meterId}:${m.window.startMs}`);
+      ixBytes += IX_GENERATION;
+      nIx++;
+      cu += RUNTIME_LIMITS.cuPerGeneration;
+      trace += TRACE_GENERATION;
+      if (m.createAta) {
+        ixBytes += IX_CREATE_ATA;
+        nIx++;
+        cu += RUNTIME_LIMITS.cuPerAtaCreate;
+        trace += TRACE_CREATE_ATA;
+      }
+      continue;
+    }
     keys.add(`ata:${m.walletAddress}`);
     ixBytes += IX_MINT * m.parts.length;
     nIx += m.parts.length;
@@ -193,6 +223,31 @@ export function groupByRecipient(batch: MintBatchData[], maxTokensPerInstruction
   return mints;
 }
 
+/**
+ * mint_generation: one planned mint per (meter, window), summing its readings into one instruction (never split:
+ * the record admits one mint, of one amount). Minted to the wallet of the window's last reading in the order given
+ * (the runner gives them in time order). A token account not known to exist is created before each window (the
+ * packer keeps only the first creation per wallet in a transaction).
+ */
+export function groupByWindow(batch: MintBatchData[], ataKnown: (wallet: string) => boolean): PlannedMint[] {
+  const groups = new Map<string, MintBatchData[]>();
+  for (const r of batch) {
+    if (!r.window) throw new InvalidBatchData('a reading without its window cannot be minted with mint_generation', r.readingId);
+    if (r.tokensToMint <= 0n) throw new InvalidBatchData('tokens_to_mint must be positive', r.readingId);
+    const key = `${r.window.meterId}:${String(r.window.startMs).padStart(16, '0')}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.keys()].sort().map((key) => {
+    const readings = groups.get(key)!;
+    const last = readings[readings.length - 1]!;
+    const amount = readings.reduce((sum, r) => sum + r.tokensToMint, 0n);
+    if (amount > U64_MAX) throw new InvalidBatchData(`the window's sum ${amount} is more than one instruction carries (u64)`, last.readingId);
+    return { userId: last.userId, walletAddress: last.walletAddress, amount, parts: [amount], readingIds: readings.map((r) => r.readingId), createAta: !ataKnown(last.walletAddress), window: last.window };
+  });
+}
+
+const U64_MAX = 2n ** 64n - 1n;
+
 function fits(mints: PlannedMint[], limits: PackLimits, lookups?: Lookups): boolean {
   const m = measure(mints, lookups, limits.shape);
   const recipients = new Set(mints.map((x) => `${x.userId}\u0000${x.walletAddress}`)).size;
@@ -213,8 +268,14 @@ function pack(mints: PlannedMint[], limits: PackLimits, lookups?: Lookups): Plan
     if (current.length) plan.push({ mints: current, ...measure(current, lookups, limits.shape) });
     current = [];
   };
-  for (const mint of mints) {
-    if (!fits([...current, mint], limits, lookups)) close();
+  for (const planned of mints) {
+    // A window's token account is created once per transaction, before the first window to it.
+    const creates = (ms: PlannedMint[]) => ms.some((m) => m.createAta && m.walletAddress === planned.walletAddress);
+    let mint = planned.window && planned.createAta && creates(current) ? { ...planned, createAta: false } : planned;
+    if (!fits([...current, mint], limits, lookups)) {
+      close();
+      mint = planned;
+    }
     if (!fits([mint], limits, lookups)) throw new InvalidBatchData(`a single mint for wallet ${mint.walletAddress} does not fit one transaction`);
     current.push(mint);
   }
@@ -229,6 +290,8 @@ function pack(mints: PlannedMint[], limits: PackLimits, lookups?: Lookups): Plan
  * plan: fewer signatures, fewer lamports.
  */
 export function optimizeBatch(batch: MintBatchData[], limits: PackLimits, ataKnown: (wallet: string) => boolean = () => false, lookups?: Lookups): PlannedTransaction[] {
+  // mint_generation: legacy transactions only (a window's record is a new account each time: no table holds it).
+  if (batch.some((r) => r.window)) return pack(groupByWindow(batch, ataKnown), limits);
   const mints = groupByRecipient(batch, limits.maxTokensPerInstruction, ataKnown);
   const legacy = pack(mints, limits);
   if (!lookups) return legacy;
@@ -258,6 +321,8 @@ export interface FeeEstimate {
   rentLamports: bigint;
   totalLamports: bigint;
   tokenAccountsCreated: number;
+  /** mint_generation: window records the plan would create (each 1,183,200 lamports of rent, counted in rentLamports). */
+  mintRecordsCreated: number;
 }
 
 /** Lamports one transaction costs in fees: 5,000 per signature, and the priority fee on its compute-unit limit. */
@@ -272,17 +337,19 @@ export function transactionFee(signatures: number, priceMicroLamports: bigint, c
  */
 export function estimateBatchFee(
   plan: PlannedTransaction[],
-  f: { priorityMicroLamports: bigint; rentPerTokenAccount: bigint; signersPerTransaction: number; cuLimit?: (tx: PlannedTransaction) => number },
+  f: { priorityMicroLamports: bigint; rentPerTokenAccount: bigint; signersPerTransaction: number; cuLimit?: (tx: PlannedTransaction) => number; rentPerMintRecord?: bigint },
 ): FeeEstimate {
   const signatures = plan.length * f.signersPerTransaction;
   const baseFeeLamports = transactionFee(signatures, 0n, 0);
   let priorityFeeLamports = 0n;
   let created = 0;
+  let records = 0;
   for (const tx of plan) {
     priorityFeeLamports += transactionFee(0, f.priorityMicroLamports, f.cuLimit ? f.cuLimit(tx) : tx.computeUnits);
     created += tx.mints.filter((m) => m.createAta).length;
+    records += tx.mints.filter((m) => m.window).length;
   }
-  const rentLamports = BigInt(created) * f.rentPerTokenAccount;
+  const rentLamports = BigInt(created) * f.rentPerTokenAccount + BigInt(records) * (f.rentPerMintRecord ?? 0n);
   return {
     transactions: plan.length,
     signatures,
@@ -291,5 +358,6 @@ export function estimateBatchFee(
     rentLamports,
     totalLamports: baseFeeLamports + priorityFeeLamports + rentLamports,
     tokenAccountsCreated: created,
+    mintRecordsCreated: records,
   };
 }

@@ -2,8 +2,9 @@
 // was taken back can no longer change what it no longer holds.
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { ClaimLost, DuplicateTransaction } from '../errors.js';
-import { BATCH_STATES, batchEvents, batches, type BatchState, feeBudget, idempotencyKeys, mintTransactions, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
+import { textArray } from '../db/arrays.js';
+import { ClaimLost, DuplicateTransaction, WindowChanged } from '../errors.js';
+import { BATCH_STATES, batchEvents, batches, type BatchState, feeBudget, idempotencyKeys, meters, mintRecordBudget, mintTransactions, mintWindows, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 import type { ReadingWait } from './types.js';
 
@@ -66,6 +67,56 @@ export async function claimReadings(db: Db, opts: { token: string; limit: number
 }
 
 /**
+ * mint_generation: claim whole windows whose end plus `graceMs` has passed (at most `limit` windows, or the windows
+ * of the given ids): every pending reading of each, in one statement, as claimReadings does.
+ *
+ * Why this is safe with many workers: as claimReadings, the rows are locked FOR UPDATE SKIP LOCKED and moved to
+ * processing in the same statement, so no reading is claimed twice. A window can come out incomplete (a reading
+ * another claimer holds is skipped, or one is accepted after this statement): freezing it when its transaction is
+ * recorded (recordSigned) finds that and refuses, so an incomplete window is never sent.
+ */
+export async function claimWindows(db: Db, opts: { token: string; limit: number; leaseMs: number; batchId: string; graceMs: number; ids?: string[] }): Promise<Claim> {
+  const closed = sql`${readings.windowStart} + interval '15 minutes' + ${opts.graceMs} * interval '1 millisecond' <= now()`;
+  const due = db.$with('due').as(
+    db
+      .select({ meterId: readings.meterId, windowStart: readings.windowStart })
+      .from(readings)
+      .where(and(claimable, closed, opts.ids ? inArray(readings.id, opts.ids) : undefined))
+      .groupBy(readings.meterId, readings.windowStart)
+      .orderBy(sql`min(${readings.nextAttemptAt})`, sql`min(${readings.createdAt})`, readings.meterId, readings.windowStart)
+      .limit(opts.limit),
+  );
+  const picked = db.$with('picked').as(
+    db
+      .select({ id: readings.id })
+      .from(readings)
+      .where(and(eq(readings.status, 'pending'), sql`(${readings.meterId}, ${readings.windowStart}) in (select meter_id, window_start from due)`))
+      .for('update', { skipLocked: true }),
+  );
+  const rows = await db
+    .with(due, picked)
+    .update(readings)
+    .set({
+      status: 'processing',
+      claimToken: opts.token,
+      batchId: opts.batchId,
+      leaseExpiresAt: sql`now() + ${opts.leaseMs} * interval '1 millisecond'`,
+      attempts: sql`${readings.attempts} + 1`,
+      updatedAt: sql`now()`,
+    })
+    .where(inArray(readings.id, db.select({ id: picked.id }).from(picked)))
+    .returning();
+  return { token: opts.token, rows };
+}
+
+/** The meters' 16 bytes for mint_generation (hex), by meter_id. */
+export async function generationMeterIds(db: Db, meterIds: string[]): Promise<Map<string, string>> {
+  if (meterIds.length === 0) return new Map();
+  const rows = await db.select({ meterId: meters.meterId, id: meters.generationMeterId }).from(meters).where(inArray(meters.meterId, meterIds));
+  return new Map(rows.flatMap((r) => (r.id ? [[r.meterId, r.id] as const] : [])));
+}
+
+/**
  * Give back a claim of which nothing was signed (the claim's own answer was lost, or the batch could not
  * start): readings it holds without a signature return to pending, the attempt not counted. Idempotent.
  */
@@ -79,8 +130,10 @@ export async function releaseClaim(db: Db, token: string): Promise<number> {
 }
 
 /** Whether a claim would find anything: an idle worker then makes no batch (no empty rows, no log lines). */
-export async function anythingClaimable(db: Db): Promise<boolean> {
-  const rows = await db.select({ id: readings.id }).from(readings).where(claimable).limit(1);
+export async function anythingClaimable(db: Db, windowGraceMs?: number): Promise<boolean> {
+  // mint_generation: only readings of windows that have closed (plus the grace) are claimable.
+  const closed = windowGraceMs === undefined ? undefined : sql`${readings.windowStart} + interval '15 minutes' + ${windowGraceMs} * interval '1 millisecond' <= now()`;
+  const rows = await db.select({ id: readings.id }).from(readings).where(and(claimable, closed)).limit(1);
   return rows.length > 0;
 }
 
@@ -89,8 +142,15 @@ export async function anythingClaimable(db: Db): Promise<boolean> {
  * Idempotent, so that it may be retried after a commit whose answer was lost: the ledger row is inserted
  * once (same signature, same bytes), and the readings already carrying it still count as held.
  */
-export async function recordSigned(db: Db, token: string, batchId: string, t: { signature: string; wire: Uint8Array; lastValidBlockHeight: number; readingIds: string[] }): Promise<void> {
+export async function recordSigned(
+  db: Db,
+  token: string,
+  batchId: string,
+  t: { signature: string; wire: Uint8Array; lastValidBlockHeight: number; readingIds: string[] },
+  opts: { windows?: boolean } = {},
+): Promise<void> {
   await db.transaction(async (tx) => {
+    if (opts.windows) await freezeWindows(tx as unknown as Db, t.signature, t.readingIds);
     const updated = await tx
       .update(readings)
       .set({ txSignature: t.signature, updatedAt: sql`now()` })
@@ -121,12 +181,113 @@ export async function recordSigned(db: Db, token: string, batchId: string, t: { 
 }
 
 /**
+ * mint_generation: freeze the windows these readings make up, as the transaction signed for them carries them: their
+ * readings and sum are fixed from here on (a reading for them that comes later is refused, readings/repo.ts). Refuses
+ * (WindowChanged, so the transaction is never sent) when a window holds a reading the transaction does not carry,
+ * or was frozen before with other readings.
+ *
+ * Why this is safe against a reading accepted at the same moment: the windows' meter rows are locked FOR SHARE
+ * first (in meter_id order, as acceptance locks them FOR UPDATE), so an acceptance of a reading for one of these
+ * meters either committed before (its reading is seen here, and refused as missing from the transaction) or waits
+ * until this commits (and then sees the frozen window and refuses the reading). Two freezes of one meter's other
+ * windows share the lock; one window is frozen once (its primary key), a second freeze checks it carries the same.
+ */
+async function freezeWindows(tx: Db, signature: string, readingIds: string[]): Promise<void> {
+  const mine = await tx
+    .select({ meterId: readings.meterId, windowStart: readings.windowStart })
+    .from(readings)
+    .where(inArray(readings.id, readingIds))
+    .groupBy(readings.meterId, readings.windowStart);
+  const meterIds = [...new Set(mine.map((w) => w.meterId))].sort();
+  await tx.select({ id: meters.meterId }).from(meters).where(inArray(meters.meterId, meterIds)).orderBy(asc(meters.meterId)).for('share');
+  const ids = textArray(readingIds);
+  const inWindows = sql`(${readings.meterId}, ${readings.windowStart}) in (select r.meter_id, r.window_start from readings r where r.id = any(${ids}::uuid[]))`;
+  const others = await tx
+    .select({ id: readings.id, meterId: readings.meterId, windowStart: readings.windowStart })
+    .from(readings)
+    .where(and(inWindows, sql`${readings.duplicateOf} is null`, sql`${readings.status} not in ('voided', 'recorded')`, sql`not (${readings.id} = any(${ids}::uuid[]))`))
+    .limit(1);
+  if (others.length) {
+    const o = others[0]!;
+    throw new WindowChanged(`meter ${o.meterId}'s window ${o.windowStart!.toISOString()} holds reading ${o.id}, which this transaction does not carry`);
+  }
+  // Summed here, not with array_agg: the postgres.js client runs without type lookup and would hand arrays back as text.
+  const carried = await tx
+    .select({ id: readings.id, meterId: readings.meterId, windowStart: readings.windowStart, tokens: readings.tokensToMint, wallet: readings.walletAddress, at: readings.readingTimestamp, generationMeterId: meters.generationMeterId })
+    .from(readings)
+    .innerJoin(meters, eq(meters.meterId, readings.meterId))
+    .where(inArray(readings.id, readingIds))
+    .orderBy(asc(readings.readingTimestamp));
+  const byWindow = new Map<string, { meterId: string; windowStart: Date; generationMeterId: string; amount: bigint; ids: string[]; wallet: string }>();
+  for (const r of carried) {
+    const key = `${r.meterId}\u0000${r.windowStart!.getTime()}`;
+    const w = byWindow.get(key) ?? { meterId: r.meterId, windowStart: r.windowStart!, generationMeterId: r.generationMeterId!, amount: 0n, ids: [], wallet: r.wallet };
+    w.amount += BigInt(r.tokens);
+    w.ids.push(r.id);
+    w.wallet = r.wallet; // the window's last reading's wallet, as the planner mints it
+    byWindow.set(key, w);
+  }
+  const windows = [...byWindow.values()].map((w) => ({ ...w, amount: w.amount.toString(), ids: w.ids.sort() }));
+  for (const w of windows) {
+    const [stored] = await tx
+      .insert(mintWindows)
+      .values({ meterId: w.meterId, windowStart: w.windowStart!, generationMeterId: w.generationMeterId!, walletAddress: w.wallet, amount: w.amount, readingIds: w.ids, txSignature: signature })
+      .onConflictDoUpdate({ target: [mintWindows.meterId, mintWindows.windowStart], set: { txSignature: signature } })
+      .returning();
+    const same = stored!.amount === w.amount && stored!.readingIds.length === w.ids.length && w.ids.every((id) => stored!.readingIds.includes(id));
+    if (!same || stored!.status !== 'frozen' || stored!.generationMeterId !== w.generationMeterId) {
+      throw new WindowChanged(`meter ${w.meterId}'s window ${w.windowStart!.toISOString()} was frozen before with ${stored!.amount} base units of ${stored!.readingIds.length} reading(s) (${stored!.status})`);
+    }
+  }
+}
+
+/**
+ * mint_generation: readings whose window the chain's record proves minted, with their frozen sum, without a
+ * signature of theirs (found minted before anything was signed for them): completed, and their windows minted.
+ * Under the claim's token (null: the rescuer).
+ */
+export async function completeByRecord(db: Db, token: string | null, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  return db.transaction(async (tx) => {
+    const done = await tx
+      .update(readings)
+      .set({ status: 'completed', lastError: null, claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })
+      .where(and(inArray(readings.id, ids), eq(readings.status, 'processing'), token ? eq(readings.claimToken, token) : undefined))
+      .returning({ id: readings.id, meterId: readings.meterId, windowStart: readings.windowStart, tokens: readings.tokensToMint, wallet: readings.walletAddress });
+    const windows = new Map<string, { meterId: string; windowStart: Date; amount: bigint; ids: string[]; wallet: string }>();
+    for (const r of done) {
+      const key = `${r.meterId}\u0000${r.windowStart!.getTime()}`;
+      const w = windows.get(key) ?? { meterId: r.meterId, windowStart: r.windowStart!, amount: 0n, ids: [], wallet: r.wallet };
+      w.amount += BigInt(r.tokens);
+      w.ids.push(r.id);
+      windows.set(key, w);
+    }
+    const gen = await generationMeterIds(tx as unknown as Db, [...new Set(done.map((r) => r.meterId))]);
+    for (const w of windows.values()) {
+      await tx
+        .insert(mintWindows)
+        .values({ meterId: w.meterId, windowStart: w.windowStart, generationMeterId: gen.get(w.meterId)!, walletAddress: w.wallet, amount: w.amount.toString(), readingIds: w.ids, status: 'minted', mintedAt: sql`now()` })
+        .onConflictDoUpdate({ target: [mintWindows.meterId, mintWindows.windowStart], set: { status: 'minted', mintedAt: sql`now()` } });
+    }
+    return done.length;
+  });
+}
+
+/** mint_generation: the windows a recorded transaction carries, as frozen (the 16 bytes, the start, the frozen sum). */
+export async function windowsOfTransaction(db: Db, signature: string): Promise<{ meterId: string; startMs: number; amount: bigint }[]> {
+  const rows = await db.select().from(mintWindows).where(eq(mintWindows.txSignature, signature));
+  return rows.map((r) => ({ meterId: r.generationMeterId, startMs: r.windowStart.getTime(), amount: BigInt(r.amount) }));
+}
+
+/**
  * A landed transaction: its ledger row and every reading it carries change in one database transaction,
  * so a crash can never leave part of a landed transaction processing. `token` null: the rescuer.
  */
 export async function completeTransaction(db: Db, token: string | null, signature: string): Promise<number> {
   return db.transaction(async (tx) => {
     await tx.update(mintTransactions).set({ status: 'confirmed', error: null, updatedAt: sql`now()` }).where(eq(mintTransactions.signature, signature));
+    // mint_generation: the windows it carried are minted (a no-op without windows).
+    await tx.update(mintWindows).set({ status: 'minted', mintedAt: sql`now()` }).where(and(eq(mintWindows.txSignature, signature), eq(mintWindows.status, 'frozen')));
     const done = await tx
       .update(readings)
       .set({ status: 'completed', lastError: null, claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })
@@ -536,6 +697,29 @@ export async function reserveTokenAccounts(db: Db, wallets: string[], maxPerDay:
     .onConflictDoUpdate({ target: tokenAccountBudget.day, set: { reserved: sql`${tokenAccountBudget.reserved} + ${grant}`, lastGranted: grant } })
     .returning({ granted: tokenAccountBudget.lastGranted });
   return new Set(wallets.slice(0, row!.granted));
+}
+
+/**
+ * mint_generation: reserve `count` new window records for today (UTC) within `maxPerDay`; answers how many were
+ * granted. Why this is safe across workers: the same single upsert on the day's row as reserveTokenAccounts.
+ */
+export async function reserveMintRecords(db: Db, count: number, maxPerDay: number): Promise<number> {
+  if (count === 0) return 0;
+  const want = sql`${count}::int`;
+  const max = sql`${maxPerDay}::int`;
+  const grant = sql`least(${want}, greatest(${max} - ${mintRecordBudget.reserved}, 0))`;
+  const [row] = await db
+    .insert(mintRecordBudget)
+    .values({ day: utcToday, reserved: sql`least(${want}, ${max})`, lastGranted: sql`least(${want}, ${max})` })
+    .onConflictDoUpdate({ target: mintRecordBudget.day, set: { reserved: sql`${mintRecordBudget.reserved} + ${grant}`, lastGranted: grant } })
+    .returning({ granted: mintRecordBudget.lastGranted });
+  return row!.granted;
+}
+
+/** New window records reserved today (UTC): their rent is what mint_generation spent today. */
+export async function mintRecordsReservedToday(db: Db): Promise<number> {
+  const [row] = await db.select({ reserved: mintRecordBudget.reserved }).from(mintRecordBudget).where(eq(mintRecordBudget.day, utcToday));
+  return row?.reserved ?? 0;
 }
 
 // ---- fee budget ---------------------------------------------------------------------------------

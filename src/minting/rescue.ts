@@ -3,6 +3,7 @@
 // signature; takes back leases that ran out with nothing signed; and closes the batches of dead processes
 // (state `interrupted`, their readings' final states, a summary) once nothing of them is in flight, so
 // their event streams end.
+import type { GenerationRecord, GenerationWindow } from '../chain/mintTransaction.js';
 import type { RpcClient, TransactionErrorJson } from '../chain/rpcClient.js';
 import { fateOf } from '../chain/sendAndConfirm.js';
 import type { Db } from '../db/client.js';
@@ -19,6 +20,7 @@ import {
   releaseFailed,
   type RetryPolicy,
   takeBackExpiredLeases,
+  windowsOfTransaction,
 } from './repo.js';
 import type { ResultJson } from './runBatch.js';
 
@@ -40,6 +42,22 @@ export interface RescueDeps {
   policy: RetryPolicy;
   /** Wakes the event streams of the batches it closes. */
   events?: Pick<BatchEvents, 'notify'>;
+  /** mint_generation: reads the windows' records on chain (chain/mintTransaction.ts readGenerationRecords). */
+  records?: (windows: GenerationWindow[]) => Promise<(GenerationRecord | null)[]>;
+}
+
+/**
+ * mint_generation's second proof of landing, besides the signature: every window the transaction carries has its
+ * record on chain saying minted, with the window's frozen sum. Frozen windows are minted by no other transaction of
+ * the service (a window is frozen once, with its readings), so such records are this transaction's work, or an
+ * earlier signature's for the same readings, which was never proven not to land: either way, minted once.
+ */
+async function provenByRecords(deps: RescueDeps, signature: string): Promise<boolean> {
+  if (!deps.records) return false;
+  const windows = await windowsOfTransaction(deps.db, signature);
+  if (windows.length === 0) return false;
+  const records = await deps.records(windows.map(({ meterId, startMs }) => ({ meterId, startMs })));
+  return windows.every((w, i) => records[i]?.minted === true && records[i]!.amount === w.amount);
 }
 
 /** How an abandoned transaction ended: as recorded, if its claimer lived to see it, or else as the chain says. */
@@ -75,7 +93,9 @@ export async function rescue(deps: RescueDeps): Promise<RescueReport> {
   const report: RescueReport = { confirmed: 0, failed: 0, expired: 0, pending: 0, leasesTakenBack: 0, batchesClosed: 0 };
   for (const tx of await abandonedTransactions(deps.db)) {
     const log = deps.log.child({ signature: tx.signature });
-    const fate = await settledFate(deps, tx).catch((e: unknown): Fate => {
+    const byRecord = tx.status !== 'confirmed' && (await provenByRecords(deps, tx.signature).catch(() => false));
+    if (byRecord) log.info('rescue: its windows\' records on chain say minted with their frozen sums');
+    const fate = byRecord ? ({ status: 'confirmed' } as const) : await settledFate(deps, tx).catch((e: unknown): Fate => {
       log.warn({ err: describeError(e) }, 'rescue: chain not reachable; will look again');
       return { status: 'pending' };
     });

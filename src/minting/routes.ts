@@ -19,6 +19,7 @@ import { jsonBody, readingJson } from '../readings/routes.js';
 import {
   batchReadings,
   type BatchEventRow,
+  generationMeterIds,
   getBatch,
   lastBatchEvent,
   mintingPause,
@@ -41,6 +42,8 @@ import { ENDED_BATCH_STATES } from '../db/schema.js';
 
 export interface MintRoutesDeps {
   db: Db;
+  /** MINT_INSTRUCTION=mint_generation: readings are planned per (meter, window). */
+  windows?: boolean;
   runner: BatchRunner;
   engine: MintEngine;
   defaults: Settings;
@@ -350,13 +353,26 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     if (!body.readingIds) throw new ValidationError('reading_ids is required', 'reading_ids');
     const rows = (await Promise.all(body.readingIds.map((id) => getReading(d.db, id)))).filter((r): r is ReadingRow => r !== null);
     if (rows.length !== body.readingIds.length) throw new NotFound('one or more readings');
+    // mint_generation: each reading in its window, so that the plan is the one the runner would make (one
+    // instruction per window, each creating its record: the rent counts 1,183,200 lamports per window).
+    const generation = d.windows ? await generationMeterIds(d.db, [...new Set(rows.map((r) => r.meterId))]) : null;
+    const ordered = generation ? [...rows].sort((a, b) => a.readingTimestamp.getTime() - b.readingTimestamp.getTime()) : rows;
     const fee = await d.engine.estimateFee(
-      rows.map((r) => ({ readingId: r.id, userId: r.userId, walletAddress: r.walletAddress, kwhAmount: r.kwhAmount, tokensToMint: BigInt(r.tokensToMint), meterId: r.meterId })),
+      ordered.map((r) => ({
+        readingId: r.id,
+        userId: r.userId,
+        walletAddress: r.walletAddress,
+        kwhAmount: r.kwhAmount,
+        tokensToMint: BigInt(r.tokensToMint),
+        meterId: r.meterId,
+        ...(generation?.has(r.meterId) && r.windowStart ? { window: { meterId: generation.get(r.meterId)!, startMs: r.windowStart.getTime() } } : {}),
+      })),
     );
     return c.json({
       transactions: fee.transactions,
       signatures: fee.signatures,
       token_accounts_created: fee.tokenAccountsCreated,
+      mint_records_created: fee.mintRecordsCreated,
       base_fee_lamports: fee.baseFeeLamports.toString(),
       priority_fee_lamports: fee.priorityFeeLamports.toString(),
       rent_lamports: fee.rentLamports.toString(),

@@ -17,7 +17,10 @@ import type { BatchEvents } from './events.js';
 import {
   batchOutcome,
   claimReadings,
+  claimWindows,
+  completeByRecord,
   completeTransaction,
+  generationMeterIds,
   createBatch,
   deferReadings,
   extendLease,
@@ -61,6 +64,11 @@ export interface BatchRunnerDeps {
   minMint?: { tokens: bigint; maxWaitMs: number };
   /** The clock for the minimum-amount wait (tests pass their own). */
   now?: () => number;
+  /**
+   * MINT_INSTRUCTION=mint_generation: claim whole windows closed `graceMs` ago, mint each as one instruction, and
+   * freeze each window when its transaction is recorded. MIN_MINT_TOKENS does not apply: a window's amount is fixed.
+   */
+  windows?: { graceMs: number };
 }
 
 export interface RunningBatch {
@@ -153,7 +161,8 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
     await durable(log, 'create the batch', () => createBatch(deps.db, batchId, source, requestedBy, deps.leaseMs));
     let rows;
     try {
-      ({ rows } = await claimReadings(deps.db, { token, limit: settings.maxBatchSize, leaseMs: deps.leaseMs, batchId, ids: readingIds }));
+      const claim = { token, limit: settings.maxBatchSize, leaseMs: deps.leaseMs, batchId, ids: readingIds };
+      ({ rows } = deps.windows ? await claimWindows(deps.db, { ...claim, graceMs: deps.windows.graceMs }) : await claimReadings(deps.db, claim));
       await durable(log, 'start the batch', () => updateBatch(deps.db, batchId, { state: 'running', totalReadings: rows.length }));
     } catch (e) {
       // The claim may have committed with its answer lost: give back whatever it holds (nothing is signed yet).
@@ -175,13 +184,17 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
       );
       try {
         if (claimed.length) {
-          let batch: MintBatchData[] = claimed.map((r) => ({
+          // mint_generation: each reading with its window, in time order (a window goes to its last reading's wallet).
+          const generation = deps.windows ? await generationMeterIds(deps.db, [...new Set(claimed.map((r) => r.meterId))]) : null;
+          const ordered = generation ? [...claimed].sort((a, b) => a.readingTimestamp.getTime() - b.readingTimestamp.getTime()) : claimed;
+          let batch: MintBatchData[] = ordered.map((r) => ({
             readingId: r.id,
             userId: r.userId,
             walletAddress: r.walletAddress,
             kwhAmount: r.kwhAmount,
             tokensToMint: BigInt(r.tokensToMint),
             meterId: r.meterId,
+            ...(generation && generation.has(r.meterId) && r.windowStart ? { window: { meterId: generation.get(r.meterId)!, startMs: r.windowStart.getTime() } } : {}),
           }));
           log.info({ readings: batch.length }, 'batch claimed');
           // Readings carried by a recorded transaction: from then on only proof from the chain releases them.
@@ -194,7 +207,9 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
             const ids = group.map((r) => r.readingId);
             const glog = log.child({ signature: first.txSignature ?? undefined });
             try {
-              if (first.outcome === 'minted') {
+              if (first.outcome === 'minted' && first.proof === 'record') {
+                await durable(glog, 'complete windows minted on chain', () => completeByRecord(deps.db, token, ids));
+              } else if (first.outcome === 'minted') {
                 await durable(glog, 'complete the transaction', () => completeTransaction(deps.db, token, first.txSignature!));
               } else if (first.outcome === 'deferred' && first.wait?.until === 'held') {
                 // Held to be summed: waitForSum has already given them back.
@@ -222,7 +237,8 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
           };
 
           // A wallet whose readings sum to less than MIN_MINT_TOKENS waits for its later ones (not minted now).
-          batch = await holdSmallAmounts(batch, token, log, settle, new Map(claimed.map((r) => [r.id, r.createdAt])));
+          // mint_generation: never held (a window's amount is fixed: its readings, frozen once signed).
+          if (!deps.windows) batch = await holdSmallAmounts(batch, token, log, settle, new Map(claimed.map((r) => [r.id, r.createdAt])));
           try {
             // All held: nothing for the engine (it refuses an empty batch).
             const groups = batch.length === 0 ? [] : deps.engine.mintGroups(batch, {
@@ -231,7 +247,7 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
               onPlanned: markPlanned,
               onSigned: async (t: SignedRecord) => {
                 try {
-                  await durable(log.child({ signature: t.signature }), 'record the signed transaction', () => recordSigned(deps.db, token, batchId, t));
+                  await durable(log.child({ signature: t.signature }), 'record the signed transaction', () => recordSigned(deps.db, token, batchId, t, { windows: !!deps.windows }));
                 } catch (e) {
                   throw e instanceof AppError ? e : new NotRecorded(e);
                 }

@@ -1,3 +1,4 @@
+import type { GenerationWindow } from '../chain/mintTransaction.js';
 // The data the engine works on, as the seed names it. Amounts are bigint base units end to end.
 export interface MintBatchData {
   readingId: string;
@@ -7,6 +8,8 @@ export interface MintBatchData {
   kwhAmount: string;
   tokensToMint: bigint;
   meterId: string | null;
+  /** MINT_INSTRUCTION=mint_generation: the (meter, window) the reading is summed into; its readings mint as one instruction. */
+  window?: GenerationWindow;
 }
 
 export interface MintResult {
@@ -20,6 +23,11 @@ export interface MintResult {
    * deferred: known not minted, and not the reading's fault: it waits (`wait`) without losing an attempt.
    */
   outcome: 'minted' | 'failed' | 'unknown' | 'deferred';
+  /**
+   * minted without a signature: mint_generation found the window's record on chain saying minted, with the sum
+   * of these readings, before signing anything for them (the record is the proof).
+   */
+  proof?: 'record';
   /** deferred only: until when and why (stored as the reading's last_error). */
   wait?: ReadingWait;
 }

@@ -27,6 +27,8 @@ export interface WorkerDeps {
   retryMs?: number;
   /** Batches open at once (WORKER_PIPELINE_DEPTH); default 1. */
   pipelineDepth?: number;
+  /** MINT_INSTRUCTION=mint_generation: MINT_WINDOW_GRACE_MS (a reading waits for its window to close: no batch for it before). */
+  windowGraceMs?: number;
 }
 
 const RETRY_MS = 1_000;
@@ -55,7 +57,7 @@ export function startWorker(deps: WorkerDeps) {
     if (pause || stopping) return false;
     // A place in the pipeline first: no claim while `depth` batches are open.
     while (open.size >= depth) await Promise.race(open);
-    if (stopping || !(await anythingClaimable(deps.db)) || stopping) return false;
+    if (stopping || !(await anythingClaimable(deps.db, deps.windowGraceMs)) || stopping) return false;
     const batch = await deps.runner.start('poll', null);
     const ended: Promise<void> = batch.done.then(
       () => undefined,

@@ -64,6 +64,8 @@ export interface AcceptPolicy {
   requireSigned: boolean;
   /** The most base units one reading can carry (it is minted in one transaction). */
   maxTokensPerReading: bigint;
+  /** MINT_INSTRUCTION=mint_generation: a reading for a window already frozen (signed) or minted is refused. */
+  refuseSettledWindows?: boolean;
 }
 
 const HOUR_MS = 3_600_000n;

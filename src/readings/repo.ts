@@ -2,8 +2,10 @@
 import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { textArray } from '../db/arrays.js';
-import { queueWatermark, readings, type ReadingStatus } from '../db/schema.js';
-import { Conflict } from '../errors.js';
+import { mintWindows, queueWatermark, readings, type ReadingStatus } from '../db/schema.js';
+import { Conflict, Refused } from '../errors.js';
+import { at } from '../meters/registry.js';
+import { WINDOW_MS, windowStartOf } from '../minting/windows.js';
 import { lockMeters } from '../meters/repo.js';
 import { type AcceptPolicy, checkAgainstRegistry, decide, type Neighbour, type NewRow } from './accept.js';
 import type { ParsedReading } from './parseReadings.js';
@@ -78,17 +80,46 @@ async function neighboursOf(tx: Db, wanted: { meterId: string; at: Date }[]): Pr
 async function insertReadings(tx: Db, rows: NewRow[]): Promise<{ id: string; queueSeq: number | null }[]> {
   const col = (f: (r: NewRow) => string | null) => textArray(rows.map(f));
   const result = await tx.execute(sql`
-    insert into readings (id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, client_reading_id, register_kwh, status, telemetry, queue_seq)
+    insert into readings (id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, client_reading_id, register_kwh, status, telemetry, queue_seq, window_start)
     select u.id::uuid, u.meter_id, u.user_id, u.wallet_address, u.kwh_amount::numeric, u.tokens_to_mint::numeric, u.reading_timestamp::timestamptz, u.gateway_id,
-      u.client_reading_id, u.register_kwh::numeric, u.status, u.telemetry::jsonb, case when u.status = 'recorded' then null else nextval('readings_queue_seq') end
+      u.client_reading_id, u.register_kwh::numeric, u.status, u.telemetry::jsonb, case when u.status = 'recorded' then null else nextval('readings_queue_seq') end, u.window_start::timestamptz
     from unnest(${col((r) => r.id)}, ${col((r) => r.meterId)}, ${col((r) => r.userId)}, ${col((r) => r.walletAddress)}, ${col((r) => r.kwhAmount)},
       ${col((r) => r.tokensToMint.toString())}, ${col((r) => r.readingTimestamp.toISOString())}, ${col((r) => r.gatewayId)}, ${col((r) => r.clientReadingId)}, ${col((r) => r.registerKwh)},
-      ${col((r) => r.status)}, ${col((r) => (r.telemetry ? JSON.stringify(r.telemetry) : null))})
-      with ordinality as u(id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, client_reading_id, register_kwh, status, telemetry, ord)
+      ${col((r) => r.status)}, ${col((r) => (r.telemetry ? JSON.stringify(r.telemetry) : null))}, ${col((r) => new Date(windowStartOf(r.readingTimestamp.getTime())).toISOString())})
+      with ordinality as u(id, meter_id, user_id, wallet_address, kwh_amount, tokens_to_mint, reading_timestamp, gateway_id, client_reading_id, register_kwh, status, telemetry, window_start, ord)
     order by u.ord
     on conflict do nothing
     returning id, queue_seq::float8 as queue_seq`);
   return rowsOf<{ id: string; queue_seq: number | string | null }>(result).map((r) => ({ id: String(r.id), queueSeq: r.queue_seq === null ? null : Number(r.queue_seq) }));
+}
+
+/**
+ * mint_generation: a new reading whose window is frozen (its transaction signed, its sum fixed) or minted is
+ * refused, 422 WINDOW_SETTLED: taken, it could never be minted (the window's record admits one mint).
+ *
+ * Why this is safe against a window being frozen at the same moment: it runs under the meters' FOR UPDATE locks,
+ * and freezing a window (minting/repo.ts recordSigned) takes its meter's row FOR SHARE, so the two never overlap.
+ * If the freeze commits first, this read sees its mint_windows row and refuses; if this reading commits first,
+ * the freeze finds a reading of the window that its transaction does not carry and refuses to record it, so that
+ * transaction is never sent and the window is minted later with every reading it holds.
+ */
+async function refuseSettledWindows(tx: Db, parsed: ParsedReading[], rows: NewRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const windows = rows.map((r) => ({ meterId: r.meterId, start: new Date(windowStartOf(r.readingTimestamp.getTime())) }));
+  const settled = await tx
+    .select({ meterId: mintWindows.meterId, start: mintWindows.windowStart, status: mintWindows.status })
+    .from(mintWindows)
+    .where(sql`(${mintWindows.meterId}, ${mintWindows.windowStart}) in (select * from unnest(${textArray(windows.map((w) => w.meterId))}, ${textArray(windows.map((w) => w.start.toISOString()))}::timestamptz[]))`);
+  if (settled.length === 0) return;
+  const first = settled[0]!;
+  const i = parsed.findIndex((p) => p.meterId === first.meterId && windowStartOf(p.readingTimestamp.getTime()) === first.start.getTime());
+  const field = i >= 0 ? at(parsed[i]!.path, 'reading_timestamp') : 'reading_timestamp';
+  const end = new Date(first.start.getTime() + WINDOW_MS).toISOString();
+  throw new Refused(
+    'WINDOW_SETTLED',
+    `${field}: meter ${first.meterId}'s window ${first.start.toISOString()}–${end} is settled (${first.status === 'minted' ? 'minted' : 'its transaction is signed'}) with the readings it had: a reading for it can no longer be minted`,
+    field,
+  );
 }
 
 /**
@@ -105,6 +136,7 @@ export async function acceptReadings(db: Db, gatewayId: string, parsed: ParsedRe
     checkAgainstRegistry(parsed, gatewayId, meters, policy);
     const neighbours = await neighboursOf(tx, parsed.map((r) => ({ meterId: r.meterId, at: r.readingTimestamp })));
     const decision = decide(parsed, gatewayId, meters, neighbours, policy);
+    if (policy.refuseSettledWindows) await refuseSettledWindows(tx, parsed, decision.rows);
     // Each result's queue_seq: a duplicate's from the stored reading it repeats, a new one's from its INSERT.
     const seqs = new Map(neighbours.map((n) => [n.id, n.queueSeq]));
     if (decision.rows.length) {

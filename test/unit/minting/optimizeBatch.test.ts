@@ -127,6 +127,7 @@ describe('estimateBatchFee', () => {
       rentLamports: 2_074_080n,
       totalLamports: 2_084_180n,
       tokenAccountsCreated: 1,
+      mintRecordsCreated: 0,
     });
   });
 
