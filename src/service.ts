@@ -337,6 +337,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
                 store: makeLookupTableStore(opened),
                 send: { pollMs: 250, rebroadcastMs: 2_000, followTimeoutMs: 180_000 },
                 shared: { tokenInfo: identity.tokenInfo, mint: identity.mint },
+                reserveFee: (lamports) => reserveFee(db, lamports, config.MAX_FEE_LAMPORTS_PER_DAY),
               }),
               minMints: config.LOOKUP_TABLE_MIN_MINTS,
               mintCounts: (wallets) => mintCounts(db, wallets),

@@ -66,6 +66,8 @@ export interface LookupTablesDeps {
   send: Omit<SendOptions, 'log'>;
   /** The program's token_info and its mint: the shared accounts every mint transaction names. */
   shared: { tokenInfo: PublicKey; mint: PublicKey };
+  /** The daily fee budget (MAX_FEE_LAMPORTS_PER_DAY), reserved before each create or extend is signed. */
+  reserveFee?: (lamports: bigint) => Promise<boolean>;
 }
 
 /**
@@ -160,6 +162,11 @@ export function makeLookupTables(deps: LookupTablesDeps) {
 
   /** Signs once, with a fresh blockhash; nothing is sent here. */
   async function sign(ix: TransactionInstruction): Promise<SignedTransaction> {
+    // The daily fee budget covers these transactions too (one signature, no priority fee): refused, nothing is
+    // signed, and the recipients wait for a later batch's upkeep.
+    if (deps.reserveFee && !(await deps.reserveFee(5_000n))) {
+      throw new RpcFailure(null, 'lookup table upkeep waits: the fee budget for today (MAX_FEE_LAMPORTS_PER_DAY) is spent', false);
+    }
     const latest = await deps.rpc.call<Context<{ blockhash: string; lastValidBlockHeight: number }>>('getLatestBlockhash', [{ commitment: 'confirmed' }]);
     const tx = new Transaction({ feePayer: deps.authority.publicKey, ...latest.value }).add(ix);
     tx.sign(deps.authority);

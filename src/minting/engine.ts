@@ -201,11 +201,17 @@ export function makeMintEngine(deps: MintEngineDeps) {
         const wallet = m.walletAddress;
         if (state === 'missing') {
           knownAtas.delete(wallet);
-          const granted = deps.reserveTokenAccounts ? (await deps.reserveTokenAccounts([wallet]).catch(() => new Set<string>())).has(wallet) : true;
+          // A reservation that could not be asked (a database error) is not a spent budget: back off, not a day.
+          const granted = deps.reserveTokenAccounts ? await deps.reserveTokenAccounts([wallet]).then((g) => g.has(wallet), () => null) : true;
           log.warn({ wallet, granted }, 'the recipient\'s token account is gone (closed by its owner); creating it again');
-          alone = granted
-            ? settle([{ ...m, createAta: true }], f, expiries, true)
-            : Promise.resolve(defer([m], { until: 'next_utc_day', reason: `the owner's token account was closed; creating it again waits for the token-account budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) until the next UTC midnight` }));
+          alone =
+            granted === true
+              ? settle([{ ...m, createAta: true }], f, expiries, true)
+              : Promise.resolve(
+                  granted === false
+                    ? defer([m], { until: 'next_utc_day', reason: `the owner's token account was closed; creating it again waits for the token-account budget (MAX_NEW_TOKEN_ACCOUNTS_PER_DAY) until the next UTC midnight` })
+                    : defer([m], { until: 'backoff', reason: `the owner's token account was closed; its creation could not be reserved (the database did not answer)` }),
+                );
         } else if (state === 'frozen') {
           alone = Promise.resolve(fail([m], `the owner's token account ${wallet} is frozen: nothing can be minted to it until its freeze authority thaws it (${reason})`, txSignature));
         } else if (state === 'foreign') {

@@ -1,6 +1,6 @@
 // The queue's state changes. Every change after a claim names the claim token, so a worker whose lease
 // was taken back can no longer change what it no longer holds.
-import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, notInArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { textArray } from '../db/arrays.js';
 import { ClaimLost, DuplicateTransaction, WindowChanged } from '../errors.js';
@@ -771,7 +771,8 @@ export async function deferReadings(db: Db, token: string, ids: string[], wait: 
   const next = wait.until === 'next_utc_day' ? nextUtcMidnight : sql`now() + ${backoffMs} * interval '1 millisecond'`;
   await db
     .update(readings)
-    .set({ status: 'pending', claimToken: null, leaseExpiresAt: null, attempts: sql`greatest(${readings.attempts} - 1, 0)`, nextAttemptAt: next, lastError: wait.reason, updatedAt: sql`now()` })
+    // Its transaction (if one was sent) provably did not mint: no signature of it is in flight any more.
+    .set({ status: 'pending', claimToken: null, leaseExpiresAt: null, txSignature: null, attempts: sql`greatest(${readings.attempts} - 1, 0)`, nextAttemptAt: next, lastError: wait.reason, updatedAt: sql`now()` })
     .where(and(inArray(readings.id, ids), eq(readings.claimToken, token), eq(readings.status, 'processing')));
 }
 
@@ -788,7 +789,15 @@ export async function deferReadings(db: Db, token: string, ids: string[], wait: 
  */
 export async function waitForSum(db: Db, token: string, wallet: string, ids: string[], groupTokens: bigint, minTokens: bigint, deadline: Date, reason: string): Promise<'released' | 'waiting'> {
   return db.transaction(async (tx) => {
-    const waiting = and(eq(readings.walletAddress, wallet), eq(readings.status, 'pending'), gt(readings.nextAttemptAt, sql`now()`));
+    // The wallet's readings held to be summed: pending, due later, no attempt spent (a reading backing off after
+    // a failure has one), and not this group (a retried write whose first run committed must not count it twice).
+    const waiting = and(
+      eq(readings.walletAddress, wallet),
+      eq(readings.status, 'pending'),
+      gt(readings.nextAttemptAt, sql`now()`),
+      eq(readings.attempts, 0),
+      notInArray(readings.id, ids),
+    );
     const [pool] = await tx
       .select({ total: sql<string>`coalesce(sum(${readings.tokensToMint}), 0)::text`, dueMs: sql<string | null>`(extract(epoch from min(${readings.nextAttemptAt})) * 1000)::bigint::text` })
       .from(readings)

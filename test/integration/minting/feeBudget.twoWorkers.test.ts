@@ -14,6 +14,10 @@ import { makeBatchRunner } from '../../../src/minting/runBatch.js';
 import { DATABASES, seedReadings, withChainAndDatabase, type TestDatabase } from '../../support/db.js';
 import { type TestChain } from '../../support/localnet.js';
 import { testEngine, testLog } from '../../support/engine.js';
+import { authority, MINT, TOKEN_INFO } from '../../support/energyToken.js';
+import { makeLookupTables } from '../../../src/chain/lookupTables.js';
+import { makeRpcClient } from '../../../src/chain/rpcClient.js';
+import { makeLookupTableStore } from '../../../src/db/lookupTables.js';
 
 const defaults = { batchIntervalMs: 50, maxBatchSize: 5, maxAttempts: 5, backoffMs: 0 };
 const DAY = 86_400_000;
@@ -85,5 +89,25 @@ describe.each(DATABASES)('on %s', (kind, open) => {
       await db.update(readings).set({ nextAttemptAt: new Date(0) }).where(inArray(readings.id, waiting.map((r) => r.id)));
     }
     expect(days).toBe(4);
+  });
+
+  it('the lookup tables\' own transactions are bounded by the same budget: refused, nothing more is signed', async () => {
+    if (!t) return;
+    const db = t.database.db;
+    const at = new Date(Date.UTC(2027, 0, 1, 12)); // a day of its own
+    const budget = 7_000n; // one table transaction (5,000 lamports), not two
+    const tables = makeLookupTables({
+      rpc: makeRpcClient({ url: chain.url, timeoutMs: 2_000 }),
+      authority: authority(),
+      log: testLog,
+      store: makeLookupTableStore(t.database),
+      send: { pollMs: 25, rebroadcastMs: 500, followTimeoutMs: 60_000 },
+      shared: { tokenInfo: TOKEN_INFO, mint: MINT },
+      reserveFee: (lamports) => reserveFee(db, lamports, budget, at),
+    });
+    // Creating the table fits; extending it with the recipients does not.
+    await expect(tables.addRecipients([Keypair.generate().publicKey.toBase58()])).rejects.toThrow(/fee budget for today \(MAX_FEE_LAMPORTS_PER_DAY\) is spent/);
+    expect(await feeLeftToday(db, budget, at)).toBe(budget - 5_000n);
+    expect(tables.tables()).toHaveLength(1);
   });
 });

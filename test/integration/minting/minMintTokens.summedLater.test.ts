@@ -59,9 +59,15 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     expect(heldB!.nextAttemptAt.getTime()).toBe(heldA!.nextAttemptAt.getTime());
     expect(await db.select().from(mintTransactions)).toHaveLength(0); // nothing signed for them yet
 
+    // A reading of the same wallet backing off after a failure (an attempt spent) is not one held for the sum:
+    // it keeps its back-off when the held ones are released.
+    const backingOff = await seed(wallet, 1_000n);
+    const later = new Date(Date.now() + 3_600_000);
+    await db.update(readings).set({ attempts: 1, nextAttemptAt: later, lastError: 'failed once' }).where(inArray(readings.id, [backingOff]));
     const c = await seed(wallet, 50n);
     await run(); // 120 with A and B: all due now
     expect((await rowsOf([a, b, c])).every((r) => r.status === 'pending' && r.nextAttemptAt.getTime() <= Date.now() && r.attempts === 0)).toBe(true);
+    expect((await rowsOf([backingOff]))[0]!.nextAttemptAt.getTime()).toBe(later.getTime());
     expect(await run()).toMatchObject({ total_readings: 3, successful_mints: 3, deferred: 0 });
     const done = await rowsOf([a, b, c]);
     expect(done.every((r) => r.status === 'completed' && r.attempts === 1)).toBe(true);
@@ -73,7 +79,7 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     const lone = Keypair.generate().publicKey;
     const d = await seed(lone, 10n);
     expect(await run()).toMatchObject({ deferred: 1 });
-    now += WAIT_MS + 1_000;
+    now = Date.now() + WAIT_MS + 60_000; // well past its deadline, whenever it was accepted
     await db.update(readings).set({ nextAttemptAt: new Date(0) }).where(inArray(readings.id, [d]));
     expect(await run()).toMatchObject({ total_readings: 1, successful_mints: 1 });
     expect(await balance(lone)).toBe(10n);

@@ -78,7 +78,8 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     expect(refused[0]!.error).toMatch(/RecValidatorNotFound/);
     const waiting = await rows(second);
     for (const r of waiting) {
-      expect(r).toMatchObject({ status: 'pending', attempts: 0, claimToken: null });
+      // Its transaction landed and failed: no signature of it stays in flight for a lease's rescue to follow.
+      expect(r).toMatchObject({ status: 'pending', attempts: 0, claimToken: null, txSignature: null });
       expect(r.lastError).toMatch(/waiting for a registered REC validator \(REC_VALIDATOR_KEYPAIR_PATH\).*RecValidatorNotFound \(custom error 6008\)/);
       expect(r.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() + BACKOFF_MS / 2);
     }
