@@ -8,6 +8,9 @@
 //   3c engine_v0     the same recipients, minted to often: all in the service's lookup table, v0 transactions
 //   4 send_ceiling   the engine's planned transactions prebuilt and signed, then only sent and confirmed
 //   5 chain_ceiling  the same transactions executed by LiteSVM in-process, no RPC
+// Then the program's versions (the engine on each), and the mint instructions on energy_token 0.1.1: one
+// workload of meters' readings in closed 15-minute windows, minted with mint_tokens_direct and with
+// mint_generation (one instruction and one GenerationMintRecord per (meter, window)), fee and rent apart.
 // Fees and compute units are read back from getTransaction for every transaction each strategy sent.
 // Then the scale section (skip it with --no-scale): POST /readings at 0 and 300,000 pending against the raw
 // multi-row INSERT (ingest.ts), and sustained minting of 20,000 readings from 5,000 meters through the API,
@@ -24,7 +27,8 @@ import pLimit from 'p-limit';
 import { startLocalnet, type Localnet } from '../../anchor-localnet/server.js';
 import { localnetAuthority, localnetRecValidator, localnetRegistryAuthority, mintAddress, tokenInfoAddress } from '../../anchor-localnet/fixtures.js';
 import { loadIdl, programInterface } from '../../src/chain/energyToken.js';
-import { makeMintChain } from '../../src/chain/mintTransaction.js';
+import { generationRecordAddress, makeMintChain, RENT_GENERATION_RECORD } from '../../src/chain/mintTransaction.js';
+import { generationMeterIdOf, WINDOW_MS } from '../../src/minting/windows.js';
 import { makeMintEngine } from '../../src/minting/engine.js';
 import { makeLookupTables } from '../../src/chain/lookupTables.js';
 import { openDatabase } from '../../src/db/client.js';
@@ -102,6 +106,8 @@ const workload: MintBatchData[] = Array.from({ length: READINGS }, (_, i) => ({
 
 interface Run {
   signatures: string[];
+  /** Readings minted, when not the main workload's READINGS. */
+  readings?: number;
   /** ms from the start to the confirmation of each reading */
   latencies: number[];
   seconds: number;
@@ -181,9 +187,11 @@ async function perUser(connection: Connection, program: Program): Promise<Run> {
 /**
  * `tables`: 'default' as the service starts (LOOKUP_TABLE_MIN_MINTS 2, mint counts kept here for the one
  * batch), 'off' (legacy only), or 'all' (every recipient minted to and put in the table before the clock
- * starts: the table's rent and the setup's fees are not counted, see the README).
+ * starts: the table's rent and the setup's fees are not counted, see the README); 'off' and 'all' mint to every
+ * recipient once before the clock starts, so their token accounts exist. 'none': legacy only, recipients as they
+ * are (the service with MINT_INSTRUCTION=mint_generation, which keeps no tables).
  */
-async function engine(net: Localnet, tables: 'default' | 'off' | 'all' = 'default', p: ProgramContext = main): Promise<Run> {
+async function engine(net: Localnet, tables: 'default' | 'off' | 'all' | 'none' = 'default', p: ProgramContext = main, load: MintBatchData[] = workload, label = 'engine'): Promise<Run> {
   const signatures: string[] = [];
   const latencies: number[] = [];
   // A fixed in-flight limit of 8, as the engine had before its adaptive limiter: the figures stay comparable.
@@ -209,14 +217,14 @@ async function engine(net: Localnet, tables: 'default' | 'off' | 'all' = 'defaul
       }),
       log: makeLog('silent'),
       limits: { ...RUNTIME_LIMITS, maxTokensPerInstruction: 10n ** 12n, usersPerTx: 64 },
-      maxBatchSize: () => READINGS,
+      maxBatchSize: () => load.length,
       inFlight,
       maxPriorityMicroLamports: 100_000n,
       send,
       onSigned: async (r) => void recorded.push(r.signature),
-      lookupTables: tables === 'off' ? undefined : { tables: lookups, minMints: 2, mintCounts: async (ws) => new Map(ws.map((w) => [w, counts.get(w)?.size ?? 0])) },
+      lookupTables: tables === 'off' || tables === 'none' ? undefined : { tables: lookups, minMints: 2, mintCounts: async (ws) => new Map(ws.map((w) => [w, counts.get(w)?.size ?? 0])) },
     });
-  if (tables !== 'default') {
+  if (tables === 'off' || tables === 'all') {
     // Every recipient minted to once (its token account made), and for 'all' put in the table: not counted.
     const setup = make([]);
     for await (const r of setup.mintStream(users.map((u, i) => ({ readingId: `setup${i}`, userId: `u${i}`, walletAddress: u.toBase58(), kwhAmount: '1', tokensToMint: 1n, meterId: null })))) {
@@ -225,18 +233,18 @@ async function engine(net: Localnet, tables: 'default' | 'off' | 'all' = 'defaul
     if (tables === 'all') await lookups.addRecipients(users.map((u) => u.toBase58()));
   }
   const engine = make(signatures);
-  const walletOf = new Map(workload.map((r) => [r.readingId, r.walletAddress]));
+  const walletOf = new Map(load.map((r) => [r.readingId, r.walletAddress]));
   const start = performance.now();
   let done = 0;
-  for await (const r of engine.mintStream(workload)) {
+  for await (const r of engine.mintStream(load)) {
     if (!r.success) throw new Error(`engine failed reading ${r.readingId}: ${r.error}`);
     const wallet = walletOf.get(r.readingId)!;
     counts.set(wallet, (counts.get(wallet) ?? new Set()).add(r.txSignature!));
     latencies.push(performance.now() - start);
-    progress('engine', ++done, READINGS);
+    progress(label, ++done, load.length);
   }
   await database.close();
-  return { signatures, latencies, seconds: (performance.now() - start) / 1000 };
+  return { signatures, latencies, seconds: (performance.now() - start) / 1000, readings: load.length };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -244,31 +252,48 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
 
-async function measure(name: string, run: (f: Awaited<ReturnType<typeof fresh>>) => Promise<Run>, p: ProgramContext = main) {
+/** `records`: the workload's GenerationMintRecord addresses, whose rent is told apart from the token accounts'. */
+async function measure(name: string, run: (f: Awaited<ReturnType<typeof fresh>>) => Promise<Run>, p: ProgramContext = main, records: Set<string> = new Set()) {
   const f = await fresh(p);
   try {
     const r = await run(f);
+    const n = r.readings ?? READINGS;
     let fee = 0;
     let cu = 0;
     let rent = 0;
+    let recordRent = 0;
+    let recordsCreated = 0;
     let signatures = 0;
     for (const sig of r.signatures) {
       const tx = await f.connection.getTransaction(sig, { commitment: 'confirmed', maxSupportedTransactionVersion: 0 });
       fee += tx?.meta?.fee ?? 0;
       cu += tx?.meta?.computeUnitsConsumed ?? 0;
       signatures += tx?.transaction.signatures.length ?? 0;
-      // What the fee payer spent besides the fee: the rent of the token accounts the transaction created.
-      if (tx?.meta) rent += tx.meta.preBalances[0]! - tx.meta.postBalances[0]! - tx.meta.fee;
+      // What the fee payer spent besides the fee: the rent of the accounts the transaction created (token
+      // accounts; with mint_generation also its windows' records).
+      if (tx?.meta) {
+        rent += tx.meta.preBalances[0]! - tx.meta.postBalances[0]! - tx.meta.fee;
+        tx.transaction.message.staticAccountKeys.forEach((key, i) => {
+          if (!records.has(key.toBase58()) || tx.meta!.preBalances[i] !== 0) return;
+          recordRent += tx.meta!.postBalances[i]!;
+          recordsCreated++;
+        });
+      }
     }
     return {
       name,
       transactions: r.signatures.length,
-      readings_per_s: READINGS / r.seconds,
-      tx_per_reading: r.signatures.length / READINGS,
-      signatures_per_reading: signatures / READINGS,
-      fee_lamports_per_reading: fee / READINGS,
-      rent_lamports_per_reading: rent / READINGS,
-      cu_per_reading: cu / READINGS,
+      readings_per_s: n / r.seconds,
+      tx_per_reading: r.signatures.length / n,
+      signatures_per_reading: signatures / n,
+      fee_lamports_per_reading: fee / n,
+      rent_lamports_per_reading: rent / n,
+      rent_token_accounts_lamports_per_reading: (rent - recordRent) / n,
+      rent_records_lamports_per_reading: recordRent / n,
+      records_created: recordsCreated,
+      readings: n,
+      rent_records_lamports: recordRent,
+      cu_per_reading: cu / n,
       p50_ms: pct(r.latencies, 50),
       p95_ms: pct(r.latencies, 95),
       seconds: r.seconds,
@@ -410,6 +435,61 @@ process.stdout.write(
   )}\n`,
 );
 
+// The mint instructions on energy_token 0.1.1, each on a fresh chain, through the engine as the service builds it
+// in each mode: mint_tokens_direct with its lookup tables (LOOKUP_TABLE_MIN_MINTS 2), mint_generation without
+// (its transactions are legacy). One workload for both: USERS / 4 meters (odd meters' wallets without a token account),
+// each with 4 readings in each of READINGS / USERS closed windows; with mint_generation each reading carries its
+// (meter, window), as the runner gives them after claiming whole windows.
+const PER_WINDOW = 4;
+const meterCount = Math.max(1, Math.floor(USERS / 4));
+const windowsPerMeter = Math.max(1, Math.floor(READINGS / (meterCount * PER_WINDOW)));
+const windowBase = Date.UTC(2026, 0, 1);
+const meterLoad: MintBatchData[] = [];
+for (let m = 0; m < meterCount; m++) {
+  // Even meters' wallets have a token account (fresh() made them), odd meters' not.
+  const wallet = users[(m % 2) * Math.floor(USERS / 2) + Math.floor(m / 2)]!.toBase58();
+  for (let w = 0; w < windowsPerMeter; w++) {
+    for (let k = 0; k < PER_WINDOW; k++) {
+      const i = meterLoad.length;
+      meterLoad.push({
+        readingId: `g${i}`,
+        userId: `meter-owner-${m}`,
+        walletAddress: wallet,
+        kwhAmount: '1',
+        tokensToMint: BigInt(1 + ((i * 7919) % 5_000_000_000)),
+        meterId: `bench-meter-${m}`,
+        window: { meterId: generationMeterIdOf(`bench-meter-${m}`), startMs: windowBase + w * WINDOW_MS },
+      });
+    }
+  }
+}
+const windowsOfLoad = [...new Map(meterLoad.map((r) => [`${r.window!.meterId}:${r.window!.startMs}`, r.window!])).values()];
+const v011 = main.version === '0.1.1' ? main : programContext('0.1.1');
+const recordAddresses = new Set(windowsOfLoad.map((w) => generationRecordAddress(v011.programId, w).toBase58()));
+const instructions = [
+  { instruction: 'mint_tokens_direct', ...(await measure('mint_tokens_direct', (f) => engine(f.net, 'default', v011, meterLoad.map(({ window: _, ...r }) => r), 'mint_tokens_direct'), v011)) },
+  { instruction: 'mint_generation', ...(await measure('mint_generation', (f) => engine(f.net, 'none', v011, meterLoad, 'mint_generation'), v011, recordAddresses)) },
+];
+const generationRun = instructions[1]!;
+if (generationRun.records_created !== windowsOfLoad.length || generationRun.rent_records_lamports !== windowsOfLoad.length * Number(RENT_GENERATION_RECORD)) {
+  throw new Error(`mint_generation created ${generationRun.records_created} records (${generationRun.rent_records_lamports} lamports) for ${windowsOfLoad.length} windows`);
+}
+process.stdout.write(
+  `\nworkload: ${meterLoad.length} readings of ${meterCount} meters (${Math.floor(meterCount / 2)} of their wallets without a token account), ${PER_WINDOW} per meter in each of ${windowsPerMeter} closed windows (${windowsOfLoad.length} windows); energy_token 0.1.1, slot ${SLOT_MS} ms\n${table(
+    ['instruction', 'readings/s', 'transactions', 'CU/reading', 'fee lamports/reading', 'rent lamports/reading: token accounts', 'records', 'records created'],
+    instructions.map((v) => [
+      v.instruction,
+      v.readings_per_s.toFixed(1),
+      String(v.transactions),
+      v.cu_per_reading.toFixed(0),
+      v.fee_lamports_per_reading.toFixed(0),
+      v.rent_token_accounts_lamports_per_reading.toFixed(0),
+      v.rent_records_lamports_per_reading.toFixed(0),
+      String(v.records_created),
+    ]),
+  )}\n`,
+);
+
 const ingest = await ingestion({ requests: values.quick ? 50 : 300, clients: 8, serverUrl: process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test' });
 process.stdout.write(
   `\n${table(
@@ -429,9 +509,27 @@ const strategies = Object.fromEntries(
 const programVersions = Object.fromEntries(
   versions.map((v) => [v.version, { readings_per_s: v.readings_per_s, transactions: v.transactions, signatures_per_reading: v.signatures_per_reading, fee_lamports_per_reading: v.fee_lamports_per_reading, rent_lamports_per_reading: v.rent_lamports_per_reading, cu_per_reading: v.cu_per_reading }]),
 );
+const mintInstructions = {
+  program_version: v011.version,
+  workload: { readings: meterLoad.length, meters: meterCount, windows_per_meter: windowsPerMeter, readings_per_window: PER_WINDOW, windows: windowsOfLoad.length, without_token_account: Math.floor(meterCount / 2) },
+  ...Object.fromEntries(
+    instructions.map((v) => [
+      v.instruction,
+      {
+        readings_per_s: v.readings_per_s,
+        transactions: v.transactions,
+        cu_per_reading: v.cu_per_reading,
+        fee_lamports_per_reading: v.fee_lamports_per_reading,
+        rent_token_accounts_lamports_per_reading: v.rent_token_accounts_lamports_per_reading,
+        rent_records_lamports_per_reading: v.rent_records_lamports_per_reading,
+        records_created: v.records_created,
+      },
+    ]),
+  ),
+};
 writeFileSync(
   values.out!,
-  JSON.stringify({ hardware: hardware(), slot_ms: SLOT_MS, program_version: main.version, workload: { readings: READINGS, users: USERS, without_token_account: USERS / 2 }, strategies, ratios, program_versions: programVersions, ingestion: ingest }, null, 2),
+  JSON.stringify({ hardware: hardware(), slot_ms: SLOT_MS, program_version: main.version, workload: { readings: READINGS, users: USERS, without_token_account: USERS / 2 }, strategies, ratios, program_versions: programVersions, mint_instructions: mintInstructions, ingestion: ingest }, null, 2),
 );
 // A bar chart of readings/s on a log scale, beside the JSON.
 const maxLog = Math.log10(Math.max(...all.map((r) => r.readings_per_s)) * 1.5);

@@ -1,16 +1,12 @@
 // Separate processes on one Postgres database and one chain: two workers never mint a reading twice; a
 // worker killed with SIGKILL between signing and confirming loses nothing and mints nothing twice after a
 // restart; and an SSE client of an API process receives the results a separate worker produces.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Keypair } from '@solana/web3.js';
-import { TOKEN_2022_PROGRAM_ID, getAccount } from '@solana/spl-token';
-import { arrayOverlaps, eq, inArray, sql } from 'drizzle-orm';
+import { TOKEN_2022_PROGRAM_ID } from '@solana/spl-token';
+import { arrayOverlaps, eq } from 'drizzle-orm';
 import { batches, mintTransactions, readings } from '../../src/db/schema.js';
 import { REPO_ROOT } from '../../anchor-localnet/paths.js';
-import { privateAuthorityKey, privateRecValidatorKey } from '../support/localnet.js';
-
-const AUTHORITY_KEYPAIR_PATH = privateAuthorityKey();
-const REC_VALIDATOR_KEYPAIR_PATH = privateRecValidatorKey();
 import { freshPostgres, postgresAvailable, seedReadings, type TestDatabase, waitCompleted, waitFor } from '../support/db.js';
 import { startTestChain, type TestChain } from '../support/localnet.js';
 import { ataOf, MINT, TOKEN_INFO } from '../support/energyToken.js';
@@ -18,12 +14,13 @@ import { PublicKey } from '@solana/web3.js';
 import { reconcileWith } from '../support/ledger.js';
 import { recValidator, registryAuthority } from '../support/engine.js';
 import { registerMeters } from '../support/meters.js';
-import { makeRpcClient } from '../../src/chain/rpcClient.js';
+import { expectEachMintedOnce, serviceProcesses, stopProcess as stop } from '../support/processes.js';
 
 const N = Number(process.env.FAULTS_READINGS ?? 2000);
 let chain: TestChain;
 let t: TestDatabase | null = null;
-const children: ChildProcess[] = [];
+const processes = serviceProcesses(() => ({ databaseUrl: t!.url!, chain }));
+const start = processes.start;
 
 beforeAll(async () => {
   if (!(await postgresAvailable())) return;
@@ -31,57 +28,10 @@ beforeAll(async () => {
   t = await freshPostgres();
 }, 60_000);
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  processes.killAll();
   await t?.drop();
   await chain?.stop();
 });
-
-function start(role: 'worker' | 'api', env: Record<string, string> = {}): Promise<{ child: ChildProcess; apiUrl: string | null }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', role], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH,
-      PORT: '0',
-      DATABASE_URL: t!.url!,
-      SOLANA_RPC_URL: chain.url,
-      SOLANA_WS_URL: chain.wsUrl,
-      AUTHORITY_KEYPAIR_PATH,
-      REC_VALIDATOR_KEYPAIR_PATH,
-      GATEWAY_API_KEYS: 'gw:gw',
-      OPERATOR_TOKEN: 'op',
-      BATCH_INTERVAL_MS: '100',
-      BLOCKCHAIN_MAX_BATCH_SIZE: '250',
-      LEASE_MS: '3000',
-      LOG_LEVEL: 'warn',
-      // The readings here are a few base units each: minted as they are, not held to be summed.
-      MIN_MINT_TOKENS: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not start:\n${out}`)), 30_000);
-    child.stderr!.on('data', (d) => (out += String(d)));
-    child.stdout!.on('data', (d) => {
-      out += String(d);
-      const ready = role === 'api' ? /API: (\S+)/.exec(out) : /Worker: polling/.exec(out);
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ child, apiUrl: role === 'api' ? ready[1]! : null });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${role} exited with ${code}:\n${out}`)));
-  });
-}
-
-const stop = (c: ChildProcess, signal: NodeJS.Signals) =>
-  new Promise<void>((r) => {
-    if (c.exitCode !== null || c.signalCode !== null) return r();
-    c.once('exit', () => r());
-    c.kill(signal);
-  });
 
 async function seed(n: number, users: Keypair['publicKey'][], tag: string) {
   const rows = Array.from({ length: n }, (_, i) => ({
@@ -99,18 +49,7 @@ async function seed(n: number, users: Keypair['publicKey'][], tag: string) {
 
 /** The three figures: minted twice, lost, and on-chain balances against the sums of readings. */
 async function verify(rows: Awaited<ReturnType<typeof seed>>) {
-  const ids = new Set(rows.map((r) => r.id));
-  const confirmed = await t!.database.db.select().from(mintTransactions).where(sql`status = 'confirmed'`);
-  const carried = confirmed.flatMap((tx) => tx.readingIds).filter((id) => ids.has(id));
-  expect(carried.length).toBe(new Set(carried).size); // 0 minted twice
-  const stored = await t!.database.db.select().from(readings).where(inArray(readings.id, [...ids]));
-  expect(stored.filter((r) => r.status !== 'completed')).toEqual([]); // 0 lost
-  const sums = new Map<string, bigint>();
-  for (const r of rows) sums.set(r.walletAddress, (sums.get(r.walletAddress) ?? 0n) + r.tokensToMint);
-  for (const [wallet, sum] of sums) {
-    const acc = await getAccount(chain.connection, ataOf(new PublicKey(wallet)), 'confirmed', TOKEN_2022_PROGRAM_ID);
-    expect(acc.amount).toBe(sum);
-  }
+  await expectEachMintedOnce(t!.database.db, chain, rows);
   // And the reconciliation agrees: every transaction on chain is in the ledger and the other way round.
   const r = await reconcileWith(t!.database.db, chain.url);
   expect(r.differences).toEqual([]);
