@@ -13,6 +13,9 @@ export interface Claim {
   rows: ReadingRow[];
 }
 
+/** A raw statement's rows: postgres.js answers an array, PGlite an object with `rows`. */
+const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows);
+
 /** Readings a claim may take now: pending, and past their back-off. */
 const claimable = and(eq(readings.status, 'pending'), lte(readings.nextAttemptAt, sql`now()`));
 
@@ -67,46 +70,82 @@ export async function claimReadings(db: Db, opts: { token: string; limit: number
 }
 
 /**
- * mint_generation: claim whole windows whose end plus `graceMs` has passed (at most `limit` windows, or the windows
- * of the given ids): every pending reading of each, in one statement, as claimReadings does.
+ * mint_generation: claim whole windows whose end plus `graceMs` has passed (or the windows of the given ids): every
+ * pending reading of each, and windows in due order only while their readings together stay within `limit` (a
+ * window larger than `limit` alone still goes, alone: a window is never split, the engine's batch cap is above any).
  *
- * Why this is safe with many workers: as claimReadings, the rows are locked FOR UPDATE SKIP LOCKED and moved to
- * processing in the same statement, so no reading is claimed twice. A window can come out incomplete (a reading
- * another claimer holds is skipped, or one is accepted after this statement): freezing it when its transaction is
- * recorded (recordSigned) finds that and refuses, so an incomplete window is never sent.
+ * Why no window is split between claimers: the claim is one transaction that first takes, for each candidate
+ * window, an advisory transaction lock on its (meter, start) with pg_try_advisory_xact_lock, skipping the windows
+ * another claimer holds. Every claim of a window takes that lock, so claims of one window run one after the other;
+ * the statement that then picks and moves the readings runs after the lock was granted, so under READ COMMITTED
+ * its snapshot sees every earlier claim of the window committed, and it leaves alone a window with a reading still
+ * processing (its claim is in flight: the window's late reading waits for it instead of going apart). A lock
+ * key shared by two windows (a hash collision) only makes one of them wait for the next claim. The rows are
+ * still moved by one UPDATE that re-checks `pending` under its row locks (another writer, e.g. a void, may
+ * have changed one). The locks end with the transaction, which holds nothing else.
  */
 export async function claimWindows(db: Db, opts: { token: string; limit: number; leaseMs: number; batchId: string; graceMs: number; ids?: string[] }): Promise<Claim> {
-  const closed = sql`${readings.windowStart} + interval '15 minutes' + ${opts.graceMs} * interval '1 millisecond' <= now()`;
-  const due = db.$with('due').as(
-    db
-      .select({ meterId: readings.meterId, windowStart: readings.windowStart })
-      .from(readings)
-      .where(and(claimable, closed, opts.ids ? inArray(readings.id, opts.ids) : undefined))
-      .groupBy(readings.meterId, readings.windowStart)
-      .orderBy(sql`min(${readings.nextAttemptAt})`, sql`min(${readings.createdAt})`, readings.meterId, readings.windowStart)
-      .limit(opts.limit),
-  );
-  const picked = db.$with('picked').as(
-    db
-      .select({ id: readings.id })
-      .from(readings)
-      .where(and(eq(readings.status, 'pending'), sql`(${readings.meterId}, ${readings.windowStart}) in (select meter_id, window_start from due)`))
-      .for('update', { skipLocked: true }),
-  );
-  const rows = await db
-    .with(due, picked)
-    .update(readings)
-    .set({
-      status: 'processing',
-      claimToken: opts.token,
-      batchId: opts.batchId,
-      leaseExpiresAt: sql`now() + ${opts.leaseMs} * interval '1 millisecond'`,
-      attempts: sql`${readings.attempts} + 1`,
-      updatedAt: sql`now()`,
-    })
-    .where(inArray(readings.id, db.select({ id: picked.id }).from(picked)))
-    .returning();
-  return { token: opts.token, rows };
+  const closed = sql`r.window_start + interval '15 minutes' + ${opts.graceMs} * interval '1 millisecond' <= now()`;
+  const byIds = opts.ids ? sql`and r.id = any(${textArray(opts.ids)}::uuid[])` : sql``;
+  const limit = Math.max(1, opts.limit);
+  return db.transaction(async (tx) => {
+    // Candidate windows in due order, as many as their pending readings fit in `limit` (the first one always),
+    // each locked if no other claimer holds it.
+    const candidates = rowsOf<{ meter_id: string; start_ms: string }>(await tx.execute(sql`
+      with due as (
+        select r.meter_id, r.window_start, min(r.next_attempt_at) as next_at, min(r.created_at) as created
+        from readings r
+        where r.status = 'pending' and r.next_attempt_at <= now() and ${closed} ${byIds}
+        group by r.meter_id, r.window_start
+      ), sized as (
+        select d.*, (select count(*) from readings p where p.meter_id = d.meter_id and p.window_start = d.window_start and p.status = 'pending') as n
+        from due d
+      ), running as (
+        select meter_id, window_start, next_at, created,
+          sum(n) over (order by next_at, created, meter_id, window_start rows unbounded preceding) as total,
+          row_number() over (order by next_at, created, meter_id, window_start) as rank
+        from sized
+      )
+      select c.meter_id, c.start_ms from (
+        select meter_id, (extract(epoch from window_start) * 1000)::bigint::text as start_ms, rank from running
+        where total <= ${limit} or rank = 1
+        offset 0
+      ) c
+      where pg_try_advisory_xact_lock(hashtext(c.meter_id), (c.start_ms::bigint / 900000)::int)
+      order by c.rank`));
+    // (offset 0 keeps the lock call out of the subquery: only the candidates are locked, never a window passed over.)
+    const held = candidates.map((c) => ({ meterId: c.meter_id, startMs: Number(c.start_ms) }));
+    if (held.length === 0) return { token: opts.token, rows: [] };
+    const meterList = textArray(held.map((h) => h.meterId));
+    const startList = textArray(held.map((h) => new Date(h.startMs).toISOString()));
+    // The windows held, as they stand now: those with nothing processing, in the same order, within `limit` again
+    // (a window may have gained a reading since the candidates were read).
+    const picked = sql`
+      with held as (
+        select m as meter_id, s::timestamptz as window_start, o as ord from unnest(${meterList}::text[], ${startList}::text[]) with ordinality as h(m, s, o)
+      ), sized as (
+        select h.meter_id, h.window_start, h.ord, (select count(*) from readings p where p.meter_id = h.meter_id and p.window_start = h.window_start and p.status = 'pending') as n
+        from held h
+        where not exists (select 1 from readings q where q.meter_id = h.meter_id and q.window_start = h.window_start and q.status = 'processing')
+      ), running as (
+        select meter_id, window_start, n, sum(n) over (order by ord rows unbounded preceding) as total, row_number() over (order by ord) as rank from sized where n > 0
+      )
+      select r.id from readings r join running w on w.meter_id = r.meter_id and w.window_start = r.window_start
+      where r.status = 'pending' and (w.total <= ${limit} or w.rank = 1)`;
+    const rows = await tx
+      .update(readings)
+      .set({
+        status: 'processing',
+        claimToken: opts.token,
+        batchId: opts.batchId,
+        leaseExpiresAt: sql`now() + ${opts.leaseMs} * interval '1 millisecond'`,
+        attempts: sql`${readings.attempts} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(readings.status, 'pending'), sql`${readings.id} in (${picked})`))
+      .returning();
+    return { token: opts.token, rows: rows as ReadingRow[] };
+  });
 }
 
 /** The meters' 16 bytes for mint_generation (hex), by meter_id. */
@@ -132,7 +171,12 @@ export async function releaseClaim(db: Db, token: string): Promise<number> {
 /** Whether a claim would find anything: an idle worker then makes no batch (no empty rows, no log lines). */
 export async function anythingClaimable(db: Db, windowGraceMs?: number): Promise<boolean> {
   // mint_generation: only readings of windows that have closed (plus the grace) are claimable.
-  const closed = windowGraceMs === undefined ? undefined : sql`${readings.windowStart} + interval '15 minutes' + ${windowGraceMs} * interval '1 millisecond' <= now()`;
+  // (and not of a window with a reading processing: claimWindows leaves those to their claim in flight).
+  const closed =
+    windowGraceMs === undefined
+      ? undefined
+      : sql`${readings.windowStart} + interval '15 minutes' + ${windowGraceMs} * interval '1 millisecond' <= now()
+          and not exists (select 1 from readings q where q.meter_id = ${readings.meterId} and q.window_start = ${readings.windowStart} and q.status = 'processing')`;
   const rows = await db.select({ id: readings.id }).from(readings).where(and(claimable, closed)).limit(1);
   return rows.length > 0;
 }
