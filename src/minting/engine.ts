@@ -56,6 +56,11 @@ export interface MintEngineDeps {
    */
   reserveMintRecords?: (count: number) => Promise<number>;
   /**
+   * mint_generation: give back what was reserved for a transaction never recorded because its freeze refused a window
+   * (its fee, its windows' records): the window goes again later, and would otherwise be paid for at each try.
+   */
+  giveBack?: { fee?: (lamports: bigint) => Promise<void>; mintRecords?: (count: number) => Promise<void> };
+  /**
    * v0 transactions over the service's lookup tables (LOOKUP_TABLE_MIN_MINTS > 0): every batch is planned with
    * the tables, and after it the recipients it minted to that have now been minted to `minMints` times go into
    * them. `mintCounts` answers how many transactions minted to each wallet so far (the database's count).
@@ -220,6 +225,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
     let signed: SignedRecord;
     let roles: IxRole[];
     let simulated = false;
+    let fee = 0n;
     try {
       // After an expiry, a blockhash read anew (a shared one could be the expired one's).
       const blockhash = await chain.latestBlockhash(opts.signal, expiries > 0);
@@ -261,7 +267,8 @@ export function makeMintEngine(deps: MintEngineDeps) {
       if (signedBefore.size > SIGNED_REMEMBERED) signedBefore.delete(signedBefore.values().next().value!);
       // The daily fee budget: the whole fee of these exact bytes, reserved before they are recorded or sent.
       // Refused, they are dropped (never recorded, never sent) and the readings wait for the next day's budget.
-      if (deps.reserveFee && !(await deps.reserveFee(transactionFee(chain.shape.signers, f.price, cuLimit)))) {
+      fee = transactionFee(chain.shape.signers, f.price, cuLimit);
+      if (deps.reserveFee && !(await deps.reserveFee(fee))) {
         log.warn({ readings: mints.reduce((n, m) => n + m.readingIds.length, 0) }, 'the fee budget for today is spent; readings wait for the next UTC day');
         return defer(mints, { until: 'next_utc_day', reason: 'waiting for the fee budget (MAX_FEE_LAMPORTS_PER_DAY) until the next UTC midnight' });
       }
@@ -275,9 +282,20 @@ export function makeMintEngine(deps: MintEngineDeps) {
     try {
       await (opts.onSigned ?? deps.onSigned)?.(signed);
     } catch (e) {
-      // mint_generation: a window gained a reading between its claim and its freeze. Not the readings' fault, and
-      // nothing was sent: they wait a back-off without losing an attempt, then the window goes whole.
-      if (e instanceof AppError && e.code === 'WINDOW_CHANGED') return defer(mints, { until: 'backoff', reason: `not sent: ${e.message}` });
+      // mint_generation: the freeze refused a window. WINDOW_CHANGED: it gained a reading still in the queue between
+      // its claim and its freeze; not the readings' fault, and nothing was sent: they wait a back-off without losing
+      // an attempt, then the window goes whole. WINDOW_UNMINTABLE: it never can be frozen as it stands.
+      const windowRefused = e instanceof AppError && (e.code === 'WINDOW_CHANGED' || e.code === 'WINDOW_UNMINTABLE');
+      if (windowRefused) {
+        // Nothing of it was recorded: its fee and its windows' records go back to today's budgets (else a window
+        // refused again and again would spend them at every try). A giving back that fails costs budget, never a mint.
+        const records = mints.filter((m) => m.window).length;
+        if (deps.reserveFee && fee > 0n) await deps.giveBack?.fee?.(fee).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not give back a fee reservation'));
+        if (deps.reserveMintRecords && records) await deps.giveBack?.mintRecords?.(records).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not give back mint-record reservations'));
+      }
+      if (windowRefused && (e as AppError).code === 'WINDOW_CHANGED') return defer(mints, { until: 'backoff', reason: `not sent: ${(e as Error).message}` });
+      // A window that can never be minted as it stands: its readings fail (the attempt counted), saying why.
+      if (windowRefused) return fail(mints, `not sent: ${(e as Error).message}`);
       return fail(mints, `not sent: the signed transaction could not be recorded (${(e as Error).message})`);
     }
 

@@ -3,7 +3,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { textArray } from '../db/arrays.js';
-import { ClaimLost, DuplicateTransaction, WindowChanged } from '../errors.js';
+import { ClaimLost, DuplicateTransaction, WindowChanged, WindowUnmintable } from '../errors.js';
 import { BATCH_STATES, batchEvents, batches, type BatchState, feeBudget, idempotencyKeys, meters, mintRecordBudget, mintTransactions, mintWindows, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 import type { ReadingWait } from './types.js';
@@ -246,14 +246,20 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[]): P
   await tx.select({ id: meters.meterId }).from(meters).where(inArray(meters.meterId, meterIds)).orderBy(asc(meters.meterId)).for('share');
   const ids = textArray(readingIds);
   const inWindows = sql`(${readings.meterId}, ${readings.windowStart}) in (select r.meter_id, r.window_start from readings r where r.id = any(${ids}::uuid[]))`;
+  // Pending or processing ones first: a window that only waits for them is deferred, not failed.
   const others = await tx
-    .select({ id: readings.id, meterId: readings.meterId, windowStart: readings.windowStart })
+    .select({ id: readings.id, meterId: readings.meterId, windowStart: readings.windowStart, status: readings.status })
     .from(readings)
     .where(and(inWindows, sql`${readings.duplicateOf} is null`, sql`${readings.status} not in ('voided', 'recorded')`, sql`not (${readings.id} = any(${ids}::uuid[]))`))
+    .orderBy(sql`${readings.status} in ('pending', 'processing') desc`)
     .limit(1);
   if (others.length) {
     const o = others[0]!;
-    throw new WindowChanged(`meter ${o.meterId}'s window ${o.windowStart!.toISOString()} holds reading ${o.id}, which this transaction does not carry`);
+    const where = `meter ${o.meterId}'s window ${o.windowStart!.toISOString()} holds reading ${o.id}, which this transaction does not carry`;
+    // A reading still in the queue joins the window's next claim; one that ended otherwise (completed by
+    // mint_tokens_direct before the switch, failed for good) never will, so waiting for it would be for ever.
+    if (o.status === 'pending' || o.status === 'processing') throw new WindowChanged(where);
+    throw new WindowUnmintable(`${where} and is ${o.status}`);
   }
   // Summed here, not with array_agg: the postgres.js client runs without type lookup and would hand arrays back as text.
   const carried = await tx
@@ -279,9 +285,17 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[]): P
       .onConflictDoUpdate({ target: [mintWindows.meterId, mintWindows.windowStart], set: { txSignature: signature } })
       .returning();
     const same = stored!.amount === w.amount && stored!.readingIds.length === w.ids.length && w.ids.every((id) => stored!.readingIds.includes(id));
-    if (!same || stored!.status !== 'frozen' || stored!.generationMeterId !== w.generationMeterId) {
-      throw new WindowChanged(`meter ${w.meterId}'s window ${w.windowStart!.toISOString()} was frozen before with ${stored!.amount} base units of ${stored!.readingIds.length} reading(s) (${stored!.status})`);
-    }
+    if (same && stored!.status === 'frozen' && stored!.generationMeterId === w.generationMeterId) continue;
+    const before = `meter ${w.meterId}'s window ${w.windowStart!.toISOString()} was frozen before with ${stored!.amount} base units of ${stored!.readingIds.length} reading(s) (${stored!.status}, meter bytes ${stored!.generationMeterId})`;
+    if (stored!.status !== 'frozen' || stored!.generationMeterId !== w.generationMeterId) throw new WindowUnmintable(before);
+    // Frozen with readings this transaction lacks: deferred only while every one of them is still in the queue
+    // (they join the next claim); one that left it (voided, failed for good) makes the frozen sum unreachable.
+    const missing = stored!.readingIds.filter((id) => !w.ids.includes(id));
+    const gone = missing.length
+      ? await tx.select({ id: readings.id, status: readings.status }).from(readings).where(and(inArray(readings.id, missing), sql`${readings.status} not in ('pending', 'processing')`)).limit(1)
+      : [{ id: '', status: 'none' }];
+    if (gone.length) throw new WindowUnmintable(missing.length ? `${before}; reading ${gone[0]!.id} of it is ${gone[0]!.status}` : before);
+    throw new WindowChanged(before);
   }
 }
 
@@ -760,6 +774,16 @@ export async function reserveMintRecords(db: Db, count: number, maxPerDay: numbe
   return row!.granted;
 }
 
+/**
+ * Give back `count` window records reserved today for a transaction that was never recorded. One UPDATE of the day's
+ * row, which never goes below zero: safe beside reservations (both add to the row under its lock). A reservation
+ * made before midnight and given back after it frees today's budget instead: the days' sums stay bounded.
+ */
+export async function giveBackMintRecords(db: Db, count: number): Promise<void> {
+  if (count <= 0) return;
+  await db.update(mintRecordBudget).set({ reserved: sql`greatest(${mintRecordBudget.reserved} - ${count}::int, 0)` }).where(eq(mintRecordBudget.day, utcToday));
+}
+
 /** New window records reserved today (UTC): their rent is what mint_generation spent today. */
 export async function mintRecordsReservedToday(db: Db): Promise<number> {
   const [row] = await db.select({ reserved: mintRecordBudget.reserved }).from(mintRecordBudget).where(eq(mintRecordBudget.day, utcToday));
@@ -790,6 +814,12 @@ export async function reserveFee(db: Db, lamports: bigint, maxPerDay: bigint, at
     .onConflictDoUpdate({ target: feeBudget.day, set: { reserved: sql`case when ${fits} then ${feeBudget.reserved} + ${want} else ${feeBudget.reserved} end`, lastGranted: fits } })
     .returning({ granted: feeBudget.lastGranted });
   return row!.granted;
+}
+
+/** Give back a fee reserved today for a transaction that was never recorded (as giveBackMintRecords). */
+export async function giveBackFee(db: Db, lamports: bigint, at?: Date): Promise<void> {
+  if (lamports <= 0n) return;
+  await db.update(feeBudget).set({ reserved: sql`greatest(${feeBudget.reserved} - ${lamports.toString()}::bigint, 0)` }).where(eq(feeBudget.day, utcDayOf(at)));
 }
 
 /** Lamports of fees left for today (UTC). */
@@ -852,7 +882,7 @@ export async function waitForSum(db: Db, token: string, wallet: string, ids: str
 // ---- operator control: void, retry by filter, pause, settings -------------------------------------
 
 /** What voidReading found: the voided row, or why not (none: no such reading; the status it has otherwise). */
-export type VoidOutcome = { voided: ReadingRow } | { missing: true } | { status: string };
+export type VoidOutcome = { voided: ReadingRow } | { missing: true } | { status: string } | { frozenWindow: { meterId: string; windowStart: Date } };
 
 /**
  * Void a pending or failed reading: status `voided` (never claimed again), claim and back-off cleared, who
@@ -864,9 +894,20 @@ export type VoidOutcome = { voided: ReadingRow } | { missing: true } | { status:
  */
 export async function voidReading(db: Db, id: string, actor: string, reason: string): Promise<VoidOutcome> {
   return db.transaction(async (tx) => {
-    const [row] = await tx.select({ status: readings.status }).from(readings).where(eq(readings.id, id)).for('update');
+    const [row] = await tx.select({ status: readings.status, meterId: readings.meterId, windowStart: readings.windowStart }).from(readings).where(eq(readings.id, id)).for('update');
     if (!row) return { missing: true as const };
     if (row.status !== 'pending' && row.status !== 'failed') return { status: row.status };
+    // mint_generation: a window frozen and not yet minted keeps its readings: its frozen sum may already be on its
+    // way to the chain under an earlier signature, and without this reading it could never be matched again.
+    // A window is frozen only while its readings are processing (held by a claim, which this row's lock excludes),
+    // so the window row read here cannot become frozen with this reading before this commits.
+    if (row.windowStart) {
+      const [w] = await tx
+        .select({ status: mintWindows.status })
+        .from(mintWindows)
+        .where(and(eq(mintWindows.meterId, row.meterId), eq(mintWindows.windowStart, row.windowStart), eq(mintWindows.status, 'frozen')));
+      if (w) return { frozenWindow: { meterId: row.meterId, windowStart: row.windowStart } };
+    }
     const [voided] = await tx
       .update(readings)
       .set({ status: 'voided', claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })
