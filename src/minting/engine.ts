@@ -395,10 +395,13 @@ export function makeMintEngine(deps: MintEngineDeps) {
       if (batch.length === 0) return;
     }
     // Known now: which recipients need a new token account. Reserve them before anything is planned or signed.
-    const newAccounts = [...new Set(batch.map((r) => r.walletAddress))].filter((w) => !knownAtas.has(w)).sort();
+    // mint_generation mints a window to its last reading's wallet (optimizeBatch): that wallet is the recipient of
+    // every reading of the window, so the window's account is reserved once and a window waits whole, never in part.
+    const recipient = recipientsOf(batch);
+    const newAccounts = [...new Set(batch.map(recipient))].filter((w) => !knownAtas.has(w)).sort();
     if (deps.reserveTokenAccounts && newAccounts.length) {
       const granted = await deps.reserveTokenAccounts(newAccounts);
-      const waits = (r: MintBatchData) => !knownAtas.has(r.walletAddress) && !granted.has(r.walletAddress);
+      const waits = (r: MintBatchData) => !knownAtas.has(recipient(r)) && !granted.has(recipient(r));
       const deferred = batch.filter(waits);
       if (deferred.length) {
         yield deferred.map((r) => ({
@@ -496,6 +499,13 @@ export function makeMintEngine(deps: MintEngineDeps) {
   };
 
   const walletsOf = (batch: MintBatchData[]) => [...new Set(batch.map((r) => r.walletAddress))];
+
+  /** Who each reading's tokens go to: its wallet, or under mint_generation its window's last reading's (in batch order). */
+  const recipientsOf = (batch: MintBatchData[]) => {
+    const last = new Map<string, string>();
+    for (const r of batch) if (r.window) last.set(windowKey(r.window), r.walletAddress);
+    return (r: MintBatchData) => (r.window ? last.get(windowKey(r.window))! : r.walletAddress);
+  };
 
   /** What the service's lookup tables offer a transaction built now (read anew: another process may have added some). */
   async function tableView(): Promise<TableView | undefined> {

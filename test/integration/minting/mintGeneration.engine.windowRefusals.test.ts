@@ -1,6 +1,7 @@
-// What the engine does when the freeze refuses a window's transaction.
+// What the engine does when the freeze refuses a window's transaction, and whose token account a window needs.
 // Refused (WINDOW_CHANGED: deferred; WINDOW_UNMINTABLE: failed, saying why), nothing was recorded, so the fee and the
-// window records reserved for that transaction go back to the day's budgets.
+// window records reserved for that transaction go back to the day's budgets. A window is minted to its last
+// reading's wallet: that recipient's account is the one reserved, and a window waits or goes whole.
 import { randomBytes } from 'node:crypto';
 import { Keypair } from '@solana/web3.js';
 import { WindowChanged, WindowUnmintable } from '../../../src/errors.js';
@@ -60,4 +61,18 @@ it('a window that can never be frozen fails, saying why, and gives back what was
   expect(results.map((r) => [r.outcome, r.success])).toEqual([['failed', false], ['failed', false]]);
   expect(results[0]!.error).toMatch(/reading x is completed.*cannot be minted/);
   expect(b.given).toEqual({ fee: b.reserved.fee, records: 1 });
+});
+
+it('a window of readings to two wallets needs only its recipient\'s account, and goes whole', async () => {
+  const asked: string[][] = [];
+  const [first, last] = [Keypair.generate(), Keypair.generate()];
+  const { engine, signed } = testEngine(chain, {
+    // Room for one new account today: the first one asked for.
+    reserveTokenAccounts: async (wallets) => (asked.push(wallets), new Set(wallets.slice(0, 1))),
+  });
+  const readings = windowReadings([first, last]);
+  const results = await engine.mintEnergyTokensBatch(readings);
+  expect(asked).toEqual([[last.publicKey.toBase58()]]);
+  expect(results.map((r) => r.outcome)).toEqual(['minted', 'minted']);
+  expect(signed).toHaveLength(1);
 });
