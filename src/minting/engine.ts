@@ -20,6 +20,8 @@ const UPKEEP_ROUND = 256;
 /** What is persisted before the first send: enough to follow or rebroadcast the transaction after a crash. */
 export interface SignedRecord extends SignedTransaction {
   readingIds: string[];
+  /** mint_generation: the meter's 16 bytes (hex) each reading's window is minted under in these bytes, by reading id. */
+  windowBytes?: Record<string, string>;
 }
 
 export interface MintEngineDeps {
@@ -274,6 +276,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
       }
       roles = built.roles;
       signed = { ...once, readingIds: mints.flatMap((m) => m.readingIds) };
+      if (onChain.some((m) => m.window)) signed.windowBytes = Object.fromEntries(mints.flatMap((m) => (m.window ? m.readingIds.map((id) => [id, m.window!.meterId]) : [])));
     } catch (e) {
       // A cancel that lands during the reads before signing aborts them: it is a cancel, not a failure.
       if (opts.signal?.aborted) return fail(mints, 'cancelled before signing: not minted');

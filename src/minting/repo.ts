@@ -190,11 +190,11 @@ export async function recordSigned(
   db: Db,
   token: string,
   batchId: string,
-  t: { signature: string; wire: Uint8Array; lastValidBlockHeight: number; readingIds: string[] },
+  t: { signature: string; wire: Uint8Array; lastValidBlockHeight: number; readingIds: string[]; windowBytes?: Record<string, string> },
   opts: { windows?: boolean } = {},
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    if (opts.windows) await freezeWindows(tx as unknown as Db, t.signature, t.readingIds);
+    if (opts.windows) await freezeWindows(tx as unknown as Db, t.signature, t.readingIds, t.windowBytes);
     const updated = await tx
       .update(readings)
       .set({ txSignature: t.signature, updatedAt: sql`now()` })
@@ -236,7 +236,7 @@ export async function recordSigned(
  * until this commits (and then sees the frozen window and refuses the reading). Two freezes of one meter's other
  * windows share the lock; one window is frozen once (its primary key), a second freeze checks it carries the same.
  */
-async function freezeWindows(tx: Db, signature: string, readingIds: string[]): Promise<void> {
+async function freezeWindows(tx: Db, signature: string, readingIds: string[], bytes?: Record<string, string>): Promise<void> {
   const mine = await tx
     .select({ meterId: readings.meterId, windowStart: readings.windowStart })
     .from(readings)
@@ -278,6 +278,15 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[]): P
     byWindow.set(key, w);
   }
   const windows = [...byWindow.values()].map((w) => ({ ...w, amount: w.amount.toString(), ids: w.ids.sort() }));
+  // The meter's 16 bytes as the signed transaction carries them, against the bytes read here under the meter's lock:
+  // an operator's change (PUT /meters) since the runner read them would freeze the window under bytes the
+  // transaction does not mint to. Refused; the next claim reads the new bytes.
+  for (const w of windows) {
+    const carriedBytes = bytes && w.ids.map((id) => bytes[id]).find((b) => b !== undefined);
+    if (bytes && carriedBytes !== w.generationMeterId) {
+      throw new WindowChanged(`meter ${w.meterId}'s bytes are ${w.generationMeterId ?? 'none'} now, not the transaction's ${carriedBytes ?? 'none'}`);
+    }
+  }
   for (const w of windows) {
     const [stored] = await tx
       .insert(mintWindows)

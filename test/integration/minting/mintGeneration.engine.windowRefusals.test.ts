@@ -75,4 +75,5 @@ it('a window of readings to two wallets needs only its recipient\'s account, and
   expect(asked).toEqual([[last.publicKey.toBase58()]]);
   expect(results.map((r) => r.outcome)).toEqual(['minted', 'minted']);
   expect(signed).toHaveLength(1);
+  expect(signed[0]!.windowBytes).toEqual({ [readings[0]!.readingId]: readings[0]!.window!.meterId, [readings[1]!.readingId]: readings[0]!.window!.meterId });
 });

@@ -1,11 +1,11 @@
 // mint_generation's freeze tells a window that waits for a reading still in the queue (WINDOW_CHANGED: deferred, it
 // joins the next claim) from one that can never be frozen as it stands (WINDOW_UNMINTABLE: its readings fail,
-// saying why): a reading of it settled another way, or one of a frozen window gone. A reading of a frozen,
-// unminted window cannot be voided.
+// saying why): a reading of it settled another way, one of a frozen window gone, the meter's bytes changed. A
+// reading of a frozen, unminted window cannot be voided.
 import { randomBytes, randomUUID } from 'node:crypto';
 import bs58 from 'bs58';
 import { eq, inArray } from 'drizzle-orm';
-import { readings } from '../../../src/db/schema.js';
+import { meters, mintWindows, readings } from '../../../src/db/schema.js';
 import { claimWindows, recordSigned, voidReading } from '../../../src/minting/repo.js';
 import { DATABASES, withDatabase, type TestDatabase } from '../../support/db.js';
 import { registerMeters, registryApp, type Request } from '../../support/meters.js';
@@ -33,8 +33,8 @@ describe.each(DATABASES)('on %s', (kind, open) => {
   }
   const db = () => t!.database.db;
   const claim = async (ids: string[]) => claimWindows(db(), { token: randomUUID(), limit: 100, leaseMs: 60_000, batchId: randomUUID(), graceMs: 0, ids });
-  const record = (token: string, ids: string[]) =>
-    recordSigned(db(), token, randomUUID(), { signature: bs58.encode(randomBytes(64)), wire: new Uint8Array([1]), lastValidBlockHeight: 1, readingIds: ids }, { windows: true });
+  const record = (token: string, ids: string[], windowBytes?: Record<string, string>) =>
+    recordSigned(db(), token, randomUUID(), { signature: bs58.encode(randomBytes(64)), wire: new Uint8Array([1]), lastValidBlockHeight: 1, readingIds: ids, windowBytes }, { windows: true });
   /** The freeze's refusal: its code, and its message (which says why). */
   const refusal = async (p: Promise<unknown>) => {
     const e = (await p.then(() => null, (err: unknown) => err)) as { code?: string; message?: string } | null;
@@ -80,5 +80,15 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     await setStatus([b!], 'voided');
     const again = await claim([a!]);
     expect(await refusal(record(again.token, [a!]))).toEqual({ code: 'WINDOW_UNMINTABLE', message: expect.stringMatching(/is voided/) });
+  });
+
+  it('the meter\'s bytes changed since the transaction read them: the freeze refuses it', async () => {
+    if (!t) return;
+    const { meter, ids: [a] } = await windowOf(1);
+    const [m] = await db().select({ bytes: meters.generationMeterId }).from(meters).where(eq(meters.meterId, meter));
+    const c = await claim([a!]);
+    await db().update(meters).set({ generationMeterId: randomBytes(16).toString('hex') }).where(eq(meters.meterId, meter));
+    expect(await refusal(record(c.token, [a!], { [a!]: m!.bytes! }))).toEqual({ code: 'WINDOW_CHANGED', message: expect.stringContaining(m!.bytes!) });
+    expect(await db().select().from(mintWindows).where(eq(mintWindows.meterId, meter))).toEqual([]);
   });
 });
