@@ -316,6 +316,13 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[], by
 export async function completeByRecord(db: Db, token: string | null, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
   return db.transaction(async (tx) => {
+    // The meters' rows FOR SHARE first, in meter_id order, as freezeWindows takes them: an acceptance of a reading
+    // for one of these windows (which locks its meter FOR UPDATE and refuses a settled window) either committed
+    // before, or waits for this commit and then sees the window minted and refuses the reading as settled,
+    // instead of storing one the window's record will never carry.
+    const meterIds = await tx.selectDistinct({ meterId: readings.meterId }).from(readings).where(inArray(readings.id, ids));
+    const sorted = meterIds.map((m) => m.meterId).sort();
+    if (sorted.length) await tx.select({ id: meters.meterId }).from(meters).where(inArray(meters.meterId, sorted)).orderBy(asc(meters.meterId)).for('share');
     const done = await tx
       .update(readings)
       .set({ status: 'completed', lastError: null, claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })

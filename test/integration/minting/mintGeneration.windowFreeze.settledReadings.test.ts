@@ -1,12 +1,13 @@
 // mint_generation's freeze tells a window that waits for a reading still in the queue (WINDOW_CHANGED: deferred, it
 // joins the next claim) from one that can never be frozen as it stands (WINDOW_UNMINTABLE: its readings fail,
 // saying why): a reading of it settled another way, one of a frozen window gone, the meter's bytes changed. A
-// reading of a frozen, unminted window cannot be voided.
+// reading of a frozen, unminted window cannot be voided; completing a window by its record waits for an acceptance.
 import { randomBytes, randomUUID } from 'node:crypto';
 import bs58 from 'bs58';
+import postgres from 'postgres';
 import { eq, inArray } from 'drizzle-orm';
 import { meters, mintWindows, readings } from '../../../src/db/schema.js';
-import { claimWindows, recordSigned, voidReading } from '../../../src/minting/repo.js';
+import { claimWindows, completeByRecord, recordSigned, voidReading } from '../../../src/minting/repo.js';
 import { DATABASES, withDatabase, type TestDatabase } from '../../support/db.js';
 import { registerMeters, registryApp, type Request } from '../../support/meters.js';
 
@@ -90,5 +91,26 @@ describe.each(DATABASES)('on %s', (kind, open) => {
     await db().update(meters).set({ generationMeterId: randomBytes(16).toString('hex') }).where(eq(meters.meterId, meter));
     expect(await refusal(record(c.token, [a!], { [a!]: m!.bytes! }))).toEqual({ code: 'WINDOW_CHANGED', message: expect.stringContaining(m!.bytes!) });
     expect(await db().select().from(mintWindows).where(eq(mintWindows.meterId, meter))).toEqual([]);
+  });
+
+  it('completing windows by their record waits for an acceptance holding the meter', async () => {
+    if (!t || !t.url) return; // needs a second connection (Postgres)
+    const { meter, ids: [a] } = await windowOf(1);
+    const c = await claim([a!]);
+    const other = postgres(t.url, { max: 1, onnotice: () => {} });
+    try {
+      let done = false;
+      let completing: Promise<number> | null = null;
+      await other.begin(async (sql) => {
+        await sql`select meter_id from meters where meter_id = ${meter} for update`;
+        completing = completeByRecord(db(), c.token, [a!]).then((n) => ((done = true), n));
+        await new Promise((r) => setTimeout(r, 500));
+        expect(done).toBe(false); // held back by the acceptance's lock until it commits
+      });
+      expect(await completing!).toBe(1);
+      expect((await db().select().from(mintWindows).where(eq(mintWindows.meterId, meter)))[0]).toMatchObject({ status: 'minted' });
+    } finally {
+      await other.end({ timeout: 1 });
+    }
   });
 });
