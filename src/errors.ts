@@ -260,3 +260,13 @@ export class WindowChanged extends AppError {
     super('WINDOW_CHANGED', `${detail}; the window is minted later with every reading it holds`, 409, true);
   }
 }
+
+/**
+ * mint_generation: a window can never be minted as its readings stand (a reading of it was settled another way, or
+ * it was frozen with readings that are no longer all there): its readings fail, the attempt counted, saying why.
+ */
+export class WindowUnmintable extends AppError {
+  constructor(detail: string) {
+    super('WINDOW_UNMINTABLE', `${detail}: the window cannot be minted as it stands; an operator must settle it`, 409, false);
+  }
+}

@@ -36,7 +36,7 @@ import { makeBatchRunner, type BatchRunner } from './minting/runBatch.js';
 import { rescue } from './minting/rescue.js';
 import { explainTransactionError } from './chain/programErrors.js';
 import { mintRoutes } from './minting/routes.js';
-import { batchStateCounts, feeLeftToday, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, mintRecordsReservedToday, reserveMintRecords, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
+import { batchStateCounts, feeLeftToday, giveBackFee, giveBackMintRecords, mintingPause, purgeIdempotencyKeys, purgeStreamTickets, queueStats, reserveFee, mintRecordsReservedToday, reserveMintRecords, reserveTokenAccounts, type Settings, tokenAccountsLeftToday } from './minting/repo.js';
 import { makeMetrics } from './http/metrics.js';
 import { startWorker } from './minting/worker.js';
 import { controlRoutes } from './minting/controlRoutes.js';
@@ -324,6 +324,7 @@ export async function startService(config: Config, log: Log, role: Role = 'all')
       reserveTokenAccounts: (wallets) => reserveTokenAccounts(db, wallets, config.MAX_NEW_TOKEN_ACCOUNTS_PER_DAY),
       reserveFee: (lamports) => reserveFee(db, lamports, config.MAX_FEE_LAMPORTS_PER_DAY),
       reserveMintRecords: (count) => reserveMintRecords(db, count, config.MAX_NEW_MINT_RECORDS_PER_DAY),
+      giveBack: { fee: (lamports) => giveBackFee(db, lamports), mintRecords: (count) => giveBackMintRecords(db, count) },
       // The chain's own word that the validator is no longer registered: /health and the worker's pause see it now.
       onCoSignerRefused: () => void monitor.runNow('coSigner'),
       // mint_generation plans legacy transactions only (each window's record is a new account): no tables to keep.

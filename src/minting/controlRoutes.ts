@@ -86,6 +86,10 @@ export function controlRoutes(d: ControlRoutesDeps): Hono {
     const out = await voidReading(d.db, id.toLowerCase(), actor, reason);
     if ('missing' in out) throw new NotFound(`reading ${id}`);
     if ('status' in out) throw new StateConflict('NOT_VOIDABLE', `only a pending or failed reading can be voided; this one is ${out.status}`);
+    if ('frozenWindow' in out) {
+      const w = out.frozenWindow;
+      throw new StateConflict('WINDOW_FROZEN', `reading ${id} belongs to meter ${w.meterId}'s window ${w.windowStart.toISOString()}, frozen for minting with it and not yet minted: it cannot be voided`);
+    }
     d.log?.info({ actor, readingId: id }, 'reading voided');
     return c.json({ ...readingJson(out.voided), voided_by: actor, void_reason: reason });
   });

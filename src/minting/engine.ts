@@ -20,6 +20,8 @@ const UPKEEP_ROUND = 256;
 /** What is persisted before the first send: enough to follow or rebroadcast the transaction after a crash. */
 export interface SignedRecord extends SignedTransaction {
   readingIds: string[];
+  /** mint_generation: the meter's 16 bytes (hex) each reading's window is minted under in these bytes, by reading id. */
+  windowBytes?: Record<string, string>;
 }
 
 export interface MintEngineDeps {
@@ -55,6 +57,11 @@ export interface MintEngineDeps {
    * create, reserves what is left and answers how many were granted; the other windows are `deferred`.
    */
   reserveMintRecords?: (count: number) => Promise<number>;
+  /**
+   * mint_generation: give back what was reserved for a transaction never recorded because its freeze refused a window
+   * (its fee, its windows' records): the window goes again later, and would otherwise be paid for at each try.
+   */
+  giveBack?: { fee?: (lamports: bigint) => Promise<void>; mintRecords?: (count: number) => Promise<void> };
   /**
    * v0 transactions over the service's lookup tables (LOOKUP_TABLE_MIN_MINTS > 0): every batch is planned with
    * the tables, and after it the recipients it minted to that have now been minted to `minMints` times go into
@@ -226,6 +233,7 @@ export function makeMintEngine(deps: MintEngineDeps) {
     let signed: SignedRecord;
     let roles: IxRole[];
     let simulated = false;
+    let fee = 0n;
     try {
       // After an expiry, a blockhash read anew (a shared one could be the expired one's).
       const blockhash = await chain.latestBlockhash(opts.signal, expiries > 0);
@@ -267,12 +275,14 @@ export function makeMintEngine(deps: MintEngineDeps) {
       if (signedBefore.size > SIGNED_REMEMBERED) signedBefore.delete(signedBefore.values().next().value!);
       // The daily fee budget: the whole fee of these exact bytes, reserved before they are recorded or sent.
       // Refused, they are dropped (never recorded, never sent) and the readings wait for the next day's budget.
-      if (deps.reserveFee && !(await deps.reserveFee(transactionFee(chain.shape.signers, f.price, cuLimit)))) {
+      fee = transactionFee(chain.shape.signers, f.price, cuLimit);
+      if (deps.reserveFee && !(await deps.reserveFee(fee))) {
         log.warn({ readings: mints.reduce((n, m) => n + m.readingIds.length, 0) }, 'the fee budget for today is spent; readings wait for the next UTC day');
         return defer(mints, { until: 'next_utc_day', reason: 'waiting for the fee budget (MAX_FEE_LAMPORTS_PER_DAY) until the next UTC midnight' });
       }
       roles = built.roles;
       signed = { ...once, readingIds: mints.flatMap((m) => m.readingIds) };
+      if (onChain.some((m) => m.window)) signed.windowBytes = Object.fromEntries(mints.flatMap((m) => (m.window ? m.readingIds.map((id) => [id, m.window!.meterId]) : [])));
     } catch (e) {
       // A cancel that lands during the reads before signing aborts them: it is a cancel, not a failure.
       if (opts.signal?.aborted) return fail(mints, 'cancelled before signing: not minted');
@@ -281,9 +291,20 @@ export function makeMintEngine(deps: MintEngineDeps) {
     try {
       await (opts.onSigned ?? deps.onSigned)?.(signed);
     } catch (e) {
-      // mint_generation: a window gained a reading between its claim and its freeze. Not the readings' fault, and
-      // nothing was sent: they wait a back-off without losing an attempt, then the window goes whole.
-      if (e instanceof AppError && e.code === 'WINDOW_CHANGED') return defer(mints, { until: 'backoff', reason: `not sent: ${e.message}` });
+      // mint_generation: the freeze refused a window. WINDOW_CHANGED: it gained a reading still in the queue between
+      // its claim and its freeze; not the readings' fault, and nothing was sent: they wait a back-off without losing
+      // an attempt, then the window goes whole. WINDOW_UNMINTABLE: it never can be frozen as it stands.
+      const windowRefused = e instanceof AppError && (e.code === 'WINDOW_CHANGED' || e.code === 'WINDOW_UNMINTABLE');
+      if (windowRefused) {
+        // Nothing of it was recorded: its fee and its windows' records go back to today's budgets (else a window
+        // refused again and again would spend them at every try). A giving back that fails costs budget, never a mint.
+        const records = mints.filter((m) => m.window).length;
+        if (deps.reserveFee && fee > 0n) await deps.giveBack?.fee?.(fee).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not give back a fee reservation'));
+        if (deps.reserveMintRecords && records) await deps.giveBack?.mintRecords?.(records).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not give back mint-record reservations'));
+      }
+      if (windowRefused && (e as AppError).code === 'WINDOW_CHANGED') return defer(mints, { until: 'backoff', reason: `not sent: ${(e as Error).message}` });
+      // A window that can never be minted as it stands: its readings fail (the attempt counted), saying why.
+      if (windowRefused) return fail(mints, `not sent: ${(e as Error).message}`);
       return fail(mints, `not sent: the signed transaction could not be recorded (${(e as Error).message})`);
     }
 
@@ -383,10 +404,13 @@ export function makeMintEngine(deps: MintEngineDeps) {
       if (batch.length === 0) return;
     }
     // Known now: which recipients need a new token account. Reserve them before anything is planned or signed.
-    const newAccounts = [...new Set(batch.map((r) => r.walletAddress))].filter((w) => !knownAtas.has(w)).sort();
+    // mint_generation mints a window to its last reading's wallet (optimizeBatch): that wallet is the recipient of
+    // every reading of the window, so the window's account is reserved once and a window waits whole, never in part.
+    const recipient = recipientsOf(batch);
+    const newAccounts = [...new Set(batch.map(recipient))].filter((w) => !knownAtas.has(w)).sort();
     if (deps.reserveTokenAccounts && newAccounts.length) {
       const granted = await deps.reserveTokenAccounts(newAccounts);
-      const waits = (r: MintBatchData) => !knownAtas.has(r.walletAddress) && !granted.has(r.walletAddress);
+      const waits = (r: MintBatchData) => !knownAtas.has(recipient(r)) && !granted.has(recipient(r));
       const deferred = batch.filter(waits);
       if (deferred.length) {
         yield deferred.map((r) => ({
@@ -484,6 +508,13 @@ export function makeMintEngine(deps: MintEngineDeps) {
   };
 
   const walletsOf = (batch: MintBatchData[]) => [...new Set(batch.map((r) => r.walletAddress))];
+
+  /** Who each reading's tokens go to: its wallet, or under mint_generation its window's last reading's (in batch order). */
+  const recipientsOf = (batch: MintBatchData[]) => {
+    const last = new Map<string, string>();
+    for (const r of batch) if (r.window) last.set(windowKey(r.window), r.walletAddress);
+    return (r: MintBatchData) => (r.window ? last.get(windowKey(r.window))! : r.walletAddress);
+  };
 
   /** What the service's lookup tables offer a transaction built now (read anew: another process may have added some). */
   async function tableView(): Promise<TableView | undefined> {

@@ -3,7 +3,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, notInArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { textArray } from '../db/arrays.js';
-import { ClaimLost, DuplicateTransaction, WindowChanged } from '../errors.js';
+import { ClaimLost, DuplicateTransaction, WindowChanged, WindowUnmintable } from '../errors.js';
 import { BATCH_STATES, batchEvents, batches, type BatchState, feeBudget, idempotencyKeys, meters, mintRecordBudget, mintTransactions, mintWindows, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
 import type { ReadingWait } from './types.js';
@@ -12,6 +12,9 @@ export interface Claim {
   token: string;
   rows: ReadingRow[];
 }
+
+/** A raw statement's rows: postgres.js answers an array, PGlite an object with `rows`. */
+const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows);
 
 /** Readings a claim may take now: pending, and past their back-off. */
 const claimable = and(eq(readings.status, 'pending'), lte(readings.nextAttemptAt, sql`now()`));
@@ -67,46 +70,82 @@ export async function claimReadings(db: Db, opts: { token: string; limit: number
 }
 
 /**
- * mint_generation: claim whole windows whose end plus `graceMs` has passed (at most `limit` windows, or the windows
- * of the given ids): every pending reading of each, in one statement, as claimReadings does.
+ * mint_generation: claim whole windows whose end plus `graceMs` has passed (or the windows of the given ids): every
+ * pending reading of each, and windows in due order only while their readings together stay within `limit` (a
+ * window larger than `limit` alone still goes, alone: a window is never split, the engine's batch cap is above any).
  *
- * Why this is safe with many workers: as claimReadings, the rows are locked FOR UPDATE SKIP LOCKED and moved to
- * processing in the same statement, so no reading is claimed twice. A window can come out incomplete (a reading
- * another claimer holds is skipped, or one is accepted after this statement): freezing it when its transaction is
- * recorded (recordSigned) finds that and refuses, so an incomplete window is never sent.
+ * Why no window is split between claimers: the claim is one transaction that first takes, for each candidate
+ * window, an advisory transaction lock on its (meter, start) with pg_try_advisory_xact_lock, skipping the windows
+ * another claimer holds. Every claim of a window takes that lock, so claims of one window run one after the other;
+ * the statement that then picks and moves the readings runs after the lock was granted, so under READ COMMITTED
+ * its snapshot sees every earlier claim of the window committed, and it leaves alone a window with a reading still
+ * processing (its claim is in flight: the window's late reading waits for it instead of going apart). A lock
+ * key shared by two windows (a hash collision) only makes one of them wait for the next claim. The rows are
+ * still moved by one UPDATE that re-checks `pending` under its row locks (another writer, e.g. a void, may
+ * have changed one). The locks end with the transaction, which holds nothing else.
  */
 export async function claimWindows(db: Db, opts: { token: string; limit: number; leaseMs: number; batchId: string; graceMs: number; ids?: string[] }): Promise<Claim> {
-  const closed = sql`${readings.windowStart} + interval '15 minutes' + ${opts.graceMs} * interval '1 millisecond' <= now()`;
-  const due = db.$with('due').as(
-    db
-      .select({ meterId: readings.meterId, windowStart: readings.windowStart })
-      .from(readings)
-      .where(and(claimable, closed, opts.ids ? inArray(readings.id, opts.ids) : undefined))
-      .groupBy(readings.meterId, readings.windowStart)
-      .orderBy(sql`min(${readings.nextAttemptAt})`, sql`min(${readings.createdAt})`, readings.meterId, readings.windowStart)
-      .limit(opts.limit),
-  );
-  const picked = db.$with('picked').as(
-    db
-      .select({ id: readings.id })
-      .from(readings)
-      .where(and(eq(readings.status, 'pending'), sql`(${readings.meterId}, ${readings.windowStart}) in (select meter_id, window_start from due)`))
-      .for('update', { skipLocked: true }),
-  );
-  const rows = await db
-    .with(due, picked)
-    .update(readings)
-    .set({
-      status: 'processing',
-      claimToken: opts.token,
-      batchId: opts.batchId,
-      leaseExpiresAt: sql`now() + ${opts.leaseMs} * interval '1 millisecond'`,
-      attempts: sql`${readings.attempts} + 1`,
-      updatedAt: sql`now()`,
-    })
-    .where(inArray(readings.id, db.select({ id: picked.id }).from(picked)))
-    .returning();
-  return { token: opts.token, rows };
+  const closed = sql`r.window_start + interval '15 minutes' + ${opts.graceMs} * interval '1 millisecond' <= now()`;
+  const byIds = opts.ids ? sql`and r.id = any(${textArray(opts.ids)}::uuid[])` : sql``;
+  const limit = Math.max(1, opts.limit);
+  return db.transaction(async (tx) => {
+    // Candidate windows in due order, as many as their pending readings fit in `limit` (the first one always),
+    // each locked if no other claimer holds it.
+    const candidates = rowsOf<{ meter_id: string; start_ms: string }>(await tx.execute(sql`
+      with due as (
+        select r.meter_id, r.window_start, min(r.next_attempt_at) as next_at, min(r.created_at) as created
+        from readings r
+        where r.status = 'pending' and r.next_attempt_at <= now() and ${closed} ${byIds}
+        group by r.meter_id, r.window_start
+      ), sized as (
+        select d.*, (select count(*) from readings p where p.meter_id = d.meter_id and p.window_start = d.window_start and p.status = 'pending') as n
+        from due d
+      ), running as (
+        select meter_id, window_start, next_at, created,
+          sum(n) over (order by next_at, created, meter_id, window_start rows unbounded preceding) as total,
+          row_number() over (order by next_at, created, meter_id, window_start) as rank
+        from sized
+      )
+      select c.meter_id, c.start_ms from (
+        select meter_id, (extract(epoch from window_start) * 1000)::bigint::text as start_ms, rank from running
+        where total <= ${limit} or rank = 1
+        offset 0
+      ) c
+      where pg_try_advisory_xact_lock(hashtext(c.meter_id), (c.start_ms::bigint / 900000)::int)
+      order by c.rank`));
+    // (offset 0 keeps the lock call out of the subquery: only the candidates are locked, never a window passed over.)
+    const held = candidates.map((c) => ({ meterId: c.meter_id, startMs: Number(c.start_ms) }));
+    if (held.length === 0) return { token: opts.token, rows: [] };
+    const meterList = textArray(held.map((h) => h.meterId));
+    const startList = textArray(held.map((h) => new Date(h.startMs).toISOString()));
+    // The windows held, as they stand now: those with nothing processing, in the same order, within `limit` again
+    // (a window may have gained a reading since the candidates were read).
+    const picked = sql`
+      with held as (
+        select m as meter_id, s::timestamptz as window_start, o as ord from unnest(${meterList}::text[], ${startList}::text[]) with ordinality as h(m, s, o)
+      ), sized as (
+        select h.meter_id, h.window_start, h.ord, (select count(*) from readings p where p.meter_id = h.meter_id and p.window_start = h.window_start and p.status = 'pending') as n
+        from held h
+        where not exists (select 1 from readings q where q.meter_id = h.meter_id and q.window_start = h.window_start and q.status = 'processing')
+      ), running as (
+        select meter_id, window_start, n, sum(n) over (order by ord rows unbounded preceding) as total, row_number() over (order by ord) as rank from sized where n > 0
+      )
+      select r.id from readings r join running w on w.meter_id = r.meter_id and w.window_start = r.window_start
+      where r.status = 'pending' and (w.total <= ${limit} or w.rank = 1)`;
+    const rows = await tx
+      .update(readings)
+      .set({
+        status: 'processing',
+        claimToken: opts.token,
+        batchId: opts.batchId,
+        leaseExpiresAt: sql`now() + ${opts.leaseMs} * interval '1 millisecond'`,
+        attempts: sql`${readings.attempts} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(readings.status, 'pending'), sql`${readings.id} in (${picked})`))
+      .returning();
+    return { token: opts.token, rows: rows as ReadingRow[] };
+  });
 }
 
 /** The meters' 16 bytes for mint_generation (hex), by meter_id. */
@@ -132,7 +171,12 @@ export async function releaseClaim(db: Db, token: string): Promise<number> {
 /** Whether a claim would find anything: an idle worker then makes no batch (no empty rows, no log lines). */
 export async function anythingClaimable(db: Db, windowGraceMs?: number): Promise<boolean> {
   // mint_generation: only readings of windows that have closed (plus the grace) are claimable.
-  const closed = windowGraceMs === undefined ? undefined : sql`${readings.windowStart} + interval '15 minutes' + ${windowGraceMs} * interval '1 millisecond' <= now()`;
+  // (and not of a window with a reading processing: claimWindows leaves those to their claim in flight).
+  const closed =
+    windowGraceMs === undefined
+      ? undefined
+      : sql`${readings.windowStart} + interval '15 minutes' + ${windowGraceMs} * interval '1 millisecond' <= now()
+          and not exists (select 1 from readings q where q.meter_id = ${readings.meterId} and q.window_start = ${readings.windowStart} and q.status = 'processing')`;
   const rows = await db.select({ id: readings.id }).from(readings).where(and(claimable, closed)).limit(1);
   return rows.length > 0;
 }
@@ -146,11 +190,11 @@ export async function recordSigned(
   db: Db,
   token: string,
   batchId: string,
-  t: { signature: string; wire: Uint8Array; lastValidBlockHeight: number; readingIds: string[] },
+  t: { signature: string; wire: Uint8Array; lastValidBlockHeight: number; readingIds: string[]; windowBytes?: Record<string, string> },
   opts: { windows?: boolean } = {},
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    if (opts.windows) await freezeWindows(tx as unknown as Db, t.signature, t.readingIds);
+    if (opts.windows) await freezeWindows(tx as unknown as Db, t.signature, t.readingIds, t.windowBytes);
     const updated = await tx
       .update(readings)
       .set({ txSignature: t.signature, updatedAt: sql`now()` })
@@ -192,7 +236,7 @@ export async function recordSigned(
  * until this commits (and then sees the frozen window and refuses the reading). Two freezes of one meter's other
  * windows share the lock; one window is frozen once (its primary key), a second freeze checks it carries the same.
  */
-async function freezeWindows(tx: Db, signature: string, readingIds: string[]): Promise<void> {
+async function freezeWindows(tx: Db, signature: string, readingIds: string[], bytes?: Record<string, string>): Promise<void> {
   const mine = await tx
     .select({ meterId: readings.meterId, windowStart: readings.windowStart })
     .from(readings)
@@ -202,14 +246,20 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[]): P
   await tx.select({ id: meters.meterId }).from(meters).where(inArray(meters.meterId, meterIds)).orderBy(asc(meters.meterId)).for('share');
   const ids = textArray(readingIds);
   const inWindows = sql`(${readings.meterId}, ${readings.windowStart}) in (select r.meter_id, r.window_start from readings r where r.id = any(${ids}::uuid[]))`;
+  // Pending or processing ones first: a window that only waits for them is deferred, not failed.
   const others = await tx
-    .select({ id: readings.id, meterId: readings.meterId, windowStart: readings.windowStart })
+    .select({ id: readings.id, meterId: readings.meterId, windowStart: readings.windowStart, status: readings.status })
     .from(readings)
     .where(and(inWindows, sql`${readings.duplicateOf} is null`, sql`${readings.status} not in ('voided', 'recorded')`, sql`not (${readings.id} = any(${ids}::uuid[]))`))
+    .orderBy(sql`${readings.status} in ('pending', 'processing') desc`)
     .limit(1);
   if (others.length) {
     const o = others[0]!;
-    throw new WindowChanged(`meter ${o.meterId}'s window ${o.windowStart!.toISOString()} holds reading ${o.id}, which this transaction does not carry`);
+    const where = `meter ${o.meterId}'s window ${o.windowStart!.toISOString()} holds reading ${o.id}, which this transaction does not carry`;
+    // A reading still in the queue joins the window's next claim; one that ended otherwise (completed by
+    // mint_tokens_direct before the switch, failed for good) never will, so waiting for it would be for ever.
+    if (o.status === 'pending' || o.status === 'processing') throw new WindowChanged(where);
+    throw new WindowUnmintable(`${where} and is ${o.status}`);
   }
   // Summed here, not with array_agg: the postgres.js client runs without type lookup and would hand arrays back as text.
   const carried = await tx
@@ -228,6 +278,15 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[]): P
     byWindow.set(key, w);
   }
   const windows = [...byWindow.values()].map((w) => ({ ...w, amount: w.amount.toString(), ids: w.ids.sort() }));
+  // The meter's 16 bytes as the signed transaction carries them, against the bytes read here under the meter's lock:
+  // an operator's change (PUT /meters) since the runner read them would freeze the window under bytes the
+  // transaction does not mint to. Refused; the next claim reads the new bytes.
+  for (const w of windows) {
+    const carriedBytes = bytes && w.ids.map((id) => bytes[id]).find((b) => b !== undefined);
+    if (bytes && carriedBytes !== w.generationMeterId) {
+      throw new WindowChanged(`meter ${w.meterId}'s bytes are ${w.generationMeterId ?? 'none'} now, not the transaction's ${carriedBytes ?? 'none'}`);
+    }
+  }
   for (const w of windows) {
     const [stored] = await tx
       .insert(mintWindows)
@@ -235,9 +294,17 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[]): P
       .onConflictDoUpdate({ target: [mintWindows.meterId, mintWindows.windowStart], set: { txSignature: signature } })
       .returning();
     const same = stored!.amount === w.amount && stored!.readingIds.length === w.ids.length && w.ids.every((id) => stored!.readingIds.includes(id));
-    if (!same || stored!.status !== 'frozen' || stored!.generationMeterId !== w.generationMeterId) {
-      throw new WindowChanged(`meter ${w.meterId}'s window ${w.windowStart!.toISOString()} was frozen before with ${stored!.amount} base units of ${stored!.readingIds.length} reading(s) (${stored!.status})`);
-    }
+    if (same && stored!.status === 'frozen' && stored!.generationMeterId === w.generationMeterId) continue;
+    const before = `meter ${w.meterId}'s window ${w.windowStart!.toISOString()} was frozen before with ${stored!.amount} base units of ${stored!.readingIds.length} reading(s) (${stored!.status}, meter bytes ${stored!.generationMeterId})`;
+    if (stored!.status !== 'frozen' || stored!.generationMeterId !== w.generationMeterId) throw new WindowUnmintable(before);
+    // Frozen with readings this transaction lacks: deferred only while every one of them is still in the queue
+    // (they join the next claim); one that left it (voided, failed for good) makes the frozen sum unreachable.
+    const missing = stored!.readingIds.filter((id) => !w.ids.includes(id));
+    const gone = missing.length
+      ? await tx.select({ id: readings.id, status: readings.status }).from(readings).where(and(inArray(readings.id, missing), sql`${readings.status} not in ('pending', 'processing')`)).limit(1)
+      : [{ id: '', status: 'none' }];
+    if (gone.length) throw new WindowUnmintable(missing.length ? `${before}; reading ${gone[0]!.id} of it is ${gone[0]!.status}` : before);
+    throw new WindowChanged(before);
   }
 }
 
@@ -249,6 +316,13 @@ async function freezeWindows(tx: Db, signature: string, readingIds: string[]): P
 export async function completeByRecord(db: Db, token: string | null, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
   return db.transaction(async (tx) => {
+    // The meters' rows FOR SHARE first, in meter_id order, as freezeWindows takes them: an acceptance of a reading
+    // for one of these windows (which locks its meter FOR UPDATE and refuses a settled window) either committed
+    // before, or waits for this commit and then sees the window minted and refuses the reading as settled,
+    // instead of storing one the window's record will never carry.
+    const meterIds = await tx.selectDistinct({ meterId: readings.meterId }).from(readings).where(inArray(readings.id, ids));
+    const sorted = meterIds.map((m) => m.meterId).sort();
+    if (sorted.length) await tx.select({ id: meters.meterId }).from(meters).where(inArray(meters.meterId, sorted)).orderBy(asc(meters.meterId)).for('share');
     const done = await tx
       .update(readings)
       .set({ status: 'completed', lastError: null, claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })
@@ -716,6 +790,16 @@ export async function reserveMintRecords(db: Db, count: number, maxPerDay: numbe
   return row!.granted;
 }
 
+/**
+ * Give back `count` window records reserved today for a transaction that was never recorded. One UPDATE of the day's
+ * row, which never goes below zero: safe beside reservations (both add to the row under its lock). A reservation
+ * made before midnight and given back after it frees today's budget instead: the days' sums stay bounded.
+ */
+export async function giveBackMintRecords(db: Db, count: number): Promise<void> {
+  if (count <= 0) return;
+  await db.update(mintRecordBudget).set({ reserved: sql`greatest(${mintRecordBudget.reserved} - ${count}::int, 0)` }).where(eq(mintRecordBudget.day, utcToday));
+}
+
 /** New window records reserved today (UTC): their rent is what mint_generation spent today. */
 export async function mintRecordsReservedToday(db: Db): Promise<number> {
   const [row] = await db.select({ reserved: mintRecordBudget.reserved }).from(mintRecordBudget).where(eq(mintRecordBudget.day, utcToday));
@@ -746,6 +830,12 @@ export async function reserveFee(db: Db, lamports: bigint, maxPerDay: bigint, at
     .onConflictDoUpdate({ target: feeBudget.day, set: { reserved: sql`case when ${fits} then ${feeBudget.reserved} + ${want} else ${feeBudget.reserved} end`, lastGranted: fits } })
     .returning({ granted: feeBudget.lastGranted });
   return row!.granted;
+}
+
+/** Give back a fee reserved today for a transaction that was never recorded (as giveBackMintRecords). */
+export async function giveBackFee(db: Db, lamports: bigint, at?: Date): Promise<void> {
+  if (lamports <= 0n) return;
+  await db.update(feeBudget).set({ reserved: sql`greatest(${feeBudget.reserved} - ${lamports.toString()}::bigint, 0)` }).where(eq(feeBudget.day, utcDayOf(at)));
 }
 
 /** Lamports of fees left for today (UTC). */
@@ -817,7 +907,7 @@ export async function waitForSum(db: Db, token: string, wallet: string, ids: str
 // ---- operator control: void, retry by filter, pause, settings -------------------------------------
 
 /** What voidReading found: the voided row, or why not (none: no such reading; the status it has otherwise). */
-export type VoidOutcome = { voided: ReadingRow } | { missing: true } | { status: string };
+export type VoidOutcome = { voided: ReadingRow } | { missing: true } | { status: string } | { frozenWindow: { meterId: string; windowStart: Date } };
 
 /**
  * Void a pending or failed reading: status `voided` (never claimed again), claim and back-off cleared, who
@@ -829,9 +919,20 @@ export type VoidOutcome = { voided: ReadingRow } | { missing: true } | { status:
  */
 export async function voidReading(db: Db, id: string, actor: string, reason: string): Promise<VoidOutcome> {
   return db.transaction(async (tx) => {
-    const [row] = await tx.select({ status: readings.status }).from(readings).where(eq(readings.id, id)).for('update');
+    const [row] = await tx.select({ status: readings.status, meterId: readings.meterId, windowStart: readings.windowStart }).from(readings).where(eq(readings.id, id)).for('update');
     if (!row) return { missing: true as const };
     if (row.status !== 'pending' && row.status !== 'failed') return { status: row.status };
+    // mint_generation: a window frozen and not yet minted keeps its readings: its frozen sum may already be on its
+    // way to the chain under an earlier signature, and without this reading it could never be matched again.
+    // A window is frozen only while its readings are processing (held by a claim, which this row's lock excludes),
+    // so the window row read here cannot become frozen with this reading before this commits.
+    if (row.windowStart) {
+      const [w] = await tx
+        .select({ status: mintWindows.status })
+        .from(mintWindows)
+        .where(and(eq(mintWindows.meterId, row.meterId), eq(mintWindows.windowStart, row.windowStart), eq(mintWindows.status, 'frozen')));
+      if (w) return { frozenWindow: { meterId: row.meterId, windowStart: row.windowStart } };
+    }
     const [voided] = await tx
       .update(readings)
       .set({ status: 'voided', claimToken: null, leaseExpiresAt: null, updatedAt: sql`now()` })

@@ -93,7 +93,10 @@ export async function rescue(deps: RescueDeps): Promise<RescueReport> {
   const report: RescueReport = { confirmed: 0, failed: 0, expired: 0, pending: 0, leasesTakenBack: 0, batchesClosed: 0 };
   for (const tx of await abandonedTransactions(deps.db)) {
     const log = deps.log.child({ signature: tx.signature });
-    const byRecord = tx.status !== 'confirmed' && (await provenByRecords(deps, tx.signature).catch(() => false));
+    // Only while its fate is open: a transaction recorded failed or expired did not land, so its windows' records
+    // (minted, say, by an earlier signature the rescuer settles on its own) are no proof of its landing.
+    const open = tx.status === 'signed' || tx.status === 'sent';
+    const byRecord = open && (await provenByRecords(deps, tx.signature).catch(() => false));
     if (byRecord) log.info('rescue: its windows\' records on chain say minted with their frozen sums');
     const fate = byRecord ? ({ status: 'confirmed' } as const) : await settledFate(deps, tx).catch((e: unknown): Fate => {
       log.warn({ err: describeError(e) }, 'rescue: chain not reachable; will look again');
