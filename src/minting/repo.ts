@@ -6,7 +6,7 @@ import { textArray } from '../db/arrays.js';
 import { ClaimLost, DuplicateTransaction, WindowChanged, WindowUnmintable } from '../errors.js';
 import { BATCH_STATES, batchEvents, batches, type BatchState, feeBudget, idempotencyKeys, meters, mintRecordBudget, mintTransactions, mintWindows, QUEUE_STATUSES, queueStats as queueStatsView, queueWatermark, readings, readingVoids, streamTickets, systemSettings, tokenAccountBudget } from '../db/schema.js';
 import type { ReadingRow } from '../readings/repo.js';
-import type { ReadingWait } from './types.js';
+import type { MintBatchData, ReadingWait } from './types.js';
 
 export interface Claim {
   token: string;
@@ -146,6 +146,25 @@ export async function claimWindows(db: Db, opts: { token: string; limit: number;
       .returning();
     return { token: opts.token, rows: rows as ReadingRow[] };
   });
+}
+
+/**
+ * Readings as the engine takes them. With `windows` (mint_generation) each carries its window (its meter's 16
+ * bytes and the window's start) and they come in time order, since a window goes to its last reading's wallet:
+ * the plan the runner mints and the one the fee estimate prices are the same.
+ */
+export async function mintBatchDataOf(db: Db, rows: ReadingRow[], windows: boolean): Promise<MintBatchData[]> {
+  const generation = windows ? await generationMeterIds(db, [...new Set(rows.map((r) => r.meterId))]) : null;
+  const ordered = generation ? [...rows].sort((a, b) => a.readingTimestamp.getTime() - b.readingTimestamp.getTime()) : rows;
+  return ordered.map((r) => ({
+    readingId: r.id,
+    userId: r.userId,
+    walletAddress: r.walletAddress,
+    kwhAmount: r.kwhAmount,
+    tokensToMint: BigInt(r.tokensToMint),
+    meterId: r.meterId,
+    ...(generation?.has(r.meterId) && r.windowStart ? { window: { meterId: generation.get(r.meterId)!, startMs: r.windowStart.getTime() } } : {}),
+  }));
 }
 
 /** The meters' 16 bytes for mint_generation (hex), by meter_id. */

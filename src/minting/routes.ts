@@ -19,7 +19,7 @@ import { jsonBody, readingJson } from '../readings/routes.js';
 import {
   batchReadings,
   type BatchEventRow,
-  generationMeterIds,
+  mintBatchDataOf,
   getBatch,
   lastBatchEvent,
   mintingPause,
@@ -355,19 +355,7 @@ export function mintRoutes(d: MintRoutesDeps): Hono {
     if (rows.length !== body.readingIds.length) throw new NotFound('one or more readings');
     // mint_generation: each reading in its window, so that the plan is the one the runner would make (one
     // instruction per window, each creating its record: the rent counts 1,183,200 lamports per window).
-    const generation = d.windows ? await generationMeterIds(d.db, [...new Set(rows.map((r) => r.meterId))]) : null;
-    const ordered = generation ? [...rows].sort((a, b) => a.readingTimestamp.getTime() - b.readingTimestamp.getTime()) : rows;
-    const fee = await d.engine.estimateFee(
-      ordered.map((r) => ({
-        readingId: r.id,
-        userId: r.userId,
-        walletAddress: r.walletAddress,
-        kwhAmount: r.kwhAmount,
-        tokensToMint: BigInt(r.tokensToMint),
-        meterId: r.meterId,
-        ...(generation?.has(r.meterId) && r.windowStart ? { window: { meterId: generation.get(r.meterId)!, startMs: r.windowStart.getTime() } } : {}),
-      })),
-    );
+    const fee = await d.engine.estimateFee(await mintBatchDataOf(d.db, rows, !!d.windows));
     return c.json({
       transactions: fee.transactions,
       signatures: fee.signatures,

@@ -20,7 +20,7 @@ import {
   claimWindows,
   completeByRecord,
   completeTransaction,
-  generationMeterIds,
+  mintBatchDataOf,
   createBatch,
   deferReadings,
   extendLease,
@@ -184,18 +184,7 @@ export function makeBatchRunner(deps: BatchRunnerDeps) {
       );
       try {
         if (claimed.length) {
-          // mint_generation: each reading with its window, in time order (a window goes to its last reading's wallet).
-          const generation = deps.windows ? await generationMeterIds(deps.db, [...new Set(claimed.map((r) => r.meterId))]) : null;
-          const ordered = generation ? [...claimed].sort((a, b) => a.readingTimestamp.getTime() - b.readingTimestamp.getTime()) : claimed;
-          let batch: MintBatchData[] = ordered.map((r) => ({
-            readingId: r.id,
-            userId: r.userId,
-            walletAddress: r.walletAddress,
-            kwhAmount: r.kwhAmount,
-            tokensToMint: BigInt(r.tokensToMint),
-            meterId: r.meterId,
-            ...(generation && generation.has(r.meterId) && r.windowStart ? { window: { meterId: generation.get(r.meterId)!, startMs: r.windowStart.getTime() } } : {}),
-          }));
+          let batch = await mintBatchDataOf(deps.db, claimed, !!deps.windows);
           log.info({ readings: batch.length }, 'batch claimed');
           // Readings carried by a recorded transaction: from then on only proof from the chain releases them.
           const signed = new Set<string>();
