@@ -132,6 +132,10 @@ export async function claimWindows(db: Db, opts: { token: string; limit: number;
       )
       select r.id from readings r join running w on w.meter_id = r.meter_id and w.window_start = r.window_start
       where r.status = 'pending' and (w.total <= ${limit} or w.rank = 1)`;
+    // The ids first, then the update by them: as one UPDATE ... WHERE id IN (that query), Postgres planned it
+    // without the statistics of a young table as a loop that ran for seconds while holding the windows' locks.
+    const ids = rowsOf<{ id: string }>(await tx.execute(picked)).map((r) => r.id);
+    if (ids.length === 0) return { token: opts.token, rows: [] };
     const rows = await tx
       .update(readings)
       .set({
@@ -142,7 +146,7 @@ export async function claimWindows(db: Db, opts: { token: string; limit: number;
         attempts: sql`${readings.attempts} + 1`,
         updatedAt: sql`now()`,
       })
-      .where(and(eq(readings.status, 'pending'), sql`${readings.id} in (${picked})`))
+      .where(and(eq(readings.status, 'pending'), inArray(readings.id, ids)))
       .returning();
     return { token: opts.token, rows: rows as ReadingRow[] };
   });
